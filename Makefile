@@ -1,0 +1,53 @@
+# rag — make run (set up, build, ingest the demo corpus, ask) · make test · make bench
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+APT_PACKAGES := libsqlite3-dev libopenblas-dev libicu-dev poppler-utils
+MODEL_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/rag/models
+DB ?= indexes/default.sqlite
+RAG := .build/release/rag
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup build debug test run bench bench-ingest models clean
+
+## setup: install the system libraries (idempotent: nothing to do when present)
+setup:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+## models: fetch model weights into $(MODEL_CACHE) (the embedder and generator issues fill this in)
+models:
+	@mkdir -p "$(MODEL_CACHE)"
+
+## build: release build of the rag binary
+build: setup
+	swift build -c release --product rag
+
+debug: setup
+	swift build
+
+## test: the whole test suite (Swift Testing), against a debug build of the binary
+test: setup models
+	swift build --build-tests
+	swift test --skip-build
+
+## run: build, ingest the built-in corpus, run a sample query
+run: build models
+	$(RAG) ingest corpus --db $(DB)
+	$(RAG) stats --db $(DB)
+	$(RAG) search "How does speculative decoding speed up generation?" --db $(DB) --top-k 3
+
+## bench: every benchmark, release build
+bench: bench-ingest
+
+## bench-ingest: ingest throughput on the demo corpus and on SciFact (../shared/data)
+bench-ingest: build
+	scripts/bench-ingest.sh
+
+clean:
+	rm -rf .build indexes/*.sqlite*

@@ -1,0 +1,58 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Upcoming-feature flags on every Swift target (STYLE.md §5).
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+// Hot-loop targets are built for AVX2/FMA/F16C (SWIFT-NOTES.md: baseline x86-64 is SSE2 only).
+let kernelSettings: [SwiftSetting] = swiftSettings + [.unsafeFlags(["-Xcc", "-march=x86-64-v3"])]
+
+let package = Package(
+    name: "rag",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "rag", targets: ["rag"]),
+        .library(name: "RAG", targets: ["RAG"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        // Value types, protocols and errors shared by every module. No dependencies.
+        .target(name: "RAGCore", swiftSettings: kernelSettings),
+        // ICU sentence breaks behind a header that exposes only <stdint.h> types (SWIFT-NOTES.md).
+        .target(
+            name: "CICUShim",
+            linkerSettings: [.linkedLibrary("icuuc"), .linkedLibrary("icudata")]
+        ),
+        // Loaders (txt, md, html, pdf, jsonl), normalisation, sentence-aware chunking.
+        .target(name: "RAGText", dependencies: ["RAGCore", "CICUShim"], swiftSettings: swiftSettings),
+        // The index file: GRDB migrations, documents, chunks, FTS5.
+        .target(
+            name: "RAGStorage",
+            dependencies: ["RAGCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
+        // The recipes: ingest, search.
+        .target(name: "RAG", dependencies: ["RAGCore", "RAGText", "RAGStorage"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "rag",
+            dependencies: ["RAG", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "RAGCoreTests", dependencies: ["RAGCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "RAGTextTests", dependencies: ["RAGText"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RAGStorageTests",
+            dependencies: ["RAGStorage", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "RAGTests", dependencies: ["RAG", "RAGText"], swiftSettings: swiftSettings),
+        .testTarget(name: "ragTests", dependencies: ["RAG"], swiftSettings: swiftSettings),
+    ],
+    swiftLanguageModes: [.v6]
+)

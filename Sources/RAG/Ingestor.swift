@@ -1,0 +1,172 @@
+public import Foundation
+public import RAGCore
+public import RAGStorage
+public import RAGText
+
+/// The ingest recipe: walk → read → (skip if unchanged) → load → chunk → write, one transaction
+/// per file (per batch of records for JSONL), so a crash leaves every document whole or absent.
+public struct Ingestor: Sendable {
+    public struct Options: Sendable {
+        public var include: [String] = []
+        public var exclude: [String] = []
+        /// Remove documents whose file disappeared from an ingested folder.
+        public var prune = true
+        public var chunker = Chunker.Configuration()
+        /// JSONL records per transaction.
+        public var batchSize = 256
+
+        public init() {}
+    }
+
+    public let store: Store
+    public var loader = DocumentLoader()
+    public var counter: any TokenCounter = ApproximateTokenCounter()
+
+    public init(store: Store) {
+        self.store = store
+    }
+
+    /// Stored with the index: a change of any of these re-chunks every document.
+    func chunkerSignature(_ configuration: Chunker.Configuration) -> String {
+        "{\"token_budget\":\(configuration.tokenBudget),\"overlap_fraction\":\(configuration.overlapFraction),\"counter\":\"\(counter.name)\"}"
+    }
+
+    public func run(
+        paths: [String], options: Options = Options(), progress: (@Sendable (IngestProgress) -> Void)? = nil
+    ) throws -> IngestReport {
+        let started = Date()
+        var report = IngestReport()
+        let roots = paths.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        let walker = FileWalker(include: options.include, exclude: options.exclude)
+        let (files, walkSkipped, directories) = walker.walk(roots)
+        report.skipped = walkSkipped
+        report.files = files.count
+        let chunker = Chunker(configuration: options.chunker, counter: counter)
+        try store.transaction { try $0.setChunker(chunkerSignature(options.chunker)) }
+
+        // Files recorded under the folders that no longer exist: candidates for renames, then pruning.
+        let fm = FileManager.default
+        var missing: [String: [SourceRecord]] = [:]
+        var missingSources: [SourceRecord] = []
+        for directory in directories {
+            for source in try store.sources(under: directory) where !fm.fileExists(atPath: source.path) {
+                missingSources.append(source)
+                if !source.contentHash.isEmpty { missing[source.contentHash, default: []].append(source) }
+            }
+        }
+        var renamedIDs = Set<Int64>()
+
+        var documentsDone = 0
+        for (index, file) in files.enumerated() {
+            progress?(IngestProgress(
+                filesDone: index, filesTotal: files.count, documents: documentsDone, chunks: report.chunks,
+                elapsed: Date().timeIntervalSince(started), currentPath: file.path))
+            do {
+                let before = report.added + report.updated + report.unchanged + report.renamed
+                try ingestFile(file, chunker: chunker, options: options, missing: &missing, renamed: &renamedIDs, report: &report)
+                documentsDone += report.added + report.updated + report.unchanged + report.renamed - before
+            } catch let error as RAGError where error.code == .busy || error.code == .corruptFile && error.message.contains("index file") {
+                throw error  // The index itself is the problem: stop, nothing more will succeed.
+            } catch let error as RAGError {
+                report.skipped.append(.init(path: file.path, reason: Self.reason(error, path: file.path)))
+            }
+        }
+
+        if options.prune {
+            let gone = missingSources.filter { !renamedIDs.contains($0.id) }
+            if !gone.isEmpty {
+                var removed = 0
+                for source in gone { removed += try store.documentCount(sourceID: source.id) }
+                try store.transaction { tx in
+                    for source in gone { try tx.deleteSource(id: source.id) }
+                }
+                report.removed += removed
+            }
+        }
+        report.seconds = Date().timeIntervalSince(started)
+        progress?(IngestProgress(
+            filesDone: files.count, filesTotal: files.count, documents: documentsDone, chunks: report.chunks,
+            elapsed: report.seconds, currentPath: ""))
+        return report
+    }
+
+    /// The error's message without a leading "PATH: " (the report names the path already).
+    static func reason(_ error: RAGError, path: String) -> String {
+        error.message.hasPrefix(path + ": ") ? String(error.message.dropFirst(path.count + 2)) : error.message
+    }
+
+    private func ingestFile(
+        _ file: FileWalker.Found, chunker: Chunker, options: Options,
+        missing: inout [String: [SourceRecord]], renamed: inout Set<Int64>, report: inout IngestReport
+    ) throws {
+        let attributes: [FileAttributeKey: Any]
+        do {
+            attributes = try FileManager.default.attributesOfItem(atPath: file.path)
+        } catch {
+            throw RAGError(.io, "\(file.path): cannot read the file's attributes", underlying: error)
+        }
+        let size = (attributes[.size] as? NSNumber)?.int64Value ?? 0
+        let mtime = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+        let existing = try store.source(path: file.path)
+
+        // Same size and modification time as last time: unchanged, not even read.
+        if let existing, !existing.contentHash.isEmpty, existing.size == size, existing.mtime == mtime {
+            report.unchanged += try store.documentCount(sourceID: existing.id)
+            return
+        }
+        let source = try loader.read(path: file.path, format: file.format)
+        if let existing, existing.contentHash == source.contentHash {
+            try store.transaction { try $0.touchSource(id: existing.id, mtime: mtime) }
+            report.unchanged += try store.documentCount(sourceID: existing.id)
+            return
+        }
+        if existing == nil, var candidates = missing[source.contentHash], let moved = candidates.popLast() {
+            missing[source.contentHash] = candidates
+            try store.transaction { try $0.renameSource(id: moved.id, from: moved.path, to: file.path, mtime: mtime) }
+            renamed.insert(moved.id)
+            report.renamed += try store.documentCount(sourceID: moved.id)
+            return
+        }
+
+        let documents = try loader.load(source)
+        for document in documents { report.warnings += document.warnings }
+        let previous = try existing.map { try store.documentHashes(sourceID: $0.id) } ?? [:]
+        let fresh = documents.filter { previous[$0.path] != $0.contentHash }
+        report.unchanged += documents.count - fresh.count
+        let keep = Set(documents.map(\.path))
+        let stale = previous.keys.filter { !keep.contains($0) }
+
+        // Batches of documents, each one transaction. Until the last commits, the file's hash is
+        // left empty, so a crash in between makes the next run look at the file again.
+        var batches = stride(from: 0, to: fresh.count, by: options.batchSize).map { fresh[$0..<min($0 + options.batchSize, fresh.count)] }
+        if batches.isEmpty { batches = [[]] }
+        for (number, batch) in batches.enumerated() {
+            let last = number == batches.count - 1
+            let written = try store.transaction { tx -> (chunks: Int, added: Int, updated: Int) in
+                let sourceID = try tx.upsertSource(
+                    path: file.path, format: file.format, size: size, mtime: mtime,
+                    contentHash: last ? source.contentHash : "")
+                var result = (chunks: 0, added: 0, updated: 0)
+                for document in batch {
+                    let documentID = try tx.insertDocument(document, sourceID: sourceID, mtime: mtime)
+                    var count = 0
+                    try chunker.chunk(document.sections) { draft in
+                        try tx.insertChunk(draft, documentID: documentID)
+                        count += 1
+                    }
+                    try tx.setChunkCount(count, documentID: documentID)
+                    result.chunks += count
+                    if previous[document.path] == nil { result.added += 1 } else { result.updated += 1 }
+                }
+                if last {
+                    for path in stale { try tx.deleteDocument(path: path) }
+                }
+                return result
+            }
+            report.chunks += written.chunks
+            report.added += written.added
+            report.updated += written.updated
+        }
+        report.removed += stale.count
+    }
+}

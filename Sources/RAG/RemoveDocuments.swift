@@ -1,0 +1,26 @@
+public import RAGStorage
+
+/// `rag docs rm`: removes a document, a file's documents, or everything below a folder.
+public struct RemoveDocuments: Sendable {
+    public let store: Store
+    public init(store: Store) { self.store = store }
+
+    /// Removes what `path` names; returns how many documents went.
+    public func remove(_ path: String) throws -> Int {
+        let documents = try store.documents(under: path)
+        guard !documents.isEmpty else { return 0 }
+        let sources = try store.sources(under: path)
+        let whole = Set(sources.map(\.id))
+        // A record removed from a file that stays (one JSONL line): clear the file's hash so the
+        // next ingest reads it again instead of skipping it as unchanged.
+        let partial = try store.allSources().filter { source in
+            !whole.contains(source.id) && documents.contains { $0.path.hasPrefix(source.path + "#") }
+        }
+        try store.transaction { tx in
+            for source in sources { try tx.deleteSource(id: source.id) }
+            for document in documents { try tx.deleteDocument(id: document.id) }
+            for source in partial { try tx.invalidateSource(id: source.id) }
+        }
+        return documents.count
+    }
+}

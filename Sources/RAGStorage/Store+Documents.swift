@@ -1,0 +1,256 @@
+public import Foundation
+internal import GRDB
+public import RAGCore
+
+/// A file on disk that was ingested.
+public struct SourceRecord: Sendable, Equatable {
+    public var id: Int64
+    public var path: String
+    public var format: String
+    public var size: Int64
+    /// Modification time, seconds since 1970.
+    public var mtime: Double
+    public var contentHash: String
+}
+
+/// A document as the index lists it.
+public struct DocumentRecord: Sendable, Equatable, Codable {
+    public var id: DocumentID
+    public var path: String
+    public var title: String?
+    public var format: String
+    public var size: Int64
+    public var contentHash: String
+    public var chunkCount: Int
+    /// Seconds since 1970.
+    public var ingestedAt: Double
+}
+
+/// What `Store.stats()` reports.
+public struct StoreStats: Sendable, Codable, Equatable {
+    public var sources: Int
+    public var documents: Int
+    public var chunks: Int
+    /// Bytes of the ingested documents' sources.
+    public var documentBytes: Int64
+    /// Bytes of the index file and its write-ahead log.
+    public var fileBytes: Int64
+    public var formatVersion: Int
+    /// The chunker's parameters, as stored (JSON).
+    public var chunker: String
+}
+
+/// Writes inside one transaction, handed out by `Store.transaction`.
+public struct StoreTransaction {
+    let db: Database
+
+    /// Inserts or updates the record of a file; returns its id.
+    @discardableResult
+    public func upsertSource(path: String, format: DocumentFormat, size: Int64, mtime: Double, contentHash: String) throws -> Int64 {
+        try db.cachedStatement(sql: """
+            INSERT INTO source (path, format, size, mtime, content_hash, ingested_at) VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT (path) DO UPDATE SET format = excluded.format, size = excluded.size, mtime = excluded.mtime,
+                content_hash = excluded.content_hash, ingested_at = excluded.ingested_at
+            """).execute(arguments: [path, format.rawValue, size, mtime, contentHash, Date().timeIntervalSince1970])
+        return try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM source WHERE path = ?"), arguments: [path])!
+    }
+
+    /// Removes a document, its chunks and their FTS entries.
+    public func deleteDocument(path: String) throws {
+        try db.cachedStatement(sql: "DELETE FROM document WHERE path = ?").execute(arguments: [path])
+    }
+
+    public func deleteDocument(id: DocumentID) throws {
+        try db.cachedStatement(sql: "DELETE FROM document WHERE id = ?").execute(arguments: [id.rawValue])
+    }
+
+    /// Removes a file's record and everything ingested from it.
+    public func deleteSource(id: Int64) throws {
+        try db.cachedStatement(sql: "DELETE FROM source WHERE id = ?").execute(arguments: [id])
+    }
+
+    /// Inserts a document (replacing any with the same path) without chunks.
+    public func insertDocument(_ document: LoadedDocument, sourceID: Int64, mtime: Double) throws -> DocumentID {
+        try deleteDocument(path: document.path)
+        try db.cachedStatement(sql: """
+            INSERT INTO document (source_id, path, content_hash, size, mtime, format, title, ingested_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [
+                sourceID, document.path, document.contentHash, document.size, mtime, document.format.rawValue,
+                document.title, Date().timeIntervalSince1970,
+            ])
+        return DocumentID(rawValue: db.lastInsertedRowID)
+    }
+
+    @discardableResult
+    public func insertChunk(_ chunk: ChunkDraft, documentID: DocumentID) throws -> ChunkID {
+        try db.cachedStatement(sql: """
+            INSERT INTO chunk (document_id, ordinal, text, start_offset, end_offset, token_count, heading)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [
+                documentID.rawValue, chunk.ordinal, chunk.text, chunk.start, chunk.end, chunk.tokenCount, chunk.heading,
+            ])
+        return ChunkID(rawValue: db.lastInsertedRowID)
+    }
+
+    public func setChunkCount(_ count: Int, documentID: DocumentID) throws {
+        try db.cachedStatement(sql: "UPDATE document SET chunk_count = ? WHERE id = ?").execute(arguments: [count, documentID.rawValue])
+    }
+
+    /// Moves a file's record and its documents to a new path (a rename: no re-chunking).
+    public func renameSource(id: Int64, from oldPath: String, to newPath: String, mtime: Double) throws {
+        try db.execute(sql: "UPDATE source SET path = ?, mtime = ? WHERE id = ?", arguments: [newPath, mtime, id])
+        // Documents are named `FILE` or `FILE#id`: swap the file part.
+        try db.execute(
+            sql: "UPDATE document SET path = ? || substr(path, ?), mtime = ? WHERE source_id = ?",
+            arguments: [newPath, oldPath.utf8.count + 1, mtime, id])
+    }
+
+    /// Records a new modification time for an unchanged file, so the next run skips hashing it.
+    public func touchSource(id: Int64, mtime: Double) throws {
+        try db.cachedStatement(sql: "UPDATE source SET mtime = ? WHERE id = ?").execute(arguments: [mtime, id])
+    }
+
+    /// Clears a file's hash so the next ingest reads it again.
+    public func invalidateSource(id: Int64) throws {
+        try db.execute(sql: "UPDATE source SET content_hash = '' WHERE id = ?", arguments: [id])
+    }
+
+    /// Stores the chunker's parameters; when they change, every document is marked for re-chunking.
+    public func setChunker(_ signature: String) throws {
+        let current = try String.fetchOne(db, sql: "SELECT chunker FROM index_state WHERE id = 1")
+        guard current != signature else { return }
+        if current != "" {
+            try db.execute(sql: "UPDATE source SET content_hash = ''")
+            try db.execute(sql: "UPDATE document SET content_hash = ''")
+        }
+        try db.execute(
+            sql: "UPDATE index_state SET chunker = ?, updated_at = ? WHERE id = 1",
+            arguments: [signature, Date().timeIntervalSince1970])
+    }
+}
+
+extension Store {
+    /// Runs `body` as one transaction: everything it writes commits together, or nothing does.
+    public func transaction<T>(_ body: (StoreTransaction) throws -> T) throws -> T {
+        try write { db in try body(StoreTransaction(db: db)) }
+    }
+
+    public func source(path: String) throws -> SourceRecord? {
+        try read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM source WHERE path = ?", arguments: [path]).map(Self.sourceRecord)
+        }
+    }
+
+    /// Every file recorded at `path` or below it (when `path` is a folder).
+    public func sources(under path: String) throws -> [SourceRecord] {
+        let prefix = path.hasSuffix("/") ? path : path + "/"
+        return try read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM source WHERE path = ? OR substr(path, 1, ?) = ? ORDER BY path",
+                arguments: [path, prefix.utf8.count, prefix]
+            ).map(Self.sourceRecord)
+        }
+    }
+
+    public func allSources() throws -> [SourceRecord] {
+        try read { db in try Row.fetchAll(db, sql: "SELECT * FROM source ORDER BY path").map(Self.sourceRecord) }
+    }
+
+    private static func sourceRecord(_ row: Row) -> SourceRecord {
+        SourceRecord(id: row["id"], path: row["path"], format: row["format"], size: row["size"], mtime: row["mtime"], contentHash: row["content_hash"])
+    }
+
+    /// Content hash of each document of a file, by document path.
+    public func documentHashes(sourceID: Int64) throws -> [String: String] {
+        try read { db in
+            var hashes: [String: String] = [:]
+            let rows = try Row.fetchCursor(db, sql: "SELECT path, content_hash FROM document WHERE source_id = ?", arguments: [sourceID])
+            while let row = try rows.next() { hashes[row["path"]] = row["content_hash"] }
+            return hashes
+        }
+    }
+
+    public func documentCount(sourceID: Int64) throws -> Int {
+        try read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM document WHERE source_id = ?", arguments: [sourceID]) ?? 0 }
+    }
+
+    /// Documents, ordered by path; those at or under `path` when given.
+    public func documents(under path: String? = nil) throws -> [DocumentRecord] {
+        try read { db in
+            var sql = "SELECT id, path, title, format, size, content_hash, chunk_count, ingested_at FROM document"
+            var arguments: StatementArguments = []
+            if let path {
+                let prefix = path.hasSuffix("/") ? path : path + "/"
+                sql += " WHERE path = ? OR substr(path, 1, ?) = ? OR substr(path, 1, ?) = ?"
+                arguments = [path, prefix.utf8.count, prefix, path.utf8.count + 1, path + "#"]
+            }
+            return try Row.fetchAll(db, sql: sql + " ORDER BY path", arguments: arguments).map { row in
+                DocumentRecord(
+                    id: DocumentID(rawValue: row["id"]), path: row["path"], title: row["title"], format: row["format"],
+                    size: row["size"], contentHash: row["content_hash"], chunkCount: row["chunk_count"],
+                    ingestedAt: row["ingested_at"])
+            }
+        }
+    }
+
+    /// Chunks of one document in order (text, heading, span), for inspection and tests.
+    public func chunks(documentPath: String) throws -> [ChunkDraft] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT chunk.* FROM chunk JOIN document ON document.id = chunk.document_id
+                WHERE document.path = ? ORDER BY ordinal
+                """, arguments: [documentPath]
+            ).map { row in
+                ChunkDraft(
+                    ordinal: row["ordinal"], text: row["text"], start: row["start_offset"], end: row["end_offset"],
+                    tokenCount: row["token_count"], heading: row["heading"])
+            }
+        }
+    }
+
+    public func stats() throws -> StoreStats {
+        var stats = try read { db in
+            StoreStats(
+                sources: try Int.fetchOne(db, sql: "SELECT count(*) FROM source") ?? 0,
+                documents: try Int.fetchOne(db, sql: "SELECT count(*) FROM document") ?? 0,
+                chunks: try Int.fetchOne(db, sql: "SELECT count(*) FROM chunk") ?? 0,
+                documentBytes: try Int64.fetchOne(db, sql: "SELECT coalesce(sum(size), 0) FROM document") ?? 0,
+                fileBytes: 0,
+                formatVersion: try Int.fetchOne(db, sql: "SELECT format_version FROM index_state WHERE id = 1") ?? 0,
+                chunker: try String.fetchOne(db, sql: "SELECT chunker FROM index_state WHERE id = 1") ?? "")
+        }
+        if let path {
+            for file in [path, path + "-wal"] {
+                let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)??.int64Value ?? 0
+                stats.fileBytes += size
+            }
+        }
+        return stats
+    }
+
+    /// The chunker parameters stored with the index (JSON), "" for a new index.
+    public func chunker() throws -> String {
+        try read { db in try String.fetchOne(db, sql: "SELECT chunker FROM index_state WHERE id = 1") ?? "" }
+    }
+
+    /// Runs SQLite's integrity check and the FTS5 index's own (against the chunk table); returns
+    /// the problems found. Takes the write lock: FTS5's check is spelled as an INSERT.
+    public func integrityProblems() throws -> [String] {
+        try write { db in
+            var problems = try String.fetchAll(db, sql: "PRAGMA integrity_check").filter { $0 != "ok" }
+            do {
+                try db.execute(sql: "INSERT INTO chunk_fts (chunk_fts, rank) VALUES ('integrity-check', 1)")
+            } catch {
+                problems.append("chunk_fts: \(error)")
+            }
+            let orphans = try Int.fetchOne(db, sql: "SELECT count(*) FROM chunk WHERE document_id NOT IN (SELECT id FROM document)") ?? 0
+            if orphans > 0 { problems.append("\(orphans) chunks without a document") }
+            let mismatched = try Int.fetchOne(db, sql: """
+                SELECT count(*) FROM document WHERE chunk_count != (SELECT count(*) FROM chunk WHERE chunk.document_id = document.id)
+                """) ?? 0
+            if mismatched > 0 { problems.append("\(mismatched) documents whose chunk count does not match their chunks") }
+            return problems
+        }
+    }
+}

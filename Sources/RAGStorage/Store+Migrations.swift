@@ -1,0 +1,90 @@
+internal import Foundation
+internal import GRDB
+internal import RAGCore
+
+extension Store {
+    /// Append-only, named migrations: never edit one that shipped, add another.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-documents-chunks-fts") { db in
+            try db.execute(sql: Self.schemaV1)
+            try db.execute(
+                sql: "INSERT INTO index_state (id, format_version, chunker, created_at, updated_at) VALUES (1, ?, '', ?, ?)",
+                arguments: [Store.formatVersion, Date().timeIntervalSince1970, Date().timeIntervalSince1970])
+        }
+        return migrator
+    }
+
+    /// The first schema. `source` is a file on disk; `document` one document in it (a JSONL file
+    /// holds many); `chunk` the unit of retrieval, mirrored into `chunk_fts` by triggers.
+    static let schemaV1 = """
+        CREATE TABLE source (
+            id INTEGER PRIMARY KEY,
+            path TEXT NOT NULL UNIQUE,
+            format TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            mtime REAL NOT NULL,
+            content_hash TEXT NOT NULL,
+            ingested_at REAL NOT NULL
+        );
+        CREATE TABLE document (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            source_id INTEGER NOT NULL REFERENCES source(id) ON DELETE CASCADE,
+            path TEXT NOT NULL UNIQUE,
+            content_hash TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            mtime REAL NOT NULL,
+            format TEXT NOT NULL,
+            title TEXT,
+            chunk_count INTEGER NOT NULL DEFAULT 0,
+            ingested_at REAL NOT NULL
+        );
+        CREATE INDEX document_source ON document(source_id);
+        CREATE TABLE chunk (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            document_id INTEGER NOT NULL REFERENCES document(id) ON DELETE CASCADE,
+            ordinal INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            start_offset INTEGER NOT NULL,
+            end_offset INTEGER NOT NULL,
+            token_count INTEGER NOT NULL,
+            heading TEXT NOT NULL DEFAULT '',
+            UNIQUE (document_id, ordinal)
+        );
+        CREATE VIRTUAL TABLE chunk_fts USING fts5(
+            text, heading,
+            content = 'chunk', content_rowid = 'id',
+            tokenize = 'porter unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER chunk_fts_insert AFTER INSERT ON chunk BEGIN
+            INSERT INTO chunk_fts (rowid, text, heading) VALUES (new.id, new.text, new.heading);
+        END;
+        CREATE TRIGGER chunk_fts_delete AFTER DELETE ON chunk BEGIN
+            INSERT INTO chunk_fts (chunk_fts, rowid, text, heading) VALUES ('delete', old.id, old.text, old.heading);
+        END;
+        CREATE TRIGGER chunk_fts_update AFTER UPDATE ON chunk BEGIN
+            INSERT INTO chunk_fts (chunk_fts, rowid, text, heading) VALUES ('delete', old.id, old.text, old.heading);
+            INSERT INTO chunk_fts (rowid, text, heading) VALUES (new.id, new.text, new.heading);
+        END;
+        CREATE TABLE index_state (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            format_version INTEGER NOT NULL,
+            chunker TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        """
+
+    func migrate() throws {
+        let migrator = Self.migrator
+        do {
+            if try writer.read({ try migrator.hasBeenSuperseded($0) }) {
+                throw RAGError(.unsupported, "\(path ?? "index"): written by a newer rag (unknown migrations); upgrade rag. The file was left untouched")
+            }
+            if try writer.read({ try migrator.hasCompletedMigrations($0) }) { return }
+            try migrator.migrate(writer)
+        } catch {
+            throw Self.mapError(error, path: path, doing: "prepare the index")
+        }
+    }
+}

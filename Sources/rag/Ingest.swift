@@ -1,0 +1,108 @@
+import ArgumentParser
+import Foundation
+import RAG
+import RAGCore
+import RAGStorage
+import RAGText
+
+struct Ingest: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Load, chunk and index files and folders (incremental: only what changed).",
+        discussion: """
+            Reads .txt, .md/.markdown, .html/.htm, .pdf (needs pdftotext) and BEIR-style .jsonl \
+            (one document per line with _id, title, text). Folders are walked recursively; hidden \
+            entries are skipped. An unchanged file costs nothing; a changed one is replaced in one \
+            transaction; a file gone from an ingested folder is removed (unless --no-prune).
+            """)
+
+    @OptionGroup var store: StoreOptions
+    @Argument(help: "Files or folders to ingest.") var paths: [String]
+    @Option(help: ArgumentHelp("Only files matching this glob (repeatable).", valueName: "glob")) var include: [String] = []
+    @Option(help: ArgumentHelp("Skip files matching this glob (repeatable).", valueName: "glob")) var exclude: [String] = []
+    @Flag(help: "Keep documents whose files disappeared.") var noPrune = false
+    @Option(help: "Most tokens in one chunk.") var chunkTokens = 200
+    @Flag(help: "Print one JSON object instead of a summary.") var json = false
+
+    func validate() throws {
+        guard (16...256).contains(chunkTokens) else {
+            throw ValidationError("--chunk-tokens must be between 16 and 256 (got \(chunkTokens)).")
+        }
+    }
+
+    func run() async throws {
+        let report: IngestReport
+        do {
+            let store = try self.store.open(mode: .createIfMissing)
+            var options = Ingestor.Options()
+            options.include = include
+            options.exclude = exclude
+            options.prune = !noPrune
+            options.chunker.tokenBudget = chunkTokens
+            let bar = stderrIsTerminal ? ProgressBar() : nil
+            report = try Ingestor(store: store).run(paths: paths, options: options) { progress in
+                bar?.update(progress)
+            }
+            bar?.finish()
+        } catch {
+            throw fail(error)
+        }
+        if json {
+            printJSON(JSONReport(report))
+        } else {
+            for skip in report.skipped { printError("skipped \(skip.path): \(skip.reason)") }
+            for warning in report.warnings { printError("warning: \(warning)") }
+            let rate = report.seconds > 0 ? Double(report.chunks) / report.seconds : 0
+            print("""
+                \(report.files) files in \(String(format: "%.2f", report.seconds)) s: \(report.added) added, \
+                \(report.updated) updated, \(report.unchanged) unchanged, \(report.removed) removed\
+                \(report.renamed > 0 ? ", \(report.renamed) renamed" : ""), \(report.skipped.count) skipped; \
+                \(report.chunks) chunks written (\(Int(rate)) chunks/s) → \(store.db)
+                """)
+        }
+        if !report.ingestedAnything && !report.skipped.isEmpty {
+            if !json { printError("rag: error: nothing could be ingested from \(paths.joined(separator: " "))") }
+            throw ExitCode.failure
+        }
+    }
+
+    /// The `--json` shape: `{"added":N,"updated":N,"unchanged":N,"removed":N,"skipped":[…],"chunks":N,"seconds":S}`.
+    struct JSONReport: Encodable {
+        var added, updated, unchanged, removed, renamed, chunks, files: Int
+        var skipped: [IngestReport.Skip]
+        var warnings: [String]
+        var seconds: Double
+        init(_ r: IngestReport) {
+            (added, updated, unchanged, removed, renamed, chunks, files) = (r.added, r.updated, r.unchanged, r.removed, r.renamed, r.chunks, r.files)
+            skipped = r.skipped
+            warnings = r.warnings
+            seconds = (r.seconds * 1000).rounded() / 1000
+        }
+    }
+}
+
+/// A one-line progress bar on stderr: files, chunks, rate, ETA. Redrawn at most 10 times a second.
+final class ProgressBar: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lastDraw = 0.0
+    private var drawn = false
+
+    func update(_ p: IngestProgress) {
+        lock.lock(); defer { lock.unlock() }
+        guard p.elapsed - lastDraw >= 0.1 || p.filesDone == p.filesTotal else { return }
+        lastDraw = p.elapsed
+        let width = 24
+        let fraction = p.filesTotal > 0 ? Double(p.filesDone) / Double(p.filesTotal) : 1
+        let filled = Int(fraction * Double(width))
+        let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
+        let rate = p.elapsed > 0 ? Double(p.chunks) / p.elapsed : 0
+        let eta = p.filesDone > 0 ? p.elapsed / Double(p.filesDone) * Double(p.filesTotal - p.filesDone) : 0
+        let line = "\r\(bar) \(p.filesDone)/\(p.filesTotal) files  \(p.chunks) chunks  \(Int(rate)) chunks/s  ETA \(Int(eta.rounded())) s "
+        FileHandle.standardError.write(Data((line + "\u{1B}[K").utf8))
+        drawn = true
+    }
+
+    func finish() {
+        lock.lock(); defer { lock.unlock() }
+        if drawn { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+}

@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import RAG
+import RAGCore
+import RAGStorage
+
+@main
+struct RAGCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rag",
+        abstract: "Ask questions of your own documents, answered by models on your own CPU.",
+        discussion: """
+            An index is one SQLite file (default: indexes/default.sqlite, or $RAG_DB).
+              rag ingest ./docs        chunk and index a folder (incremental)
+              rag search "query"       BM25 search over the chunks
+            """,
+        version: "0.1.0",
+        subcommands: [Ingest.self, Search.self, Stats.self, Docs.self]
+    )
+}
+
+/// `--db`, shared by every command that opens an index.
+struct StoreOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The index file.", valueName: "file"))
+    var db: String = ProcessInfo.processInfo.environment["RAG_DB"] ?? "indexes/default.sqlite"
+
+    func open(mode: Store.OpenMode) throws -> Store {
+        let timeout = ProcessInfo.processInfo.environment["RAG_BUSY_TIMEOUT"].flatMap(Double.init) ?? 5
+        return try Store(path: db, mode: mode, busyTimeout: timeout)
+    }
+}
+
+/// Prints a `RAGError` (or any error) to stderr and exits non-zero: no stack traces for users.
+func fail(_ error: any Error) -> ExitCode {
+    let message = (error as? RAGError)?.message ?? "\(error)"
+    FileHandle.standardError.write(Data("rag: error: \(message)\n".utf8))
+    return .failure
+}
+
+func printJSON<T: Encodable>(_ value: T) {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+    FileHandle.standardOutput.write(data + Data("\n".utf8))
+}
+
+func printError(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}
+
+let stderrIsTerminal = isatty(2) != 0

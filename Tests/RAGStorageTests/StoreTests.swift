@@ -1,0 +1,166 @@
+import Foundation
+import GRDB
+import RAGCore
+import Testing
+@testable import RAGStorage
+
+/// A temporary folder removed when the test ends.
+final class TemporaryFolder {
+    let url: URL
+    init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("rag-store-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+    deinit { try? FileManager.default.removeItem(at: url) }
+}
+
+func addDocument(_ store: Store, path: String, chunks: [String], heading: String = "") throws {
+    try store.transaction { tx in
+        let sourceID = try tx.upsertSource(path: path, format: .text, size: 1, mtime: 1, contentHash: "h-\(path)")
+        let id = try tx.insertDocument(
+            LoadedDocument(path: path, title: nil, format: .text, contentHash: "h", size: 1, sections: []),
+            sourceID: sourceID, mtime: 1)
+        for (i, text) in chunks.enumerated() {
+            try tx.insertChunk(ChunkDraft(ordinal: i, text: text, start: 0, end: text.utf8.count, tokenCount: 1, heading: heading), documentID: id)
+        }
+        try tx.setChunkCount(chunks.count, documentID: id)
+    }
+}
+
+@Suite struct MigrationTests {
+    @Test func aNewIndexHasTheSchemaAndItsState() throws {
+        let folder = try TemporaryFolder()
+        let store = try Store(path: folder.path("sub/dir/index.sqlite"))
+        let tables = try store.read { db in
+            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger') AND name NOT LIKE 'sqlite_%' AND name NOT IN ('chunk_fts_data', 'chunk_fts_idx', 'chunk_fts_docsize', 'chunk_fts_config') ORDER BY name")
+        }
+        #expect(tables == ["chunk", "chunk_fts", "chunk_fts_delete", "chunk_fts_insert", "chunk_fts_update", "document", "grdb_migrations", "index_state", "source"])
+        #expect(try store.stats().formatVersion == Store.formatVersion)
+        #expect(try store.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
+        // Reopening applies nothing twice.
+        try store.close()
+        let again = try Store(path: folder.path("sub/dir/index.sqlite"))
+        #expect(try again.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM grdb_migrations") } == 1)
+    }
+
+    @Test func aFileThatIsNotSQLiteIsRefusedAndLeftUntouched() throws {
+        let folder = try TemporaryFolder()
+        let path = folder.path("notes.sqlite")
+        let bytes = Data("PK\u{3}\u{4} definitely a zip file, not a database".utf8)
+        try bytes.write(to: URL(fileURLWithPath: path))
+        #expect { try Store(path: path) } throws: { error in
+            let e = error as? RAGError
+            return e?.code == .corruptFile && e!.message.contains("not a SQLite database") && e!.message.contains(path)
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == bytes)
+        #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
+    }
+
+    @Test func anIndexFromANewerRagIsRefusedAndLeftUntouched() throws {
+        let folder = try TemporaryFolder()
+        let path = folder.path("index.sqlite")
+        try Store(path: path).close()
+        let queue = try DatabaseQueue(path: path)
+        try queue.write { try $0.execute(sql: "UPDATE index_state SET format_version = 99") }
+        try queue.close()
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        #expect { try Store(path: path) } throws: { error in
+            (error as? RAGError)?.code == .unsupported && (error as? RAGError)!.message.contains("format 99")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+    }
+
+    @Test func anotherApplicationsDatabaseIsRefused() throws {
+        let folder = try TemporaryFolder()
+        let path = folder.path("app.db")
+        let queue = try DatabaseQueue(path: path)
+        try queue.write { try $0.execute(sql: "CREATE TABLE player (id INTEGER PRIMARY KEY, name TEXT)") }
+        try queue.close()
+        #expect { try Store(path: path) } throws: { ($0 as? RAGError)?.message.contains("not a rag index") == true }
+    }
+
+    @Test func aMissingIndexIsAClearErrorWhenItMustExist() throws {
+        let folder = try TemporaryFolder()
+        #expect { try Store(path: folder.path("none.sqlite"), mode: .mustExist) } throws: {
+            ($0 as? RAGError)?.code == .notFound && ($0 as? RAGError)!.message.contains("rag ingest")
+        }
+        #expect(!FileManager.default.fileExists(atPath: folder.path("none.sqlite")))
+    }
+}
+
+@Suite struct SearchTests {
+    @Test func bm25FindsTheRightChunkFirstWithStemmingAndDiacritics() throws {
+        let store = try Store()
+        try addDocument(store, path: "/a.md", chunks: ["Speculative decoding drafts tokens with a small model.", "Unrelated text about gardens."])
+        try addDocument(store, path: "/b.md", chunks: ["Quantization stores weights in fewer bits."], heading: "Café")
+        let hits = try store.searchBM25("how does speculative decoding draft?", limit: 5)
+        #expect(hits.first?.document == "/a.md")
+        #expect(hits.first?.snippet.contains("[Speculative]") == true)
+        #expect(try store.searchBM25("quantize", limit: 5).first?.document == "/b.md")  // porter stemming
+        #expect(try store.searchBM25("cafe", limit: 5).first?.heading == "Café")  // diacritics removed
+        #expect(hits.map(\.score) == hits.map(\.score).sorted(by: >))
+    }
+
+    @Test(arguments: [
+        "\"", "\"unbalanced", "AND", "OR NOT", "NEAR(a b", "text:foo", "heading:*", "*", "^start", "a AND (b OR", "'; DROP TABLE chunk; --",
+        "", "   ", "🙂🙂", "\u{0}", "col:val -x +y", String(repeating: "long ", count: 5000), "((((((", "ünïcödé",
+    ])
+    func hostileQueriesNeverFail(query: String) throws {
+        let store = try Store()
+        try addDocument(store, path: "/a.md", chunks: ["text foo long and start values"])
+        _ = try store.searchBM25(query, limit: 10)
+        #expect(try store.stats().chunks == 1)
+    }
+
+    @Test func deletingADocumentRemovesItsChunksFromTheFullTextIndex() throws {
+        let store = try Store()
+        try addDocument(store, path: "/a.md", chunks: ["alpha beta", "gamma"])
+        try store.transaction { try $0.deleteDocument(path: "/a.md") }
+        #expect(try store.searchBM25("alpha", limit: 5).isEmpty)
+        #expect(try store.integrityProblems() == [])
+    }
+}
+
+@Suite struct ConcurrencyTests {
+    @Test func aSecondWriterWaitsThenFailsClearly() async throws {
+        let folder = try TemporaryFolder()
+        let path = folder.path("index.sqlite")
+        let first = try Store(path: path)
+        let impatient = try Store(path: path, busyTimeout: 0.2)
+        let patient = try Store(path: path, busyTimeout: 10)
+        let started = DispatchSemaphore(value: 0)
+        // Given a writer that holds the lock for a second
+        let holder = Task.detached {
+            try first.transaction { tx in
+                try tx.upsertSource(path: "/held", format: .text, size: 1, mtime: 1, contentHash: "x")
+                started.signal()
+                Thread.sleep(forTimeInterval: 1.0)
+            }
+        }
+        started.wait()
+        // Then one that waits 0.2 s fails with a busy error that says what to do
+        #expect { try impatient.transaction { try $0.upsertSource(path: "/b", format: .text, size: 1, mtime: 1, contentHash: "y") } } throws: {
+            ($0 as? RAGError)?.code == .busy && ($0 as? RAGError)!.message.contains("another process")
+        }
+        // and one that waits long enough succeeds after it
+        try patient.transaction { try $0.upsertSource(path: "/c", format: .text, size: 1, mtime: 1, contentHash: "z") }
+        try await holder.value
+        #expect(try patient.allSources().map(\.path) == ["/c", "/held"])
+        #expect(try patient.integrityProblems().isEmpty)
+    }
+
+    @Test func readersSeeTheLastCommittedState() throws {
+        let folder = try TemporaryFolder()
+        let path = folder.path("index.sqlite")
+        let writer = try Store(path: path)
+        let reader = try Store(path: path)
+        try addDocument(writer, path: "/a", chunks: ["one"])
+        try writer.transaction { tx in
+            try tx.deleteDocument(path: "/a")
+            // Inside the uncommitted transaction, another connection still sees the document.
+            #expect(try reader.documents().count == 1)
+        }
+        #expect(try reader.documents().isEmpty)
+    }
+}

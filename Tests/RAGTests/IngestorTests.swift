@@ -1,0 +1,174 @@
+import Foundation
+import RAG
+import RAGCore
+import RAGStorage
+import RAGText
+import Testing
+
+/// A temporary folder of documents, removed when the test ends.
+final class Workspace {
+    let root: URL
+    init() throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("rag-ingest-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(at: root) }
+
+    var docs: String { root.appendingPathComponent("docs").path }
+    func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
+
+    @discardableResult
+    func write(_ relative: String, _ text: String, mtime: Date? = nil) throws -> String {
+        let url = root.appendingPathComponent(relative)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: url)
+        if let mtime { try FileManager.default.setAttributes([.modificationDate: mtime], ofItemAtPath: url.path) }
+        return url.path
+    }
+}
+
+@Suite struct IngestorTests {
+    func ingest(_ store: Store, _ paths: [String], prune: Bool = true) throws -> IngestReport {
+        var options = Ingestor.Options()
+        options.prune = prune
+        return try Ingestor(store: store).run(paths: paths, options: options)
+    }
+
+    @Test func addModifyRenameDeleteAreIncremental() throws {
+        let ws = try Workspace()
+        let store = try Store()
+        try ws.write("docs/a.md", "# Alpha\n\nAlpha talks about quantization.")
+        try ws.write("docs/sub/b.txt", "Bravo is about batching.")
+        try ws.write("docs/c.html", "<h1>Charlie</h1><p>Charlie covers caching.</p>")
+        try ws.write("docs/.hidden/secret.md", "Never read.")
+
+        // First run adds everything but the hidden folder
+        var report = try ingest(store, [ws.docs])
+        #expect((report.added, report.updated, report.unchanged, report.removed) == (3, 0, 0, 0))
+        #expect(try store.documents().map(\.path) == [ws.path("docs/a.md"), ws.path("docs/c.html"), ws.path("docs/sub/b.txt")])
+        let chunkIDs = try store.searchBM25("alpha", limit: 5).map(\.chunkID)
+
+        // Second run: nothing changed, nothing written
+        report = try ingest(store, [ws.docs])
+        #expect((report.added, report.updated, report.unchanged, report.chunks) == (0, 0, 3, 0))
+
+        // Touching a file without changing it costs a hash, not a re-chunk
+        try ws.write("docs/a.md", "# Alpha\n\nAlpha talks about quantization.", mtime: Date(timeIntervalSince1970: 1_000_000))
+        report = try ingest(store, [ws.docs])
+        #expect((report.updated, report.unchanged, report.chunks) == (0, 3, 0))
+        #expect(try store.searchBM25("alpha", limit: 5).map(\.chunkID) == chunkIDs)
+
+        // Modify one file: it alone is replaced
+        try ws.write("docs/sub/b.txt", "Bravo is now about speculative decoding.")
+        report = try ingest(store, [ws.docs])
+        #expect((report.added, report.updated, report.unchanged) == (0, 1, 2))
+        #expect(try store.searchBM25("batching", limit: 5).isEmpty)
+        #expect(try store.searchBM25("speculative", limit: 5).first?.document == ws.path("docs/sub/b.txt"))
+
+        // Rename one file: re-pointed, not re-chunked
+        try FileManager.default.moveItem(atPath: ws.path("docs/c.html"), toPath: ws.path("docs/sub/renamed.html"))
+        report = try ingest(store, [ws.docs])
+        #expect((report.added, report.renamed, report.removed, report.chunks) == (0, 1, 0, 0))
+        #expect(try store.searchBM25("caching", limit: 5).first?.document == ws.path("docs/sub/renamed.html"))
+
+        // Delete one file: its documents go (unless --no-prune)
+        try FileManager.default.removeItem(atPath: ws.path("docs/a.md"))
+        report = try ingest(store, [ws.docs], prune: false)
+        #expect(report.removed == 0)
+        #expect(try store.documents().count == 3)
+        report = try ingest(store, [ws.docs])
+        #expect(report.removed == 1)
+        #expect(try store.searchBM25("quantization", limit: 5).isEmpty)
+        #expect(try store.integrityProblems() == [])
+    }
+
+    @Test func jsonlRecordsAreIncrementalOneByOne() throws {
+        let ws = try Workspace()
+        let store = try Store()
+        let file = try ws.write("corpus.jsonl", """
+            {"_id":"1","title":"One","text":"First record about pruning."}
+            {"_id":"2","title":"Two","text":"Second record about distillation."}
+            {"_id":"3","title":"Three","text":"Third record about ensembles."}
+            """)
+        var report = try ingest(store, [file])
+        #expect(report.added == 3)
+        try ws.write("corpus.jsonl", """
+            {"_id":"1","title":"One","text":"First record about pruning."}
+            {"_id":"3","title":"Three","text":"Third record about voting ensembles."}
+            {"_id":"4","title":"Four","text":"Fourth record about BLEU."}
+            """)
+        report = try ingest(store, [file])
+        #expect((report.added, report.updated, report.unchanged, report.removed) == (1, 1, 1, 1))
+        #expect(try store.documents().map(\.path) == ["\(file)#1", "\(file)#3", "\(file)#4"])
+        #expect(try store.searchBM25("distillation", limit: 5).isEmpty)
+        #expect(try store.chunks(documentPath: "\(file)#3").first?.heading == "Three")
+    }
+
+    @Test func badInputIsReportedAndTheRestStillIngests() throws {
+        let ws = try Workspace()
+        let store = try Store()
+        try ws.write("docs/good.md", "Good content about evaluation.")
+        try ws.write("docs/binary.txt", "abc\u{0}def")
+        try ws.write("docs/photo.jpg", "not read")
+        // A file that cannot be read, even by root: a link to /proc/self/mem (reads fail with EIO).
+        let unreadable = ws.path("docs/unreadable.txt")
+        if geteuid() == 0 {
+            try FileManager.default.createSymbolicLink(atPath: unreadable, withDestinationPath: "/proc/self/mem")
+        } else {
+            try ws.write("docs/unreadable.txt", "secret")
+            chmod(unreadable, 0)
+        }
+        let report = try ingest(store, [ws.docs, ws.path("does-not-exist")])
+        #expect(report.added == 1)
+        let reasons = Dictionary(uniqueKeysWithValues: report.skipped.map { ($0.path, $0.reason) })
+        #expect(reasons[ws.path("does-not-exist")] == "no such file or folder")
+        #expect(reasons[ws.path("docs/binary.txt")]?.contains("binary") == true)
+        #expect(reasons[ws.path("docs/photo.jpg")] == "unsupported file type '.jpg'")
+        #expect(reasons[unreadable]?.contains("cannot read") == true)
+        #expect(report.ingestedAnything)
+    }
+
+    @Test func aFolderWithNothingReadableIngestsNothing() throws {
+        let ws = try Workspace()
+        try ws.write("docs/a.png", "x")
+        let report = try ingest(try Store(), [ws.docs])
+        #expect(!report.ingestedAnything)
+        #expect(report.skipped.count == 1)
+    }
+
+    @Test func symlinkLoopsAreFollowedOnce() throws {
+        let ws = try Workspace()
+        try ws.write("docs/a.md", "Loop test document.")
+        try FileManager.default.createSymbolicLink(atPath: ws.path("docs/loop"), withDestinationPath: ws.docs)
+        let report = try ingest(try Store(), [ws.docs])
+        #expect(report.added == 1)
+    }
+
+    @Test func includeAndExcludeGlobs() throws {
+        let ws = try Workspace()
+        try ws.write("docs/a.md", "A.")
+        try ws.write("docs/b.txt", "B.")
+        try ws.write("docs/drafts/c.md", "C.")
+        let store = try Store()
+        var options = Ingestor.Options()
+        options.include = ["*.md"]
+        options.exclude = ["drafts/*"]
+        let report = try Ingestor(store: store).run(paths: [ws.docs], options: options)
+        #expect(report.added == 1)
+        #expect(try store.documents().map(\.path) == [ws.path("docs/a.md")])
+    }
+
+    @Test func changingTheChunkBudgetRechunksEverything() throws {
+        let ws = try Workspace()
+        let store = try Store()
+        try ws.write("docs/a.md", String(repeating: "Sentence about memory bandwidth limits. ", count: 60))
+        _ = try ingest(store, [ws.docs])
+        let before = try store.stats().chunks
+        var options = Ingestor.Options()
+        options.chunker.tokenBudget = 40
+        let report = try Ingestor(store: store).run(paths: [ws.docs], options: options)
+        #expect(report.updated == 1)
+        #expect(try store.stats().chunks > before)
+        #expect(try store.stats().chunker.contains("\"token_budget\":40"))
+    }
+}
