@@ -2,7 +2,7 @@ internal import Foundation
 #if canImport(Glibc)
 internal import Glibc
 #endif
-public import RAGCore
+internal import RAGCore
 
 /// Finds the files to ingest below the given paths: recursive, hidden entries skipped, symbolic
 /// links followed once (a link back up the tree is not a loop), `--include`/`--exclude` globs.

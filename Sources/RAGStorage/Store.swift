@@ -1,6 +1,6 @@
 public import Foundation
 public import GRDB
-public import RAGCore
+internal import RAGCore
 
 /// The index file: one SQLite database holding sources, documents, chunks and their FTS5 index
 /// (and, in later formats, vectors and the HNSW graph), so they can never drift apart.

@@ -1,5 +1,5 @@
 internal import CICUShim
-public import RAGCore
+internal import RAGCore
 
 /// Splits text into sentences with ICU's sentence break rules (`en_US@ss=standard`, which keeps
 /// "e.g." and "Mr." inside their sentences).
