@@ -23,24 +23,44 @@ public struct ApproximateTokenCounter: TokenCounter {
     public func count(_ text: Substring) -> Int {
         var tokens = 0
         var wordLength = 0
+        // ASCII is classified by a table; only other scalars consult Unicode properties (slow).
         for scalar in text.unicodeScalars {
-            let props = scalar.properties
-            if props.isWhitespace {
+            let kind: UInt8
+            if scalar.value < 128 {
+                kind = Self.asciiKind[Int(scalar.value)]
+            } else {
+                let props = scalar.properties
+                if props.isWhitespace {
+                    kind = 0
+                } else if props.isIdeographic {
+                    kind = 3
+                } else if props.isAlphabetic || props.numericType != nil || props.generalCategory == .nonspacingMark {
+                    kind = 1
+                } else {
+                    kind = 2
+                }
+            }
+            switch kind {
+            case 0:  // white space ends a word
                 tokens += (wordLength + 3) / 4
                 wordLength = 0
-            } else if props.isAlphabetic || props.numericType != nil {
-                // CJK ideographs are split one per token by BERT's tokenizer.
-                if props.isIdeographic {
-                    tokens += (wordLength + 3) / 4 + 1
-                    wordLength = 0
-                } else {
-                    wordLength += 1
-                }
-            } else {
+            case 1:  // letter or digit
+                wordLength += 1
+            default:  // punctuation, symbols and CJK ideographs are a token each
                 tokens += (wordLength + 3) / 4 + 1
                 wordLength = 0
             }
         }
         return tokens + (wordLength + 3) / 4
+    }
+
+    /// 0 white space, 1 letter or digit, 2 punctuation or symbol.
+    private static let asciiKind: [UInt8] = (0..<128).map { value -> UInt8 in
+        switch value {
+        case 0x09...0x0D, 0x20: return 0
+        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: return 1
+        case 0x00...0x1F, 0x7F: return 0  // other control characters count as nothing
+        default: return 2
+        }
     }
 }

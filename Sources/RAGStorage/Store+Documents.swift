@@ -132,6 +132,7 @@ public struct StoreTransaction {
 
 extension Store {
     /// Runs `body` as one transaction: everything it writes commits together, or nothing does.
+    @discardableResult
     public func transaction<T>(_ body: (StoreTransaction) throws -> T) throws -> T {
         try write { db in try body(StoreTransaction(db: db)) }
     }

@@ -168,5 +168,17 @@ func normalizeSpace(_ text: Substring) -> Substring {
         previousSpace = space
     }
     guard needsWork else { return text }
-    return Substring(text.split(whereSeparator: \.isWhitespace).joined(separator: " "))
+    var out: [UInt8] = []
+    out.reserveCapacity(text.utf8.count)
+    var pendingSpace = false
+    for byte in text.utf8 {
+        if byte == 0x20 || byte == 0x0A || byte == 0x09 || byte == 0x0D {
+            pendingSpace = !out.isEmpty
+        } else {
+            if pendingSpace { out.append(0x20) }
+            pendingSpace = false
+            out.append(byte)
+        }
+    }
+    return Substring(String(decoding: out, as: UTF8.self))
 }

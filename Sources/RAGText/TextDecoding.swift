@@ -1,3 +1,4 @@
+internal import Foundation
 /// Decodes file bytes as UTF-8: a byte-order mark is dropped, invalid sequences become U+FFFD
 /// and are reported, so a damaged file still ingests.
 public enum TextDecoding {
@@ -11,7 +12,9 @@ public enum TextDecoding {
 
     /// Whether the bytes look binary (a NUL byte anywhere): such files are skipped.
     public static func looksBinary<Bytes: Collection>(_ bytes: Bytes) -> Bool where Bytes.Element == UInt8 {
-        bytes.contains(0)
+        bytes.withContiguousStorageIfAvailable { buffer in
+            buffer.baseAddress.map { memchr($0, 0, buffer.count) != nil } ?? false
+        } ?? bytes.contains(0)
     }
 
     /// `\r\n` and lone `\r` become `\n`.
@@ -24,32 +27,39 @@ public enum TextDecoding {
     /// sentence splitter does not cut at every line end), blank lines separate paragraphs.
     /// A word hyphenated at a line end ("exam-\nple") is joined.
     static func unwrapParagraphs(_ text: String) -> String {
-        var out = String()
-        out.reserveCapacity(text.utf8.count)
-        var blankRun = 0
-        var first = true
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            let trimmed = line.trimmingSpaces()
-            if trimmed.isEmpty {
-                blankRun += 1
-                continue
-            }
-            if !first {
-                if blankRun > 0 {
-                    out += "\n\n"
-                } else if out.hasSuffix("-"), let last = out.dropLast().last, last.isLowercase,
-                    let next = trimmed.first, next.isLowercase
-                {
-                    out.removeLast()
-                } else {
-                    out += " "
+        // Works on UTF-8 bytes: Character iteration is far too slow for large files.
+        let bytes = Array(text.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var blankRun = false
+        var lineStart = 0
+        func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0D || b == 0x0B || b == 0x0C }
+        func isLower(_ b: UInt8) -> Bool { b >= 0x61 && b <= 0x7A }
+        while lineStart <= bytes.count {
+            var lineEnd = lineStart
+            while lineEnd < bytes.count, bytes[lineEnd] != 0x0A { lineEnd += 1 }
+            var lower = lineStart, upper = lineEnd
+            while lower < upper, isSpace(bytes[lower]) { lower += 1 }
+            while upper > lower, isSpace(bytes[upper - 1]) { upper -= 1 }
+            if lower == upper {
+                blankRun = true
+            } else {
+                if !out.isEmpty {
+                    if blankRun {
+                        out.append(0x0A)
+                        out.append(0x0A)
+                    } else if out.last == UInt8(ascii: "-"), out.count >= 2, isLower(out[out.count - 2]), isLower(bytes[lower]) {
+                        out.removeLast()  // "exam-\nple" → "example"
+                    } else {
+                        out.append(0x20)
+                    }
                 }
+                out.append(contentsOf: bytes[lower..<upper])
+                blankRun = false
             }
-            out += trimmed
-            first = false
-            blankRun = 0
+            lineStart = lineEnd + 1
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 }
 
