@@ -10,6 +10,8 @@ struct FileWalker {
     struct Found {
         var path: String
         var format: DocumentFormat
+        /// Bytes, for progress.
+        var size: Int64
     }
 
     var include: [String] = []
@@ -34,7 +36,8 @@ struct FileWalker {
             }
             let real = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
             guard seenFiles.insert(real).inserted else { return }
-            files.append(Found(path: path, format: format))
+            let size = (try? fm.attributesOfItem(atPath: path)[.size] as? NSNumber)??.int64Value ?? 0
+            files.append(Found(path: path, format: format, size: size))
         }
 
         func walkDirectory(_ directory: String, root: String) {

@@ -31,6 +31,9 @@ public struct IngestProgress: Sendable {
     public var filesTotal: Int
     public var documents: Int
     public var chunks: Int
+    /// Bytes of the files done so far (a JSONL file counts record by record) and in all.
+    public var bytesDone: Int64
+    public var bytesTotal: Int64
     /// Seconds since the run started.
     public var elapsed: Double
     public var currentPath: String

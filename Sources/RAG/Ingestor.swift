@@ -56,15 +56,21 @@ public struct Ingestor: Sendable {
         }
         var renamedIDs = Set<Int64>()
 
-        var documentsDone = 0
+        let bytesTotal = files.reduce(Int64(0)) { $0 + $1.size }
+        var bytesBefore: Int64 = 0
         for (index, file) in files.enumerated() {
-            progress?(IngestProgress(
-                filesDone: index, filesTotal: files.count, documents: documentsDone, chunks: report.chunks,
-                elapsed: Date().timeIntervalSince(started), currentPath: file.path))
+            // Reports where the run stands; `within` is how far into this file it is.
+            let tick = { (report: IngestReport, within: Int64) -> Void in
+                progress?(IngestProgress(
+                    filesDone: index, filesTotal: files.count,
+                    documents: report.added + report.updated + report.unchanged + report.renamed, chunks: report.chunks,
+                    bytesDone: bytesBefore + within, bytesTotal: bytesTotal,
+                    elapsed: Date().timeIntervalSince(started), currentPath: file.path))
+            }
+            tick(report, 0)
+            defer { bytesBefore += file.size }
             do {
-                let before = report.added + report.updated + report.unchanged + report.renamed
-                try ingestFile(file, chunker: chunker, options: options, missing: &missing, renamed: &renamedIDs, report: &report)
-                documentsDone += report.added + report.updated + report.unchanged + report.renamed - before
+                try ingestFile(file, chunker: chunker, options: options, missing: &missing, renamed: &renamedIDs, report: &report, tick: tick)
             } catch let error as RAGError where error.code == .busy || error.code == .corruptFile && error.message.contains("index file") {
                 throw error  // The index itself is the problem: stop, nothing more will succeed.
             } catch let error as RAGError {
@@ -85,8 +91,9 @@ public struct Ingestor: Sendable {
         }
         report.seconds = Date().timeIntervalSince(started)
         progress?(IngestProgress(
-            filesDone: files.count, filesTotal: files.count, documents: documentsDone, chunks: report.chunks,
-            elapsed: report.seconds, currentPath: ""))
+            filesDone: files.count, filesTotal: files.count,
+            documents: report.added + report.updated + report.unchanged + report.renamed, chunks: report.chunks,
+            bytesDone: bytesTotal, bytesTotal: bytesTotal, elapsed: report.seconds, currentPath: ""))
         return report
     }
 
@@ -97,7 +104,8 @@ public struct Ingestor: Sendable {
 
     private func ingestFile(
         _ file: FileWalker.Found, chunker: Chunker, options: Options,
-        missing: inout [String: [SourceRecord]], renamed: inout Set<Int64>, report: inout IngestReport
+        missing: inout [String: [SourceRecord]], renamed: inout Set<Int64>, report: inout IngestReport,
+        tick: (IngestReport, Int64) -> Void
     ) throws {
         let attributes: [FileAttributeKey: Any]
         do {
@@ -138,6 +146,7 @@ public struct Ingestor: Sendable {
 
         // Batches of documents, each one transaction. Until the last commits, the file's hash is
         // left empty, so a crash in between makes the next run look at the file again.
+        var bytesDone: Int64 = 0
         var batches = stride(from: 0, to: fresh.count, by: options.batchSize).map { fresh[$0..<min($0 + options.batchSize, fresh.count)] }
         if batches.isEmpty { batches = [[]] }
         for (number, batch) in batches.enumerated() {
@@ -157,6 +166,12 @@ public struct Ingestor: Sendable {
                     try tx.setChunkCount(count, documentID: documentID)
                     result.chunks += count
                     if previous[document.path] == nil { result.added += 1 } else { result.updated += 1 }
+                    bytesDone += document.size
+                    var running = report
+                    running.chunks += result.chunks
+                    running.added += result.added
+                    running.updated += result.updated
+                    tick(running, bytesDone)
                 }
                 if last {
                     for path in stale { try tx.deleteDocument(path: path) }

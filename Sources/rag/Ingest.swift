@@ -88,15 +88,15 @@ final class ProgressBar: @unchecked Sendable {
 
     func update(_ p: IngestProgress) {
         lock.lock(); defer { lock.unlock() }
-        guard p.elapsed - lastDraw >= 0.1 || p.filesDone == p.filesTotal else { return }
+        guard p.elapsed - lastDraw >= 0.1 || p.bytesDone == p.bytesTotal else { return }
         lastDraw = p.elapsed
         let width = 24
-        let fraction = p.filesTotal > 0 ? Double(p.filesDone) / Double(p.filesTotal) : 1
+        let fraction = p.bytesTotal > 0 ? min(1, Double(p.bytesDone) / Double(p.bytesTotal)) : 1
         let filled = Int(fraction * Double(width))
         let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
         let rate = p.elapsed > 0 ? Double(p.chunks) / p.elapsed : 0
-        let eta = p.filesDone > 0 ? p.elapsed / Double(p.filesDone) * Double(p.filesTotal - p.filesDone) : 0
-        let line = "\r\(bar) \(p.filesDone)/\(p.filesTotal) files  \(p.chunks) chunks  \(Int(rate)) chunks/s  ETA \(Int(eta.rounded())) s "
+        let eta = fraction > 0.01 ? p.elapsed / fraction * (1 - fraction) : 0
+        let line = "\r\(bar) \(p.filesDone)/\(p.filesTotal) files  \(p.documents) docs  \(p.chunks) chunks  \(Int(rate)) chunks/s  ETA \(Int(eta.rounded())) s "
         FileHandle.standardError.write(Data((line + "\u{1B}[K").utf8))
         drawn = true
     }
