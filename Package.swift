@@ -29,6 +29,11 @@ let package = Package(
             name: "CICUShim",
             linkerSettings: [.linkedLibrary("icuuc"), .linkedLibrary("icudata")]
         ),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // The hot math: SIMD vector kernels and OpenBLAS wrappers.
+        .target(name: "RAGKernels", dependencies: ["COpenBLAS"], swiftSettings: kernelSettings),
+        // safetensors, WordPiece, the BERT sentence encoder.
+        .target(name: "RAGEmbedding", dependencies: ["RAGCore", "RAGKernels"], swiftSettings: kernelSettings),
         // Loaders (txt, md, html, pdf, jsonl), normalisation, sentence-aware chunking.
         .target(name: "RAGText", dependencies: ["RAGCore", "CICUShim"], swiftSettings: swiftSettings),
         // The index file: GRDB migrations, documents, chunks, FTS5.
@@ -43,6 +48,10 @@ let package = Package(
             name: "rag",
             dependencies: ["RAG", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RAGEmbeddingTests", dependencies: ["RAGEmbedding", "RAGKernels"], exclude: ["Fixtures"],
+            swiftSettings: kernelSettings
         ),
         .testTarget(name: "RAGCoreTests", dependencies: ["RAGCore"], swiftSettings: swiftSettings),
         .testTarget(name: "RAGTextTests", dependencies: ["RAGText"], swiftSettings: swiftSettings),

@@ -1,0 +1,170 @@
+internal import Foundation
+internal import RAGCore
+internal import RAGKernels
+
+/// all-MiniLM-L6-v2 (a 6-layer BERT) as a sentence encoder: token embeddings → 6 encoder layers
+/// → mean pooling over the real tokens → L2 normalisation. Projections run on OpenBLAS sgemm;
+/// LayerNorm, GELU (erf form) and softmax are rag's SIMD kernels.
+///
+/// Sequences in a batch are packed end to end (no padding): every operation but attention works
+/// per token, and attention runs per sequence on its own rows.
+public final class BertEncoder: Sendable {
+    public struct Configuration: Sendable, Equatable {
+        public var hidden = 384
+        public var layers = 6
+        public var heads = 12
+        public var intermediate = 1536
+        public var vocabulary = 30522
+        public var maxPositions = 512
+        public var layerNormEpsilon: Float = 1e-12
+        public init() {}
+    }
+
+    struct Layer: Sendable {
+        /// (3·hidden × hidden): query, key and value projections stacked, PyTorch (out × in) layout.
+        let qkvWeight: [Float]
+        let qkvBias: [Float]
+        let attentionOutputWeight: [Float]  // (hidden × hidden)
+        let attentionOutputBias: [Float]
+        let attentionNormWeight: [Float]
+        let attentionNormBias: [Float]
+        let intermediateWeight: [Float]  // (intermediate × hidden)
+        let intermediateBias: [Float]
+        let outputWeight: [Float]  // (hidden × intermediate)
+        let outputBias: [Float]
+        let outputNormWeight: [Float]
+        let outputNormBias: [Float]
+    }
+
+    public let configuration: Configuration
+    /// Output vector length.
+    public var dimensions: Int { configuration.hidden }
+    let wordEmbeddings: [Float]  // (vocabulary × hidden)
+    let positionEmbeddings: [Float]  // (maxPositions × hidden)
+    let tokenTypeEmbedding: [Float]  // (hidden): type 0 only
+    let embeddingNormWeight: [Float]
+    let embeddingNormBias: [Float]
+    let layers: [Layer]
+
+    /// Loads the weights from `model.safetensors` (BERT names, as sentence-transformers saves them).
+    public init(weights: SafeTensors, configuration: Configuration = .init()) throws {
+        self.configuration = configuration
+        let h = configuration.hidden, f = configuration.intermediate
+        wordEmbeddings = try weights.floats("embeddings.word_embeddings.weight", shape: [configuration.vocabulary, h])
+        positionEmbeddings = try weights.floats("embeddings.position_embeddings.weight", shape: [configuration.maxPositions, h])
+        tokenTypeEmbedding = Array(try weights.floats("embeddings.token_type_embeddings.weight")[0..<h])
+        embeddingNormWeight = try weights.floats("embeddings.LayerNorm.weight", shape: [h])
+        embeddingNormBias = try weights.floats("embeddings.LayerNorm.bias", shape: [h])
+        layers = try (0..<configuration.layers).map { i in
+            let p = "encoder.layer.\(i)."
+            return Layer(
+                qkvWeight: try weights.floats(p + "attention.self.query.weight", shape: [h, h])
+                    + weights.floats(p + "attention.self.key.weight", shape: [h, h])
+                    + weights.floats(p + "attention.self.value.weight", shape: [h, h]),
+                qkvBias: try weights.floats(p + "attention.self.query.bias", shape: [h])
+                    + weights.floats(p + "attention.self.key.bias", shape: [h])
+                    + weights.floats(p + "attention.self.value.bias", shape: [h]),
+                attentionOutputWeight: try weights.floats(p + "attention.output.dense.weight", shape: [h, h]),
+                attentionOutputBias: try weights.floats(p + "attention.output.dense.bias", shape: [h]),
+                attentionNormWeight: try weights.floats(p + "attention.output.LayerNorm.weight", shape: [h]),
+                attentionNormBias: try weights.floats(p + "attention.output.LayerNorm.bias", shape: [h]),
+                intermediateWeight: try weights.floats(p + "intermediate.dense.weight", shape: [f, h]),
+                intermediateBias: try weights.floats(p + "intermediate.dense.bias", shape: [f]),
+                outputWeight: try weights.floats(p + "output.dense.weight", shape: [h, f]),
+                outputBias: try weights.floats(p + "output.dense.bias", shape: [h]),
+                outputNormWeight: try weights.floats(p + "output.LayerNorm.weight", shape: [h]),
+                outputNormBias: try weights.floats(p + "output.LayerNorm.bias", shape: [h]))
+        }
+    }
+
+    /// Unit-length embeddings of already tokenized sequences (each `[CLS] … [SEP]`, at most
+    /// `maxPositions` ids), computed as one packed batch.
+    public func embed(tokenized sequences: [[Int32]]) -> [[Float]] {
+        let h = configuration.hidden, f = configuration.intermediate
+        let heads = configuration.heads, headSize = h / heads
+        let lengths = sequences.map(\.count)
+        let total = lengths.reduce(0, +)
+        guard total > 0 else { return sequences.map { _ in [Float](repeating: 0, count: h) } }
+        var starts: [Int] = []
+        var running = 0
+        for length in lengths {
+            starts.append(running)
+            running += length
+        }
+        let offsets = starts
+        let longest = lengths.max() ?? 0
+
+        // Activations, row-major: x (total × h); scratch for q|k|v, context, FFN and scores.
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: total * h)
+        let qkv = UnsafeMutablePointer<Float>.allocate(capacity: total * 3 * h)
+        let context = UnsafeMutablePointer<Float>.allocate(capacity: total * h)
+        let projected = UnsafeMutablePointer<Float>.allocate(capacity: total * h)
+        let ffn = UnsafeMutablePointer<Float>.allocate(capacity: total * f)
+        let scoresPerThread = 2
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: scoresPerThread * longest * longest)
+        defer {
+            x.deallocate(); qkv.deallocate(); context.deallocate(); projected.deallocate(); ffn.deallocate(); scores.deallocate()
+        }
+
+        // Embeddings: word + position + token type 0, then LayerNorm.
+        wordEmbeddings.withUnsafeBufferPointer { words in
+            positionEmbeddings.withUnsafeBufferPointer { positions in
+                for (s, sequence) in sequences.enumerated() {
+                    for (position, token) in sequence.enumerated() {
+                        let row = x + (offsets[s] + position) * h
+                        let id = Int(token) < configuration.vocabulary && token >= 0 ? Int(token) : Int(WordPieceTokenizer.unknown)
+                        let w = words.baseAddress! + id * h, p = positions.baseAddress! + min(position, configuration.maxPositions - 1) * h
+                        for i in 0..<h { row[i] = w[i] + p[i] + tokenTypeEmbedding[i] }
+                    }
+                }
+            }
+        }
+        Vector.layerNorm(x, rows: total, count: h, residual: nil, gamma: embeddingNormWeight, beta: embeddingNormBias, epsilon: configuration.layerNormEpsilon)
+
+        let scale = 1 / Float(headSize).squareRoot()
+        for layer in layers {
+            // q|k|v = x · Wqkvᵀ + b   (total × 3h)
+            BLAS.matmulTransposed(x, rows: total, layer.qkvWeight, outputs: 3 * h, inner: h, bias: layer.qkvBias, into: qkv)
+            // Attention, per sequence and head, over that sequence's rows only (no mask needed).
+            let shared = UnsafeTransfer((qkv: qkv, context: context, scores: scores))
+            Parallel.forEach(sequences.count * heads, threads: scoresPerThread) { item, thread in
+                let (qkv, context, scores) = shared.value
+                let s = scores + thread * longest * longest
+                let sequence = item / heads, head = item % heads
+                let n = lengths[sequence], base = offsets[sequence]
+                let q = qkv + base * 3 * h + head * headSize
+                let k = q + h, v = q + 2 * h
+                // scores (n × n) = q · kᵀ, then softmax(scale · scores) row by row
+                BLAS.matmulTransposed(q, rows: n, k, outputs: n, inner: headSize, into: s, lda: 3 * h, ldb: 3 * h, ldc: n)
+                for row in 0..<n { Vector.softmax(s + row * n, count: n, scale: scale) }
+                // context (n × headSize) = scores · v
+                BLAS.matmul(s, rows: n, v, columns: headSize, inner: n, into: context + base * h + head * headSize, lda: n, ldb: 3 * h, ldc: h)
+            }
+            // x = LayerNorm(x + context · Woᵀ + bo)
+            BLAS.matmulTransposed(context, rows: total, layer.attentionOutputWeight, outputs: h, inner: h, bias: layer.attentionOutputBias, into: projected)
+            Vector.layerNorm(projected, rows: total, count: h, residual: x, gamma: layer.attentionNormWeight, beta: layer.attentionNormBias, epsilon: configuration.layerNormEpsilon)
+            // x = LayerNorm(x + GELU(x · W1ᵀ + b1) · W2ᵀ + b2)
+            BLAS.matmulTransposed(projected, rows: total, layer.intermediateWeight, outputs: f, inner: h, bias: layer.intermediateBias, into: ffn)
+            Vector.gelu(ffn, count: total * f)
+            BLAS.matmulTransposed(ffn, rows: total, layer.outputWeight, outputs: h, inner: f, bias: layer.outputBias, into: x)
+            Vector.layerNorm(x, rows: total, count: h, residual: projected, gamma: layer.outputNormWeight, beta: layer.outputNormBias, epsilon: configuration.layerNormEpsilon)
+        }
+
+        // Mean over each sequence's tokens, then unit length.
+        return (0..<sequences.count).map { s in
+            var pooled = [Float](repeating: 0, count: h)
+            let n = lengths[s]
+            guard n > 0 else { return pooled }
+            pooled.withUnsafeMutableBufferPointer { out in
+                for row in 0..<n {
+                    let r = x + (offsets[s] + row) * h
+                    for i in 0..<h { out[i] += r[i] }
+                }
+                let inverse = 1 / Float(n)
+                for i in 0..<h { out[i] *= inverse }
+                Vector.normalize(out.baseAddress!, count: h)
+            }
+            return pooled
+        }
+    }
+}

@@ -1,0 +1,62 @@
+internal import Foundation
+public import RAGCore
+
+/// Text in, unit vectors out: the WordPiece tokenizer and the BERT encoder behind one call,
+/// batching length-sorted inputs so that sequences of similar length run together.
+public final class SentenceEmbedder: Embedder {
+    public let tokenizer: WordPieceTokenizer
+    public let encoder: BertEncoder
+    /// Most tokens per sequence, [CLS] and [SEP] included (sentence-transformers' max_seq_length).
+    public let maxTokens: Int
+    /// Sequences per encoder call.
+    public let batchSize: Int
+    public var dimensions: Int { encoder.dimensions }
+    public var name: String { "all-MiniLM-L6-v2" }
+
+    public init(tokenizer: WordPieceTokenizer, encoder: BertEncoder, maxTokens: Int = 256, batchSize: Int = 32) {
+        self.tokenizer = tokenizer
+        self.encoder = encoder
+        self.maxTokens = maxTokens
+        self.batchSize = batchSize
+    }
+
+    /// The default model folder: `$RAG_EMBEDDER`, else `${XDG_CACHE_HOME:-~/.cache}/rag/models/all-MiniLM-L6-v2`.
+    public static var defaultDirectory: String {
+        let environment = ProcessInfo.processInfo.environment
+        if let path = environment["RAG_EMBEDDER"], !path.isEmpty { return path }
+        let cache = environment["RAG_MODELS_DIR"] ?? ((environment["XDG_CACHE_HOME"] ?? (NSHomeDirectory() + "/.cache")) + "/rag/models")
+        return cache + "/all-MiniLM-L6-v2"
+    }
+
+    /// Loads `vocab.txt` and `model.safetensors` from a model folder.
+    public convenience init(directory: String = SentenceEmbedder.defaultDirectory) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw RAGError(.notFound, "\(directory): no embedding model here; run `make models` (or pass --embedder DIR)")
+        }
+        let tokenizer = try WordPieceTokenizer(vocabularyFile: directory + "/vocab.txt")
+        let encoder = try BertEncoder(weights: SafeTensors(path: directory + "/model.safetensors"))
+        self.init(tokenizer: tokenizer, encoder: encoder)
+    }
+
+    /// Token ids for each text (`[CLS] … [SEP]`, cut to `maxTokens`) and whether it was cut.
+    public func tokenize(_ texts: [String]) -> [(ids: [Int32], truncated: Bool)] {
+        texts.map { tokenizer.encode($0, maxTokens: maxTokens) }
+    }
+
+    public func embed(_ texts: [String]) -> [[Float]] {
+        embed(tokenized: tokenize(texts).map(\.ids))
+    }
+
+    /// Embeds token sequences in batches of `batchSize`, longest first, results in input order.
+    public func embed(tokenized: [[Int32]]) -> [[Float]] {
+        let order = tokenized.indices.sorted { tokenized[$0].count > tokenized[$1].count }
+        var vectors = [[Float]](repeating: [], count: tokenized.count)
+        for start in stride(from: 0, to: order.count, by: batchSize) {
+            let batch = order[start..<min(start + batchSize, order.count)]
+            let output = encoder.embed(tokenized: batch.map { tokenized[$0] })
+            for (index, vector) in zip(batch, output) { vectors[index] = vector }
+        }
+        return vectors
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+import RAGKernels
+import Testing
+
+@Suite struct KernelTests {
+    @Test func expAndErfMatchLibm() {
+        var worstExp: Float = 0, worstErf: Float = 0
+        var x: Float = -20
+        while x < 20 {
+            let lanes = SIMD8<Float>((0..<8).map { x + Float($0) * 0.0013 })
+            let e = Vector.exp(lanes), r = Vector.erf(lanes)
+            for i in 0..<8 {
+                worstExp = max(worstExp, abs(e[i] - Foundation.exp(lanes[i])) / Foundation.exp(lanes[i]))
+                worstErf = max(worstErf, abs(r[i] - Foundation.erf(lanes[i])))
+            }
+            x += 0.0107
+        }
+        #expect(worstExp < 5e-7)
+        #expect(worstErf < 5e-7)
+        #expect(Vector.exp(SIMD8(repeating: -200))[0] < 1e-37)
+    }
+
+    @Test func softmaxLayerNormGeluDot() {
+        var row: [Float] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+        row.withUnsafeMutableBufferPointer { Vector.softmax($0.baseAddress!, count: 11, scale: 0.5) }
+        let expected = (1...11).map { Foundation.exp(0.5 * Float($0) - 5.5) }
+        let sum = expected.reduce(0, +)
+        #expect(zip(row, expected).allSatisfy { abs($0 - $1 / sum) < 1e-6 })
+
+        var x: [Float] = (0..<16).map { Float($0) }
+        let gamma = [Float](repeating: 2, count: 16), beta = [Float](repeating: 1, count: 16)
+        x.withUnsafeMutableBufferPointer { Vector.layerNorm($0.baseAddress!, rows: 1, count: 16, residual: nil, gamma: gamma, beta: beta, epsilon: 1e-12) }
+        let mean: Float = 7.5, sd = ((0..<16).map { (Float($0) - mean) * (Float($0) - mean) }.reduce(0, +) / 16).squareRoot()
+        #expect(zip(x, (0..<16).map { (Float($0) - mean) / sd * 2 + 1 }).allSatisfy { abs($0 - $1) < 1e-5 })
+
+        var g: [Float] = (-20...20).map { Float($0) / 4 }
+        let reference = g.map { 0.5 * $0 * (1 + Foundation.erf($0 / Float(2).squareRoot())) }
+        g.withUnsafeMutableBufferPointer { Vector.gelu($0.baseAddress!, count: $0.count) }
+        #expect(zip(g, reference).allSatisfy { abs($0 - $1) < 1e-6 })
+
+        let a: [Float] = (0..<37).map { Float($0) }, b = [Float](repeating: 0.5, count: 37)
+        #expect(Vector.dot(a, b, count: 37) == 333)
+    }
+
+    @Test func matmulTransposedWithBias() {
+        // a (2 × 3) · bᵀ where b is (2 × 3), plus bias
+        let a: [Float] = [1, 2, 3, 4, 5, 6], b: [Float] = [1, 0, 1, 0, 1, 0], bias: [Float] = [10, 20]
+        var out = [Float](repeating: 0, count: 4)
+        out.withUnsafeMutableBufferPointer { BLAS.matmulTransposed(a, rows: 2, b, outputs: 2, inner: 3, bias: bias, into: $0.baseAddress!) }
+        #expect(out == [14, 22, 20, 25])
+    }
+}
