@@ -31,10 +31,10 @@ build: setup
 debug: setup
 	swift build
 
-## test: the whole test suite (Swift Testing), against a debug build of the binary
+## test: the whole test suite (Swift Testing), in a release build (the kernels are too slow unoptimised)
 test: setup models
-	swift build --build-tests
-	swift test --skip-build
+	swift build -c release --build-tests -Xswiftc -enable-testing
+	swift test -c release --skip-build
 
 ## run: build, ingest the built-in corpus, run a sample query
 run: build models

@@ -43,10 +43,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // The recipes: ingest, search.
-        .target(name: "RAG", dependencies: ["RAGCore", "RAGText", "RAGStorage"], swiftSettings: swiftSettings),
+        .target(
+            name: "RAG", dependencies: ["RAGCore", "RAGText", "RAGStorage", "RAGEmbedding", "RAGKernels"],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "rag",
-            dependencies: ["RAG", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["RAG", "RAGEmbedding", "RAGKernels", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -60,7 +63,7 @@ let package = Package(
             dependencies: ["RAGStorage", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "RAGTests", dependencies: ["RAG", "RAGText"], swiftSettings: swiftSettings),
+        .testTarget(name: "RAGTests", dependencies: ["RAG", "RAGText", "RAGEmbedding"], swiftSettings: swiftSettings),
         .testTarget(name: "ragTests", dependencies: ["RAG"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]

@@ -2,6 +2,7 @@ internal import Foundation
 public import RAGCore
 public import RAGStorage
 public import RAGText
+public import RAGEmbedding
 
 /// The ingest recipe: walk → read → (skip if unchanged) → load → chunk → write, one transaction
 /// per file (per batch of records for JSONL), so a crash leaves every document whole or absent.
@@ -12,18 +13,22 @@ public struct Ingestor: Sendable {
         /// Remove documents whose file disappeared from an ingested folder.
         public var prune = true
         public var chunker = Chunker.Configuration()
-        /// JSONL records per transaction.
-        public var batchSize = 256
+        /// JSONL records per transaction (and per embedding call).
+        public var batchSize = 64
 
         public init() {}
     }
 
     public let store: Store
     public var loader = DocumentLoader()
-    public var counter: any TokenCounter = ApproximateTokenCounter()
+    public var counter: any TokenCounter
+    /// Embeds every chunk when set; its tokenizer then counts the chunker's tokens.
+    public var embedder: SentenceEmbedder?
 
-    public init(store: Store) {
+    public init(store: Store, embedder: SentenceEmbedder? = nil) {
         self.store = store
+        self.embedder = embedder
+        self.counter = embedder?.tokenizer ?? ApproximateTokenCounter()
     }
 
     /// Stored with the index: a change of any of these re-chunks every document.
@@ -42,7 +47,8 @@ public struct Ingestor: Sendable {
         report.skipped = walkSkipped
         report.files = files.count
         let chunker = Chunker(configuration: options.chunker, counter: counter)
-        try store.transaction { try $0.setChunker(chunkerSignature(options.chunker)) }
+        let embedderName = embedder.map { "\($0.name)/\($0.dimensions)" } ?? ""
+        try store.transaction { try $0.setChunker(chunkerSignature(options.chunker), embedder: embedderName) }
 
         // Files recorded under the folders that no longer exist: candidates for renames, then pruning.
         let fm = FileManager.default
@@ -95,6 +101,20 @@ public struct Ingestor: Sendable {
             documents: report.added + report.updated + report.unchanged + report.renamed, chunks: report.chunks,
             bytesDone: bytesTotal, bytesTotal: bytesTotal, elapsed: report.seconds, currentPath: ""))
         return report
+    }
+
+    /// The text each chunk is embedded as: its heading path, then its text — or the text alone
+    /// when the heading would push it past the encoder's window (no chunk text is ever cut).
+    static func embeddingText(_ draft: ChunkDraft, tokenizer: WordPieceTokenizer, maxTokens: Int) -> String {
+        guard !draft.heading.isEmpty else { return draft.text }
+        let headingTokens = tokenizer.count(draft.heading[...])
+        return headingTokens + draft.tokenCount + 3 <= maxTokens ? draft.heading + ": " + draft.text : draft.text
+    }
+
+    /// Vectors for the drafts, in order; nil when the ingest has no embedder.
+    private func embed(_ drafts: [ChunkDraft]) -> [[Float]]? {
+        guard let embedder else { return nil }
+        return embedder.embed(drafts.map { Self.embeddingText($0, tokenizer: embedder.tokenizer, maxTokens: embedder.maxTokens) })
     }
 
     /// The error's message without a leading "PATH: " (the report names the path already).
@@ -151,27 +171,29 @@ public struct Ingestor: Sendable {
         if batches.isEmpty { batches = [[]] }
         for (number, batch) in batches.enumerated() {
             let last = number == batches.count - 1
+            // Chunk and embed outside the transaction (the write lock is held only to write).
+            var drafts: [[ChunkDraft]] = []
+            for document in batch {
+                var list: [ChunkDraft] = []
+                try chunker.chunk(document.sections) { list.append($0) }
+                drafts.append(list)
+            }
+            let vectors = embed(drafts.flatMap { $0 })
             let written = try store.transaction { tx -> (chunks: Int, added: Int, updated: Int) in
                 let sourceID = try tx.upsertSource(
                     path: file.path, format: file.format, size: size, mtime: mtime,
                     contentHash: last ? source.contentHash : "")
                 var result = (chunks: 0, added: 0, updated: 0)
-                for document in batch {
+                var vectorIndex = 0
+                for (document, chunks) in zip(batch, drafts) {
                     let documentID = try tx.insertDocument(document, sourceID: sourceID, mtime: mtime)
-                    var count = 0
-                    try chunker.chunk(document.sections) { draft in
-                        try tx.insertChunk(draft, documentID: documentID)
-                        count += 1
+                    for draft in chunks {
+                        try tx.insertChunk(draft, documentID: documentID, vector: vectors?[vectorIndex])
+                        vectorIndex += 1
                     }
-                    try tx.setChunkCount(count, documentID: documentID)
-                    result.chunks += count
+                    try tx.setChunkCount(chunks.count, documentID: documentID)
+                    result.chunks += chunks.count
                     if previous[document.path] == nil { result.added += 1 } else { result.updated += 1 }
-                    bytesDone += document.size
-                    var running = report
-                    running.chunks += result.chunks
-                    running.added += result.added
-                    running.updated += result.updated
-                    tick(running, bytesDone)
                 }
                 if last {
                     for path in stale { try tx.deleteDocument(path: path) }
@@ -181,6 +203,8 @@ public struct Ingestor: Sendable {
             report.chunks += written.chunks
             report.added += written.added
             report.updated += written.updated
+            bytesDone += batch.reduce(0) { $0 + $1.size }
+            tick(report, bytesDone)
         }
         report.removed += stale.count
     }

@@ -37,6 +37,8 @@ public final class BertEncoder: Sendable {
     }
 
     public let configuration: Configuration
+    /// Threads for attention (OpenBLAS has its own setting, `BLAS.setThreads`).
+    public nonisolated(unsafe) var threads = 2
     /// Output vector length.
     public var dimensions: Int { configuration.hidden }
     let wordEmbeddings: [Float]  // (vocabulary × hidden)
@@ -100,7 +102,7 @@ public final class BertEncoder: Sendable {
         let context = UnsafeMutablePointer<Float>.allocate(capacity: total * h)
         let projected = UnsafeMutablePointer<Float>.allocate(capacity: total * h)
         let ffn = UnsafeMutablePointer<Float>.allocate(capacity: total * f)
-        let scoresPerThread = 2
+        let scoresPerThread = max(1, threads)
         let scores = UnsafeMutablePointer<Float>.allocate(capacity: scoresPerThread * longest * longest)
         defer {
             x.deallocate(); qkv.deallocate(); context.deallocate(); projected.deallocate(); ffn.deallocate(); scores.deallocate()

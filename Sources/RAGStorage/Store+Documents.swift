@@ -31,6 +31,10 @@ public struct StoreStats: Sendable, Codable, Equatable {
     public var sources: Int
     public var documents: Int
     public var chunks: Int
+    /// Chunks with a stored vector.
+    public var vectors: Int
+    /// The embedding model of those vectors, "" when none.
+    public var embedder: String
     /// Bytes of the ingested documents' sources.
     public var documentBytes: Int64
     /// Bytes of the index file and its write-ahead log.
@@ -82,15 +86,21 @@ public struct StoreTransaction {
         return DocumentID(rawValue: db.lastInsertedRowID)
     }
 
+    /// Inserts a chunk and, when given, its vector.
     @discardableResult
-    public func insertChunk(_ chunk: ChunkDraft, documentID: DocumentID) throws -> ChunkID {
+    public func insertChunk(_ chunk: ChunkDraft, documentID: DocumentID, vector: [Float]? = nil) throws -> ChunkID {
         try db.cachedStatement(sql: """
             INSERT INTO chunk (document_id, ordinal, text, start_offset, end_offset, token_count, heading)
             VALUES (?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [
                 documentID.rawValue, chunk.ordinal, chunk.text, chunk.start, chunk.end, chunk.tokenCount, chunk.heading,
             ])
-        return ChunkID(rawValue: db.lastInsertedRowID)
+        let id = ChunkID(rawValue: db.lastInsertedRowID)
+        if let vector {
+            let blob = vector.withUnsafeBytes { Data($0) }
+            try db.cachedStatement(sql: "INSERT INTO chunk_vector (chunk_id, vector) VALUES (?, ?)").execute(arguments: [id.rawValue, blob])
+        }
+        return id
     }
 
     public func setChunkCount(_ count: Int, documentID: DocumentID) throws {
@@ -116,10 +126,14 @@ public struct StoreTransaction {
         try db.execute(sql: "UPDATE source SET content_hash = '' WHERE id = ?", arguments: [id])
     }
 
-    /// Stores the chunker's parameters; when they change, every document is marked for re-chunking.
-    public func setChunker(_ signature: String) throws {
-        let current = try String.fetchOne(db, sql: "SELECT chunker FROM index_state WHERE id = 1")
-        guard current != signature else { return }
+    /// Stores the chunker's and embedder's names; when either changes, every document is marked
+    /// for re-chunking (and re-embedding).
+    public func setChunker(_ signature: String, embedder: String = "") throws {
+        let row = try Row.fetchOne(db, sql: "SELECT chunker, embedder FROM index_state WHERE id = 1")
+        let current: String? = row?["chunker"]
+        let currentEmbedder: String = row?["embedder"] ?? ""
+        guard current != signature || currentEmbedder != embedder else { return }
+        try db.execute(sql: "UPDATE index_state SET embedder = ? WHERE id = 1", arguments: [embedder])
         if current != "" {
             try db.execute(sql: "UPDATE source SET content_hash = ''")
             try db.execute(sql: "UPDATE document SET content_hash = ''")
@@ -216,6 +230,8 @@ extension Store {
                 sources: try Int.fetchOne(db, sql: "SELECT count(*) FROM source") ?? 0,
                 documents: try Int.fetchOne(db, sql: "SELECT count(*) FROM document") ?? 0,
                 chunks: try Int.fetchOne(db, sql: "SELECT count(*) FROM chunk") ?? 0,
+                vectors: try Int.fetchOne(db, sql: "SELECT count(*) FROM chunk_vector") ?? 0,
+                embedder: try String.fetchOne(db, sql: "SELECT embedder FROM index_state WHERE id = 1") ?? "",
                 documentBytes: try Int64.fetchOne(db, sql: "SELECT coalesce(sum(size), 0) FROM document") ?? 0,
                 fileBytes: 0,
                 formatVersion: try Int.fetchOne(db, sql: "SELECT format_version FROM index_state WHERE id = 1") ?? 0,
@@ -228,6 +244,48 @@ extension Store {
             }
         }
         return stats
+    }
+
+    /// The name of the model whose vectors the index holds, "" when it holds none.
+    public func embedder() throws -> String {
+        try read { db in try String.fetchOne(db, sql: "SELECT embedder FROM index_state WHERE id = 1") ?? "" }
+    }
+
+    /// Every stored vector with its chunk id, for exact (brute-force) search.
+    public func vectors(dimensions: Int) throws -> (ids: [ChunkID], matrix: [Float]) {
+        try read { db in
+            var ids: [ChunkID] = []
+            var matrix: [Float] = []
+            let rows = try Row.fetchCursor(db, sql: "SELECT chunk_id, vector FROM chunk_vector ORDER BY chunk_id")
+            while let row = try rows.next() {
+                let blob: Data = row["vector"]
+                guard blob.count == dimensions * 4 else { continue }
+                ids.append(ChunkID(rawValue: row["chunk_id"]))
+                blob.withUnsafeBytes { matrix.append(contentsOf: $0.bindMemory(to: Float.self)) }
+            }
+            return (ids, matrix)
+        }
+    }
+
+    /// Search hits for the given chunk ids (with `score`s), in the given order.
+    public func hits(_ scored: [(ChunkID, Double)]) throws -> [SearchHit] {
+        guard !scored.isEmpty else { return [] }
+        return try read { db in
+            let ids = scored.map(\.0.rawValue)
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT chunk.id AS id, document.path AS path, chunk.heading AS heading, chunk.text AS text
+                FROM chunk JOIN document ON document.id = chunk.document_id
+                WHERE chunk.id IN (\(ids.map { _ in "?" }.joined(separator: ",")))
+                """, arguments: StatementArguments(ids))
+            var byID: [Int64: Row] = [:]
+            for row in rows { byID[row["id"]] = row }
+            return scored.compactMap { id, score in
+                byID[id.rawValue].map { row in
+                    let text: String = row["text"]
+                    return SearchHit(chunkID: id, document: row["path"], heading: row["heading"], score: score, text: text, snippet: String(text.prefix(240)))
+                }
+            }
+        }
     }
 
     /// The chunker parameters stored with the index (JSON), "" for a new index.
@@ -251,6 +309,10 @@ extension Store {
                 SELECT count(*) FROM document WHERE chunk_count != (SELECT count(*) FROM chunk WHERE chunk.document_id = document.id)
                 """) ?? 0
             if mismatched > 0 { problems.append("\(mismatched) documents whose chunk count does not match their chunks") }
+            if try String.fetchOne(db, sql: "SELECT embedder FROM index_state WHERE id = 1") != "" {
+                let missing = try Int.fetchOne(db, sql: "SELECT count(*) FROM chunk WHERE id NOT IN (SELECT chunk_id FROM chunk_vector)") ?? 0
+                if missing > 0 { problems.append("\(missing) chunks without a vector") }
+            }
             return problems
         }
     }

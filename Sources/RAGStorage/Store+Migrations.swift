@@ -12,8 +12,21 @@ extension Store {
                 sql: "INSERT INTO index_state (id, format_version, chunker, created_at, updated_at) VALUES (1, ?, '', ?, ?)",
                 arguments: [Store.formatVersion, Date().timeIntervalSince1970, Date().timeIntervalSince1970])
         }
+        migrator.registerMigration("v2-chunk-vectors") { db in
+            try db.execute(sql: Self.schemaV2)
+        }
         return migrator
     }
+
+    /// One vector per chunk (f32, little-endian BLOB of `dimensions` floats), deleted with its
+    /// chunk; `index_state.embedder` names the model that made them.
+    static let schemaV2 = """
+        CREATE TABLE chunk_vector (
+            chunk_id INTEGER PRIMARY KEY REFERENCES chunk(id) ON DELETE CASCADE,
+            vector BLOB NOT NULL
+        );
+        ALTER TABLE index_state ADD COLUMN embedder TEXT NOT NULL DEFAULT '';
+        """
 
     /// The first schema. `source` is a file on disk; `document` one document in it (a JSONL file
     /// holds many); `chunk` the unit of retrieval, mirrored into `chunk_fts` by triggers.

@@ -4,6 +4,7 @@ import RAG
 import RAGCore
 import RAGStorage
 import RAGText
+import RAGEmbedding
 
 struct Ingest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,7 +17,9 @@ struct Ingest: AsyncParsableCommand {
             """)
 
     @OptionGroup var store: StoreOptions
+    @OptionGroup var model: EmbedderOptions
     @Argument(help: "Files or folders to ingest.") var paths: [String]
+    @Flag(help: "Index for BM25 only: no embeddings (faster; no dense or hybrid search).") var noEmbed = false
     @Option(help: ArgumentHelp("Only files matching this glob (repeatable).", valueName: "glob")) var include: [String] = []
     @Option(help: ArgumentHelp("Skip files matching this glob (repeatable).", valueName: "glob")) var exclude: [String] = []
     @Flag(help: "Keep documents whose files disappeared.") var noPrune = false
@@ -39,7 +42,8 @@ struct Ingest: AsyncParsableCommand {
             options.prune = !noPrune
             options.chunker.tokenBudget = chunkTokens
             let bar = stderrIsTerminal ? ProgressBar() : nil
-            report = try Ingestor(store: store).run(paths: paths, options: options) { progress in
+            let embedder = noEmbed ? nil : try model.load()
+            report = try Ingestor(store: store, embedder: embedder).run(paths: paths, options: options) { progress in
                 bar?.update(progress)
             }
             bar?.finish()

@@ -5,6 +5,13 @@ import RAGCore
 import RAGStorage
 
 @main
+enum Entry {
+    static func main() async {
+        OpenBLASCore.reexecIfNeeded()
+        await RAGCommand.main()
+    }
+}
+
 struct RAGCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rag",
@@ -15,7 +22,7 @@ struct RAGCommand: AsyncParsableCommand {
               rag search "query"       BM25 search over the chunks
             """,
         version: "0.1.0",
-        subcommands: [Ingest.self, Search.self, Stats.self, Docs.self]
+        subcommands: [Ingest.self, Search.self, Embed.self, Stats.self, Docs.self, Bench.self]
     )
 }
 

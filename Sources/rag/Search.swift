@@ -1,12 +1,20 @@
-import ArgumentParser
+public import ArgumentParser
 import Foundation
 import RAGCore
 import RAGStorage
+public import RAG
+import RAGEmbedding
+
+extension SearchMode: ExpressibleByArgument {}
 
 struct Search: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Find the chunks that best match a query (BM25).")
+    static let configuration = CommandConfiguration(
+        abstract: "Find the chunks that best match a query.",
+        discussion: "Modes: bm25 (words), dense (meaning, by embedding), hybrid (both, reciprocal-rank fusion with k = 60; the default when the index holds vectors).")
 
     @OptionGroup var store: StoreOptions
+    @OptionGroup var model: EmbedderOptions
+    @Option(help: ArgumentHelp("bm25, dense or hybrid.", valueName: "mode")) var mode: SearchMode?
     @Argument(help: "What to look for; any text is safe.") var query: String
     @Option(help: "How many results.") var topK = 10
     @Flag(help: "Print JSON.") var json = false
@@ -18,7 +26,11 @@ struct Search: AsyncParsableCommand {
     func run() async throws {
         let hits: [SearchHit]
         do {
-            hits = try store.open(mode: .mustExist).searchBM25(query, limit: topK)
+            let store = try self.store.open(mode: .mustExist)
+            let hasVectors = try !store.embedder().isEmpty
+            let mode = self.mode ?? (hasVectors ? .hybrid : .bm25)
+            let embedder = mode == .bm25 ? nil : try model.load()
+            hits = try Retriever(store: store, embedder: embedder).search(query, mode: mode, topK: topK)
         } catch {
             throw fail(error)
         }
@@ -26,7 +38,7 @@ struct Search: AsyncParsableCommand {
             struct Result: Encodable { var chunk_id: Int64; var document: String; var heading: String; var score: Double; var text: String; var snippet: String }
             struct Output: Encodable { var results: [Result] }
             printJSON(Output(results: hits.map {
-                Result(chunk_id: $0.chunkID.rawValue, document: $0.document, heading: $0.heading, score: ($0.score * 10000).rounded() / 10000, text: $0.text, snippet: $0.snippet)
+                Result(chunk_id: $0.chunkID.rawValue, document: $0.document, heading: $0.heading, score: ($0.score * 1_000_000).rounded() / 1_000_000, text: $0.text, snippet: $0.snippet)
             }))
             return
         }
@@ -36,7 +48,7 @@ struct Search: AsyncParsableCommand {
         }
         for (rank, hit) in hits.enumerated() {
             let heading = hit.heading.isEmpty ? "" : " › \(hit.heading)"
-            print("\(rank + 1). \(displayPath(hit.document))\(heading)  (score \(String(format: "%.2f", hit.score)))")
+            print("\(rank + 1). \(displayPath(hit.document))\(heading)  (score \(String(format: "%.4f", hit.score)))")
             print("   \(hit.snippet)")
         }
     }

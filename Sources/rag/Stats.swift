@@ -25,6 +25,7 @@ struct Stats: AsyncParsableCommand {
             files:      \(stats.sources)
             documents:  \(stats.documents) (\(formatBytes(stats.documentBytes)))
             chunks:     \(stats.chunks)
+            vectors:    \(stats.vectors)\(stats.embedder.isEmpty ? " (BM25 only)" : " (\(stats.embedder))")
             chunker:    \(stats.chunker)
             """)
     }

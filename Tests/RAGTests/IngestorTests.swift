@@ -3,6 +3,7 @@ import RAG
 import RAGCore
 import RAGStorage
 import RAGText
+import RAGEmbedding
 import Testing
 
 /// A temporary folder of documents, removed when the test ends.
@@ -156,6 +157,42 @@ final class Workspace {
         let report = try Ingestor(store: store).run(paths: [ws.docs], options: options)
         #expect(report.added == 1)
         #expect(try store.documents().map(\.path) == [ws.path("docs/a.md")])
+    }
+
+    @Test func embeddedIngestStoresAVectorPerChunkAndSearchesByMeaning() throws {
+        let ws = try Workspace()
+        let store = try Store()
+        let embedder = try SentenceEmbedder()
+        try ws.write("docs/kv.md", "# KV cache\n\nThe cache keeps keys and values of earlier tokens so they are not recomputed.")
+        try ws.write("docs/q.md", "# Quantization\n\nWeights stored in four bits take an eighth of the memory of floats.")
+        try ws.write("docs/long.md", "# " + String(repeating: "very long heading ", count: 60) + "\n\n" + String(repeating: "Tokens and more tokens. ", count: 120))
+        let report = try Ingestor(store: store, embedder: embedder).run(paths: [ws.docs])
+        #expect(report.added == 3)
+        let stats = try store.stats()
+        #expect(stats.vectors == stats.chunks && stats.embedder == "all-MiniLM-L6-v2/384")
+        #expect(try store.integrityProblems() == [])
+        // Chunks are counted with the embedder's own tokenizer: none exceeds the window.
+        for document in try store.documents() {
+            for chunk in try store.chunks(documentPath: document.path) {
+                #expect(chunk.tokenCount <= 200 && embedder.tokenizer.encode(chunk.text).ids.count <= 256)
+            }
+        }
+        let retriever = Retriever(store: store, embedder: embedder)
+        #expect(try retriever.search("how much smaller are low-precision parameters", mode: .dense, topK: 1).first?.document == ws.path("docs/q.md"))
+        #expect(try retriever.search("recomputing attention for previous tokens", mode: .hybrid, topK: 1).first?.document == ws.path("docs/kv.md"))
+        // Re-ingesting with a changed file replaces its vectors too.
+        try ws.write("docs/q.md", "# Quantization\n\nEight-bit integers replace floats.")
+        _ = try Ingestor(store: store, embedder: embedder).run(paths: [ws.docs])
+        #expect(try store.integrityProblems() == [])
+        #expect(try store.stats().vectors == store.stats().chunks)
+    }
+
+    @Test func reciprocalRankFusion() {
+        let a = ChunkID(rawValue: 1), b = ChunkID(rawValue: 2), c = ChunkID(rawValue: 3)
+        let fused = Fusion.reciprocalRank([[a, b, c], [c, a]], k: 60)
+        #expect(fused.map(\.0) == [a, c, b])
+        #expect(abs(fused[0].1 - (1.0 / 61 + 1.0 / 62)) < 1e-12)
+        #expect(abs(fused[1].1 - (1.0 / 63 + 1.0 / 61)) < 1e-12)
     }
 
     @Test func changingTheChunkBudgetRechunksEverything() throws {

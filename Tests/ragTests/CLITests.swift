@@ -7,7 +7,11 @@ struct RagBinary {
     static let path: String = {
         if let path = ProcessInfo.processInfo.environment["RAG_BIN"] { return path }
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        #if DEBUG
         return root.appendingPathComponent(".build/debug/rag").path
+        #else
+        return root.appendingPathComponent(".build/release/rag").path
+        #endif
     }()
 
     struct Result {
@@ -82,13 +86,21 @@ final class TempDir {
         r = try RagBinary.run(["ingest", "docs", "--json"], in: dir.url)
         #expect(r.json["unchanged"] as? Int == 3)
 
-        // search --json
-        r = try RagBinary.run(["search", "draft model verifies", "--json", "--top-k", "2"], in: dir.url)
-        #expect(r.status == 0)
-        let results = r.json["results"] as? [[String: Any]] ?? []
-        #expect(results.count >= 1)
-        #expect((results.first?["document"] as? String)?.hasSuffix("docs/spec.html") == true)
-        #expect(results.first?["chunk_id"] is Int && results.first?["score"] is Double && results.first?["heading"] is String)
+        // search --json, in every mode; dense finds meaning without shared words
+        for mode in ["bm25", "dense", "hybrid"] {
+            r = try RagBinary.run(["search", "draft model verifies", "--json", "--top-k", "2", "--mode", mode], in: dir.url)
+            #expect(r.status == 0, "\(mode): \(r.stderr)")
+            let results = r.json["results"] as? [[String: Any]] ?? []
+            #expect((results.first?["document"] as? String)?.hasSuffix("docs/spec.html") == true, "\(mode)")
+            #expect(results.first?["chunk_id"] is Int && results.first?["score"] is Double && results.first?["heading"] is String)
+        }
+        r = try RagBinary.run(["search", "remembering attention state of earlier words", "--json", "--mode", "dense", "--top-k", "1"], in: dir.url)
+        #expect(((r.json["results"] as? [[String: Any]])?.first?["document"] as? String)?.hasSuffix("docs/kv.md") == true)
+
+        // embed --json
+        r = try RagBinary.run(["embed", "The quick brown fox jumps over the lazy dog.", "--json"], in: dir.url)
+        #expect((r.json["tokens"] as? [[Int]])?.first == [101, 1996, 4248, 2829, 4419, 14523, 2058, 1996, 13971, 3899, 1012, 102])
+        #expect((r.json["vectors"] as? [[Double]])?.first?.count == 384)
 
         // a hostile query is just words
         r = try RagBinary.run(["search", "\"NEAR( AND * col:x"], in: dir.url)
@@ -97,7 +109,8 @@ final class TempDir {
         // stats --json
         r = try RagBinary.run(["stats", "--json"], in: dir.url)
         json = r.json
-        #expect(json["documents"] as? Int == 3 && json["chunks"] as? Int == 3 && json["format_version"] as? Int == 1)
+        #expect(json["documents"] as? Int == 3 && json["chunks"] as? Int == 3 && json["vectors"] as? Int == 3)
+        #expect(json["embedder"] as? String == "all-MiniLM-L6-v2/384")
 
         // docs list / rm
         r = try RagBinary.run(["docs", "list", "--json"], in: dir.url)
@@ -135,6 +148,18 @@ final class TempDir {
         #expect(r.status != 0)
         #expect(r.stderr.contains("fake.sqlite: not a rag index"))
         #expect(try String(contentsOf: dir.url.appendingPathComponent("fake.sqlite"), encoding: .utf8) == "hello, not a database")
+
+        // a BM25-only index refuses dense search clearly
+        r = try RagBinary.run(["ingest", "good", "--db", "plain.sqlite", "--no-embed"], in: dir.url)
+        #expect(r.status == 0)
+        r = try RagBinary.run(["search", "fine", "--db", "plain.sqlite", "--mode", "dense"], in: dir.url)
+        #expect(r.status != 0 && r.stderr.contains("holds no vectors"))
+        r = try RagBinary.run(["search", "fine", "--db", "plain.sqlite", "--json"], in: dir.url)
+        #expect((r.json["results"] as? [Any])?.count == 1)
+
+        // a missing embedding model names `make models`
+        r = try RagBinary.run(["ingest", "good", "--db", "x.sqlite", "--embedder", "/nonexistent"], in: dir.url)
+        #expect(r.status != 0 && r.stderr.contains("make models"))
 
         // search without an index
         r = try RagBinary.run(["search", "x", "--db", "none.sqlite"], in: dir.url)

@@ -1,0 +1,91 @@
+public import RAGCore
+public import RAGEmbedding
+internal import RAGKernels
+public import RAGStorage
+
+/// How `Retriever` finds chunks.
+public enum SearchMode: String, Sendable, CaseIterable, Codable {
+    /// FTS5 BM25 over chunk text and headings.
+    case bm25
+    /// Cosine similarity of the query's embedding to every chunk's (exact; HNSW replaces the scan).
+    case dense
+    /// Both, fused by reciprocal rank.
+    case hybrid
+}
+
+/// Reciprocal-rank fusion (Cormack, Clarke & Büttcher 2009): score(d) = Σ wᵢ / (k + rankᵢ(d)),
+/// ranks from 1. Ties keep the order of first appearance.
+public enum Fusion {
+    public static func reciprocalRank(_ lists: [[ChunkID]], k: Double = 60, weights: [Double]? = nil) -> [(ChunkID, Double)] {
+        var scores: [ChunkID: Double] = [:]
+        var order: [ChunkID] = []
+        for (i, list) in lists.enumerated() {
+            let weight = weights?[i] ?? 1
+            for (rank, id) in list.enumerated() {
+                if scores[id] == nil { order.append(id) }
+                scores[id, default: 0] += weight / (k + Double(rank + 1))
+            }
+        }
+        let position = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($1, $0) })
+        return order.map { ($0, scores[$0]!) }.sorted { a, b in
+            a.1 != b.1 ? a.1 > b.1 : position[a.0]! < position[b.0]!
+        }
+    }
+}
+
+/// Finds the chunks that answer a query: BM25, dense, or both fused.
+public struct Retriever: Sendable {
+    public let store: Store
+    public let embedder: SentenceEmbedder?
+
+    public init(store: Store, embedder: SentenceEmbedder?) {
+        self.store = store
+        self.embedder = embedder
+    }
+
+    public func search(_ query: String, mode: SearchMode, topK: Int) throws -> [SearchHit] {
+        switch mode {
+        case .bm25:
+            return try store.searchBM25(query, limit: topK)
+        case .dense:
+            return try store.hits(dense(query, limit: topK))
+        case .hybrid:
+            // Each list is taken 4× deeper than asked, so fusion can promote what one list ranks low.
+            let depth = max(topK * 4, 40)
+            let lexical = try store.searchBM25(query, limit: depth)
+            let semantic = try dense(query, limit: depth).map(\.0)
+            let fused = Fusion.reciprocalRank([semantic, lexical.map(\.chunkID)]).prefix(topK)
+            // Keep FTS5's highlighted snippet where the chunk matched lexically.
+            let snippets = Dictionary(lexical.map { ($0.chunkID, $0.snippet) }, uniquingKeysWith: { first, _ in first })
+            return try store.hits(Array(fused)).map { hit in
+                var hit = hit
+                if let snippet = snippets[hit.chunkID] { hit.snippet = snippet }
+                return hit
+            }
+        }
+    }
+
+    /// The `limit` chunks nearest to the query by cosine similarity (vectors are unit length).
+    func dense(_ query: String, limit: Int) throws -> [(ChunkID, Double)] {
+        guard let embedder else {
+            throw RAGError(.model, "dense search needs the embedding model; run `make models` (or pass --embedder DIR)")
+        }
+        let stored = try store.embedder()
+        guard !stored.isEmpty else {
+            throw RAGError(.invalidInput, "this index holds no vectors (it was built without embeddings); search it with --mode bm25, or re-ingest")
+        }
+        let q = embedder.embed([query])[0]
+        let (ids, matrix) = try store.vectors(dimensions: embedder.dimensions)
+        let d = embedder.dimensions
+        var scored: [(ChunkID, Double)] = []
+        scored.reserveCapacity(ids.count)
+        matrix.withUnsafeBufferPointer { m in
+            q.withUnsafeBufferPointer { qp in
+                for (row, id) in ids.enumerated() {
+                    scored.append((id, Double(Vector.dot(m.baseAddress! + row * d, qp.baseAddress!, count: d))))
+                }
+            }
+        }
+        return Array(scored.sorted { $0.1 > $1.1 }.prefix(limit))
+    }
+}
