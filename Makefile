@@ -8,7 +8,7 @@ DB ?= indexes/default.sqlite
 RAG := .build/release/rag
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup build debug test run bench bench-ingest models clean
+.PHONY: setup build debug test run bench bench-ingest bench-embed models clean
 
 ## setup: install the system libraries (idempotent: nothing to do when present)
 setup:
@@ -41,12 +41,17 @@ run: build models
 	$(RAG) ingest corpus --db $(DB)
 	$(RAG) stats --db $(DB)
 	$(RAG) search "How does speculative decoding speed up generation?" --db $(DB) --top-k 3
+	$(RAG) search "how much memory do the keys and values of past tokens take" --db $(DB) --top-k 3 --mode dense
 
 ## bench: every benchmark, release build
-bench: bench-ingest
+bench: bench-ingest bench-embed
+
+## bench-embed: embedding throughput and query latency against onnxruntime (same run)
+bench-embed: build models
+	scripts/bench-embed.sh
 
 ## bench-ingest: ingest throughput on the demo corpus and on SciFact (../shared/data)
-bench-ingest: build
+bench-ingest: build models
 	scripts/bench-ingest.sh
 
 clean:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Ingest throughput (release build): the demo corpus, SciFact (../shared/data) and a generated
-# 50 MB text file; a second, unchanged ingest of each; peak RSS and index size.
+# Ingest throughput (release build): the demo corpus, SciFact (../shared/data) with and without
+# embeddings, and a generated 50 MB text file (chunking only, --no-embed); a second, unchanged
+# ingest of each; peak RSS and index size.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RAG=${RAG:-.build/release/rag}
@@ -20,7 +21,7 @@ r = json.load(open(path))
 docs = r["added"] + r["updated"] + r["unchanged"]
 s = max(r["seconds"], 1e-9)
 size = sum(os.path.getsize(f) for f in (db, db + "-wal") if os.path.exists(f))
-print(f"{name:10} {run:6}  {docs:6d} docs  {r['chunks']:7d} chunks  {s:7.2f} s  "
+print(f"{name:12} {run:6}  {docs:6d} docs  {r['chunks']:7d} chunks  {s:7.2f} s  "
       f"{docs / s:9.0f} docs/s  {r['chunks'] / s:8.0f} chunks/s  peak RSS {int(rss_kb) / 1024:6.1f} MB  index {size / 1e6:6.1f} MB")
 PY
   done
@@ -28,6 +29,7 @@ PY
 
 measure corpus corpus
 if [ -f "$DATA/scifact/corpus.jsonl" ]; then
+  measure scifact-bm25 "$DATA/scifact/corpus.jsonl" --no-embed
   measure scifact "$DATA/scifact/corpus.jsonl"
 else
   echo "scifact: $DATA/scifact/corpus.jsonl not found, skipped"
@@ -43,4 +45,4 @@ with open(sys.argv[1], "w") as f:
         f.write(para)
         size += len(para)
 PY
-measure big-50MB "$work/big.txt"
+measure big-50MB "$work/big.txt" --no-embed
