@@ -21,17 +21,13 @@ public final class BertEncoder: Sendable {
     }
 
     struct Layer: Sendable {
-        /// (3·hidden × hidden): query, key and value projections stacked, PyTorch (out × in) layout.
-        let qkvWeight: [Float]
-        let qkvBias: [Float]
-        let attentionOutputWeight: [Float]  // (hidden × hidden)
-        let attentionOutputBias: [Float]
+        /// Query, key and value projections stacked: hidden → 3·hidden.
+        let qkv: Linear
+        let attentionOutput: Linear  // hidden → hidden
         let attentionNormWeight: [Float]
         let attentionNormBias: [Float]
-        let intermediateWeight: [Float]  // (intermediate × hidden)
-        let intermediateBias: [Float]
-        let outputWeight: [Float]  // (hidden × intermediate)
-        let outputBias: [Float]
+        let intermediate: Linear  // hidden → intermediate
+        let output: Linear  // intermediate → hidden
         let outputNormWeight: [Float]
         let outputNormBias: [Float]
     }
@@ -60,20 +56,25 @@ public final class BertEncoder: Sendable {
         layers = try (0..<configuration.layers).map { i in
             let p = "encoder.layer.\(i)."
             return Layer(
-                qkvWeight: try weights.floats(p + "attention.self.query.weight", shape: [h, h])
-                    + weights.floats(p + "attention.self.key.weight", shape: [h, h])
-                    + weights.floats(p + "attention.self.value.weight", shape: [h, h]),
-                qkvBias: try weights.floats(p + "attention.self.query.bias", shape: [h])
-                    + weights.floats(p + "attention.self.key.bias", shape: [h])
-                    + weights.floats(p + "attention.self.value.bias", shape: [h]),
-                attentionOutputWeight: try weights.floats(p + "attention.output.dense.weight", shape: [h, h]),
-                attentionOutputBias: try weights.floats(p + "attention.output.dense.bias", shape: [h]),
+                qkv: Linear(
+                    weight: try weights.floats(p + "attention.self.query.weight", shape: [h, h])
+                        + weights.floats(p + "attention.self.key.weight", shape: [h, h])
+                        + weights.floats(p + "attention.self.value.weight", shape: [h, h]),
+                    bias: try weights.floats(p + "attention.self.query.bias", shape: [h])
+                        + weights.floats(p + "attention.self.key.bias", shape: [h])
+                        + weights.floats(p + "attention.self.value.bias", shape: [h]),
+                    outputs: 3 * h, inputs: h),
+                attentionOutput: Linear(
+                    weight: try weights.floats(p + "attention.output.dense.weight", shape: [h, h]),
+                    bias: try weights.floats(p + "attention.output.dense.bias", shape: [h]), outputs: h, inputs: h),
                 attentionNormWeight: try weights.floats(p + "attention.output.LayerNorm.weight", shape: [h]),
                 attentionNormBias: try weights.floats(p + "attention.output.LayerNorm.bias", shape: [h]),
-                intermediateWeight: try weights.floats(p + "intermediate.dense.weight", shape: [f, h]),
-                intermediateBias: try weights.floats(p + "intermediate.dense.bias", shape: [f]),
-                outputWeight: try weights.floats(p + "output.dense.weight", shape: [h, f]),
-                outputBias: try weights.floats(p + "output.dense.bias", shape: [h]),
+                intermediate: Linear(
+                    weight: try weights.floats(p + "intermediate.dense.weight", shape: [f, h]),
+                    bias: try weights.floats(p + "intermediate.dense.bias", shape: [f]), outputs: f, inputs: h),
+                output: Linear(
+                    weight: try weights.floats(p + "output.dense.weight", shape: [h, f]),
+                    bias: try weights.floats(p + "output.dense.bias", shape: [h]), outputs: h, inputs: f),
                 outputNormWeight: try weights.floats(p + "output.LayerNorm.weight", shape: [h]),
                 outputNormBias: try weights.floats(p + "output.LayerNorm.bias", shape: [h]))
         }
@@ -126,7 +127,7 @@ public final class BertEncoder: Sendable {
         let scale = 1 / Float(headSize).squareRoot()
         for layer in layers {
             // q|k|v = x · Wqkvᵀ + b   (total × 3h)
-            BLAS.matmulTransposed(x, rows: total, layer.qkvWeight, outputs: 3 * h, inner: h, bias: layer.qkvBias, into: qkv)
+            layer.qkv.apply(x, rows: total, into: qkv, threads: threads)
             // Attention, per sequence and head, over that sequence's rows only (no mask needed).
             let shared = UnsafeTransfer((qkv: qkv, context: context, scores: scores))
             Parallel.forEach(sequences.count * heads, threads: scoresPerThread) { item, thread in
@@ -143,12 +144,12 @@ public final class BertEncoder: Sendable {
                 BLAS.matmul(s, rows: n, v, columns: headSize, inner: n, into: context + base * h + head * headSize, lda: n, ldb: 3 * h, ldc: h)
             }
             // x = LayerNorm(x + context · Woᵀ + bo)
-            BLAS.matmulTransposed(context, rows: total, layer.attentionOutputWeight, outputs: h, inner: h, bias: layer.attentionOutputBias, into: projected)
+            layer.attentionOutput.apply(context, rows: total, into: projected, threads: threads)
             Vector.layerNorm(projected, rows: total, count: h, residual: x, gamma: layer.attentionNormWeight, beta: layer.attentionNormBias, epsilon: configuration.layerNormEpsilon)
             // x = LayerNorm(x + GELU(x · W1ᵀ + b1) · W2ᵀ + b2)
-            BLAS.matmulTransposed(projected, rows: total, layer.intermediateWeight, outputs: f, inner: h, bias: layer.intermediateBias, into: ffn)
+            layer.intermediate.apply(projected, rows: total, into: ffn, threads: threads)
             Vector.gelu(ffn, count: total * f)
-            BLAS.matmulTransposed(ffn, rows: total, layer.outputWeight, outputs: h, inner: f, bias: layer.outputBias, into: x)
+            layer.output.apply(ffn, rows: total, into: x, threads: threads)
             Vector.layerNorm(x, rows: total, count: h, residual: projected, gamma: layer.outputNormWeight, beta: layer.outputNormBias, epsilon: configuration.layerNormEpsilon)
         }
 

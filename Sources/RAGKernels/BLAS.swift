@@ -21,9 +21,9 @@ public enum BLAS {
     /// out (m × n) = a (m × k) · b (k × n), all row-major with the given leading dimensions.
     public static func matmul(
         _ a: UnsafePointer<Float>, rows m: Int, _ b: UnsafePointer<Float>, columns n: Int, inner k: Int,
-        into out: UnsafeMutablePointer<Float>, lda: Int, ldb: Int, ldc: Int
+        into out: UnsafeMutablePointer<Float>, lda: Int, ldb: Int, ldc: Int, beta: Float = 0
     ) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), 0, out, Int32(ldc))
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, out, Int32(ldc))
     }
 
     /// Threads OpenBLAS may use for one call.

@@ -1,0 +1,121 @@
+/// out (m × n) = a (m × k) · W + bias, for few rows (a query, a short batch), with W prepacked
+/// in panels of 16 output columns: `[n/16][k][16]`, so each panel is one sequential stream.
+///
+/// OpenBLAS repacks the weight matrix on every sgemm call, which costs more than the arithmetic
+/// when m is small, and a few rows are bound by memory bandwidth anyway: this kernel reads each
+/// panel sequentially (prefetch-friendly) while 4 rows × 16 columns of accumulators stay in
+/// registers, each loaded weight used 4 times.
+public enum SmallMatmul {
+    /// Packs a PyTorch-layout weight (n × k: out × in) into the panel layout `[n/16][k][16]`.
+    public static func pack(_ weight: [Float], outputs n: Int, inputs k: Int) -> [Float] {
+        precondition(n % 16 == 0, "Programmer error: SmallMatmul needs widths in multiples of 16")
+        var packed = [Float](repeating: 0, count: n * k)
+        for block in 0..<(n / 16) {
+            for i in 0..<k {
+                for j in 0..<16 { packed[(block * k + i) * 16 + j] = weight[(block * 16 + j) * k + i] }
+            }
+        }
+        return packed
+    }
+
+    /// Rows up to which `Linear` prefers this kernel to OpenBLAS.
+    public static let maxRows = 48
+
+    public static func multiply(
+        _ a: UnsafePointer<Float>, rows m: Int, _ w: UnsafePointer<Float>, inner k: Int, outputs n: Int,
+        bias: UnsafePointer<Float>?, into out: UnsafeMutablePointer<Float>, columns: Range<Int>
+    ) {
+        precondition(n % 16 == 0 && columns.lowerBound % 16 == 0 && columns.upperBound % 16 == 0, "Programmer error: SmallMatmul needs widths in multiples of 16")
+        let wr = UnsafeRawPointer(w)
+        for column in stride(from: columns.lowerBound, to: columns.upperBound, by: 16) {
+            let b0 = bias.map { UnsafeRawPointer($0).loadUnaligned(fromByteOffset: column * 4, as: SIMD8<Float>.self) } ?? SIMD8()
+            let b1 = bias.map { UnsafeRawPointer($0).loadUnaligned(fromByteOffset: (column + 8) * 4, as: SIMD8<Float>.self) } ?? SIMD8()
+            var row = 0
+            while row + 4 <= m {
+                var c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1, c30 = b0, c31 = b1
+                let a0 = a + row * k, a1 = a0 + k, a2 = a1 + k, a3 = a2 + k
+                for i in 0..<k {
+                    let offset = (column * k + i * 16) * 4
+                    let w0 = wr.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)
+                    let w1 = wr.loadUnaligned(fromByteOffset: offset + 32, as: SIMD8<Float>.self)
+                    var s = SIMD8<Float>(repeating: a0[i])
+                    c00.addProduct(s, w0); c01.addProduct(s, w1)
+                    s = SIMD8<Float>(repeating: a1[i])
+                    c10.addProduct(s, w0); c11.addProduct(s, w1)
+                    s = SIMD8<Float>(repeating: a2[i])
+                    c20.addProduct(s, w0); c21.addProduct(s, w1)
+                    s = SIMD8<Float>(repeating: a3[i])
+                    c30.addProduct(s, w0); c31.addProduct(s, w1)
+                }
+                let o = UnsafeMutableRawPointer(out + row * n + column)
+                o.storeBytes(of: c00, as: SIMD8<Float>.self); o.storeBytes(of: c01, toByteOffset: 32, as: SIMD8<Float>.self)
+                o.storeBytes(of: c10, toByteOffset: n * 4, as: SIMD8<Float>.self); o.storeBytes(of: c11, toByteOffset: n * 4 + 32, as: SIMD8<Float>.self)
+                o.storeBytes(of: c20, toByteOffset: n * 8, as: SIMD8<Float>.self); o.storeBytes(of: c21, toByteOffset: n * 8 + 32, as: SIMD8<Float>.self)
+                o.storeBytes(of: c30, toByteOffset: n * 12, as: SIMD8<Float>.self); o.storeBytes(of: c31, toByteOffset: n * 12 + 32, as: SIMD8<Float>.self)
+                row += 4
+            }
+            while row < m {
+                var c0 = b0, c1 = b1
+                let ar = a + row * k
+                for i in 0..<k {
+                    let offset = (column * k + i * 16) * 4
+                    let s = SIMD8<Float>(repeating: ar[i])
+                    c0.addProduct(s, wr.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self))
+                    c1.addProduct(s, wr.loadUnaligned(fromByteOffset: offset + 32, as: SIMD8<Float>.self))
+                }
+                let o = UnsafeMutableRawPointer(out + row * n + column)
+                o.storeBytes(of: c0, as: SIMD8<Float>.self); o.storeBytes(of: c1, toByteOffset: 32, as: SIMD8<Float>.self)
+                row += 1
+            }
+        }
+    }
+}
+
+/// A dense layer y = x · Wᵀ + b. The weight is kept twice: in PyTorch's (out × in) layout for
+/// OpenBLAS (many rows, split by rows over the threads) and packed for `SmallMatmul` (few rows,
+/// split by columns).
+public struct Linear: Sendable {
+    public let inputs: Int
+    public let outputs: Int
+    /// (outputs × inputs), row-major.
+    let weight: [Float]
+    /// `SmallMatmul.pack(weight)`.
+    let packed: [Float]
+    let bias: [Float]?
+
+    public init(weight: [Float], bias: [Float]?, outputs: Int, inputs: Int) {
+        precondition(weight.count == outputs * inputs && (bias?.count ?? outputs) == outputs, "Programmer error: Linear shapes")
+        self.inputs = inputs
+        self.outputs = outputs
+        self.weight = weight
+        self.packed = SmallMatmul.pack(weight, outputs: outputs, inputs: inputs)
+        self.bias = bias
+    }
+
+    /// out (m × outputs) = x (m × inputs) · Wᵀ + b.
+    public func apply(_ x: UnsafePointer<Float>, rows m: Int, into out: UnsafeMutablePointer<Float>, threads: Int) {
+        let (n, k) = (outputs, inputs)
+        weight.withUnsafeBufferPointer { w in
+            packed.withUnsafeBufferPointer { p in
+                (bias ?? []).withUnsafeBufferPointer { b in
+                    let pointers = UnsafeTransfer((x: x, w: w.baseAddress!, p: p.baseAddress!, bias: bias == nil ? nil : b.baseAddress, out: out))
+                    if m <= SmallMatmul.maxRows {
+                        let parts = max(1, min(threads, n / 64))
+                        Parallel.forEach(parts, threads: parts) { part, _ in
+                            let v = pointers.value
+                            let start = n / 16 * part / parts * 16, end = n / 16 * (part + 1) / parts * 16
+                            SmallMatmul.multiply(v.x, rows: m, v.p, inner: k, outputs: n, bias: v.bias, into: v.out, columns: start..<end)
+                        }
+                        return
+                    }
+                    let parts = max(1, min(threads, m / 16))
+                    Parallel.forEach(parts, threads: parts) { part, _ in
+                        let v = pointers.value
+                        let start = m * part / parts, end = m * (part + 1) / parts
+                        BLAS.matmulTransposed(v.x + start * k, rows: end - start, v.w, outputs: n, inner: k, bias: v.bias, into: v.out + start * n)
+                    }
+                }
+            }
+        }
+    }
+}
