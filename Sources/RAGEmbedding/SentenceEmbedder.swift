@@ -1,5 +1,6 @@
 internal import Foundation
 public import RAGCore
+internal import RAGKernels
 
 /// Text in, unit vectors out: the WordPiece tokenizer and the BERT encoder behind one call,
 /// batching length-sorted inputs so that sequences of similar length run together.
@@ -14,6 +15,9 @@ public final class SentenceEmbedder: Embedder {
     public var name: String { "all-MiniLM-L6-v2" }
 
     public init(tokenizer: WordPieceTokenizer, encoder: BertEncoder, maxTokens: Int = 256, batchSize: Int = 32) {
+        // The encoder splits its matrix products over its own threads; OpenBLAS threads inside
+        // each call would oversubscribe the cores (and spin between calls).
+        BLAS.setThreads(1)
         self.tokenizer = tokenizer
         self.encoder = encoder
         self.maxTokens = maxTokens

@@ -78,32 +78,51 @@ public enum Vector {
         }
     }
 
-    /// In place over each row of `rows × count`: softmax(scale · row).
+    /// In place: softmax(scale · x) over `count` values.
     public static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int, scale: Float) {
-        var maximum = -Float.infinity
-        for i in 0..<count { maximum = max(maximum, x[i]) }
-        var sum: Float = 0
-        var i = 0
         let raw = UnsafeMutableRawPointer(x)
+        var maxLanes = SIMD8<Float>(repeating: -.infinity)
+        var i = 0
+        while i + 8 <= count {
+            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            maxLanes = maxLanes.replacing(with: v, where: v .> maxLanes)
+            i += 8
+        }
+        var maximum = maxLanes.max()
+        while i < count {
+            maximum = max(maximum, x[i])
+            i += 1
+        }
         let shift = SIMD8<Float>(repeating: maximum * scale)
         var acc = SIMD8<Float>()
+        i = 0
         while i + 8 <= count {
             let v = exp(raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * scale - shift)
             raw.storeBytes(of: v, toByteOffset: i * 4, as: SIMD8<Float>.self)
             acc += v
             i += 8
         }
-        sum = acc.sum()
-        while i < count {
+        var sum = acc.sum()
+        if i < count {
+            // The tail: the lanes past `count` are computed and ignored.
             var lane = SIMD8<Float>(repeating: 0)
-            lane[0] = x[i] * scale - maximum * scale
-            let v = exp(lane)[0]
-            x[i] = v
-            sum += v
+            for j in i..<count { lane[j - i] = x[j] * scale - maximum * scale }
+            let e = exp(lane)
+            for j in i..<count {
+                x[j] = e[j - i]
+                sum += e[j - i]
+            }
+        }
+        let inverse = SIMD8<Float>(repeating: 1 / sum)
+        i = 0
+        while i + 8 <= count {
+            raw.storeBytes(of: raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * inverse, toByteOffset: i * 4, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < count {
+            x[i] *= inverse[0]
             i += 1
         }
-        let inverse = 1 / sum
-        for j in 0..<count { x[j] *= inverse }
     }
 
     /// In place over each row: LayerNorm(x + residual) · gamma + beta (residual optional).

@@ -29,7 +29,6 @@ struct EmbedBench: AsyncParsableCommand {
         let sentences = text.split(separator: "\n").map(String.init).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
         let loaded: SentenceEmbedder
         do { loaded = try model.load() } catch { throw fail(error) }
-        BLAS.setThreads(threads)
         let embedder = SentenceEmbedder(tokenizer: loaded.tokenizer, encoder: loaded.encoder, batchSize: batch)
         embedder.encoder.threads = threads
         // Warm-up, then timed passes (tokenise + encode + pool, all batches).
