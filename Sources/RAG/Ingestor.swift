@@ -75,13 +75,9 @@ public struct Ingestor: Sendable {
             }
             tick(report, 0)
             defer { bytesBefore += file.size }
-            do {
-                try ingestFile(file, chunker: chunker, options: options, missing: &missing, renamed: &renamedIDs, report: &report, tick: tick)
-            } catch let error as RAGError where error.code == .busy || error.code == .corruptFile && error.message.contains("index file") {
-                throw error  // The index itself is the problem: stop, nothing more will succeed.
-            } catch let error as RAGError {
-                report.skipped.append(.init(path: file.path, reason: Self.reason(error, path: file.path)))
-            }
+            // A file that cannot be read or parsed is skipped with its reason; an error of the
+            // index itself (busy, damaged, disk full) propagates: nothing more would succeed.
+            try ingestFile(file, chunker: chunker, options: options, missing: &missing, renamed: &renamedIDs, report: &report, tick: tick)
         }
 
         if options.prune {
@@ -127,11 +123,11 @@ public struct Ingestor: Sendable {
         missing: inout [String: [SourceRecord]], renamed: inout Set<Int64>, report: inout IngestReport,
         tick: (IngestReport, Int64) -> Void
     ) throws {
-        let attributes: [FileAttributeKey: Any]
-        do {
-            attributes = try FileManager.default.attributesOfItem(atPath: file.path)
-        } catch {
-            throw RAGError(.io, "\(file.path): cannot read the file's attributes", underlying: error)
+        func skip(_ error: RAGError) {
+            report.skipped.append(.init(path: file.path, reason: Self.reason(error, path: file.path)))
+        }
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: file.path) else {
+            return skip(RAGError(.io, "\(file.path): cannot read the file's attributes"))
         }
         let size = (attributes[.size] as? NSNumber)?.int64Value ?? 0
         let mtime = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
@@ -142,7 +138,12 @@ public struct Ingestor: Sendable {
             report.unchanged += try store.documentCount(sourceID: existing.id)
             return
         }
-        let source = try loader.read(path: file.path, format: file.format)
+        let source: SourceFile
+        do {
+            source = try loader.read(path: file.path, format: file.format)
+        } catch let error as RAGError {
+            return skip(error)
+        }
         if let existing, existing.contentHash == source.contentHash {
             try store.transaction { try $0.touchSource(id: existing.id, mtime: mtime) }
             report.unchanged += try store.documentCount(sourceID: existing.id)
@@ -156,7 +157,12 @@ public struct Ingestor: Sendable {
             return
         }
 
-        let documents = try loader.load(source)
+        let documents: [LoadedDocument]
+        do {
+            documents = try loader.load(source)
+        } catch let error as RAGError {
+            return skip(error)
+        }
         for document in documents { report.warnings += document.warnings }
         let previous = try existing.map { try store.documentHashes(sourceID: $0.id) } ?? [:]
         let fresh = documents.filter { previous[$0.path] != $0.contentHash }

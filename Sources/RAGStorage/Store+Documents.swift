@@ -110,10 +110,11 @@ public struct StoreTransaction {
     /// Moves a file's record and its documents to a new path (a rename: no re-chunking).
     public func renameSource(id: Int64, from oldPath: String, to newPath: String, mtime: Double) throws {
         try db.execute(sql: "UPDATE source SET path = ?, mtime = ? WHERE id = ?", arguments: [newPath, mtime, id])
-        // Documents are named `FILE` or `FILE#id`: swap the file part.
+        // Documents are named `FILE` or `FILE#id`: swap the file part. (SQLite's substr counts
+        // characters — code points — not bytes.)
         try db.execute(
             sql: "UPDATE document SET path = ? || substr(path, ?), mtime = ? WHERE source_id = ?",
-            arguments: [newPath, oldPath.utf8.count + 1, mtime, id])
+            arguments: [newPath, oldPath.unicodeScalars.count + 1, mtime, id])
     }
 
     /// Records a new modification time for an unchanged file, so the next run skips hashing it.
@@ -157,13 +158,14 @@ extension Store {
         }
     }
 
-    /// Every file recorded at `path` or below it (when `path` is a folder).
+    /// Every file recorded at `path` or below it (when `path` is a folder). Prefixes are compared
+    /// with substr, which counts code points: hence `unicodeScalars.count`, and no LIKE escaping.
     public func sources(under path: String) throws -> [SourceRecord] {
         let prefix = path.hasSuffix("/") ? path : path + "/"
         return try read { db in
             try Row.fetchAll(
                 db, sql: "SELECT * FROM source WHERE path = ? OR substr(path, 1, ?) = ? ORDER BY path",
-                arguments: [path, prefix.utf8.count, prefix]
+                arguments: [path, prefix.unicodeScalars.count, prefix]
             ).map(Self.sourceRecord)
         }
     }
@@ -198,7 +200,7 @@ extension Store {
             if let path {
                 let prefix = path.hasSuffix("/") ? path : path + "/"
                 sql += " WHERE path = ? OR substr(path, 1, ?) = ? OR substr(path, 1, ?) = ?"
-                arguments = [path, prefix.utf8.count, prefix, path.utf8.count + 1, path + "#"]
+                arguments = [path, prefix.unicodeScalars.count, prefix, path.unicodeScalars.count + 1, path + "#"]
             }
             return try Row.fetchAll(db, sql: sql + " ORDER BY path", arguments: arguments).map { row in
                 DocumentRecord(

@@ -94,14 +94,12 @@ public enum HTMLParser {
                 continue
             }
             if name == "pre" { preDepth = max(0, preDepth + (closing ? -1 : 1)) }
-            if blocks.contains(name) || name == "td" || name == "th" {
-                if name == "td" || name == "th" {
-                    line += " "
-                } else if headingLevel == nil {
-                    endParagraph()
-                }
-            } else if headingLevel == nil, !line.isEmpty, !(line.last?.isWhitespace ?? true) {
-                // Inline elements such as <a> or <em> join their words without a break.
+            // Block elements end a paragraph; table cells are separated by a space; inline
+            // elements such as <a> or <em> join their words without a break.
+            if name == "td" || name == "th" {
+                line += " "
+            } else if blocks.contains(name), headingLevel == nil {
+                endParagraph()
             }
         }
         endSection()

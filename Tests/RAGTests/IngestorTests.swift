@@ -83,6 +83,20 @@ final class Workspace {
         #expect(try store.integrityProblems() == [])
     }
 
+    @Test func nonASCIIFolderNamesPruneAndRename() throws {
+        let ws = try Workspace()
+        let store = try Store()
+        try ws.write("docs/dökümanlar/ä.md", "Erster Text über Quantisierung.")
+        try ws.write("docs/dökümanlar/b.md", "Zweiter Text über Destillation.")
+        _ = try ingest(store, [ws.docs])
+        try FileManager.default.moveItem(atPath: ws.path("docs/dökümanlar/ä.md"), toPath: ws.path("docs/dökümanlar/ö.md"))
+        try FileManager.default.removeItem(atPath: ws.path("docs/dökümanlar/b.md"))
+        let report = try ingest(store, [ws.docs])
+        #expect((report.renamed, report.removed) == (1, 1))
+        #expect(try store.documents().map(\.path) == [ws.path("docs/dökümanlar/ö.md")])
+        #expect(try store.documents(under: ws.path("docs/dökümanlar")).count == 1)
+    }
+
     @Test func jsonlRecordsAreIncrementalOneByOne() throws {
         let ws = try Workspace()
         let store = try Store()
