@@ -130,7 +130,8 @@ public final class BertEncoder: Sendable {
             layer.qkv.apply(x, rows: total, into: qkv, threads: threads)
             // Attention, per sequence and head, over that sequence's rows only (no mask needed).
             let shared = UnsafeTransfer((qkv: qkv, context: context, scores: scores))
-            Parallel.forEach(sequences.count * heads, threads: scoresPerThread) { item, thread in
+            // A short input's attention is a few microseconds of work: not worth a thread hand-off.
+            Parallel.forEach(sequences.count * heads, threads: total < 64 ? 1 : scoresPerThread) { item, thread in
                 let (qkv, context, scores) = shared.value
                 let s = scores + thread * longest * longest
                 let sequence = item / heads, head = item % heads

@@ -28,7 +28,11 @@ public enum TextDecoding {
     /// A word hyphenated at a line end ("exam-\nple") is joined.
     static func unwrapParagraphs(_ text: String) -> String {
         // Works on UTF-8 bytes: Character iteration is far too slow for large files.
-        let bytes = Array(text.utf8)
+        var text = text
+        return text.withUTF8 { unwrap($0) }
+    }
+
+    private static func unwrap(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
         var blankRun = false
