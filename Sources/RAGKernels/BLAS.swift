@@ -7,15 +7,15 @@ public enum BLAS {
     public static func matmulTransposed(
         _ a: UnsafePointer<Float>, rows m: Int, _ b: UnsafePointer<Float>, outputs n: Int, inner k: Int,
         bias: UnsafePointer<Float>? = nil, into out: UnsafeMutablePointer<Float>,
-        lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil, accumulate: Bool = false
+        lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil
     ) {
         let ldc = ldc ?? n
-        if let bias, !accumulate {
+        if let bias {
             for row in 0..<m { (out + row * ldc).update(from: bias, count: n) }
         }
         cblas_sgemm(
             CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k), 1,
-            a, Int32(lda ?? k), b, Int32(ldb ?? k), (bias != nil || accumulate) ? 1 : 0, out, Int32(ldc))
+            a, Int32(lda ?? k), b, Int32(ldb ?? k), bias != nil ? 1 : 0, out, Int32(ldc))
     }
 
     /// out (m × n) = a (m × k) · b (k × n), all row-major with the given leading dimensions.

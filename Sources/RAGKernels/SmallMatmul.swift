@@ -34,10 +34,12 @@ public enum SmallMatmul {
             while row + 4 <= m {
                 var c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1, c30 = b0, c31 = b1
                 let a0 = a + row * k, a1 = a0 + k, a2 = a1 + k, a3 = a2 + k
+                // The panel is one sequential stream: walk it with a pointer (no index arithmetic).
+                var panel = wr + column * k * 4
                 for i in 0..<k {
-                    let offset = (column * k + i * 16) * 4
-                    let w0 = wr.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)
-                    let w1 = wr.loadUnaligned(fromByteOffset: offset + 32, as: SIMD8<Float>.self)
+                    let w0 = panel.loadUnaligned(as: SIMD8<Float>.self)
+                    let w1 = panel.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+                    panel += 64
                     var s = SIMD8<Float>(repeating: a0[i])
                     c00.addProduct(s, w0); c01.addProduct(s, w1)
                     s = SIMD8<Float>(repeating: a1[i])
@@ -57,11 +59,12 @@ public enum SmallMatmul {
             while row < m {
                 var c0 = b0, c1 = b1
                 let ar = a + row * k
+                var panel = wr + column * k * 4
                 for i in 0..<k {
-                    let offset = (column * k + i * 16) * 4
                     let s = SIMD8<Float>(repeating: ar[i])
-                    c0.addProduct(s, wr.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self))
-                    c1.addProduct(s, wr.loadUnaligned(fromByteOffset: offset + 32, as: SIMD8<Float>.self))
+                    c0.addProduct(s, panel.loadUnaligned(as: SIMD8<Float>.self))
+                    c1.addProduct(s, panel.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+                    panel += 64
                 }
                 let o = UnsafeMutableRawPointer(out + row * n + column)
                 o.storeBytes(of: c0, as: SIMD8<Float>.self); o.storeBytes(of: c1, toByteOffset: 32, as: SIMD8<Float>.self)
