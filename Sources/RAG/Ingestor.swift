@@ -15,6 +15,11 @@ public struct Ingestor: Sendable {
         public var chunker = Chunker.Configuration()
         /// JSONL records per transaction (and per embedding call).
         public var batchSize = 64
+        /// Plain-text files larger than this are read, chunked, embedded and written block by
+        /// block (in one transaction), so memory stays bounded whatever the file's size.
+        public var streamingThreshold: Int64 = 16 << 20
+        /// The block size for those files.
+        public var blockSize = 4 << 20
 
         public init() {}
     }
@@ -113,6 +118,48 @@ public struct Ingestor: Sendable {
         return embedder.embed(drafts.map { Self.embeddingText($0, tokenizer: embedder.tokenizer, maxTokens: embedder.maxTokens) })
     }
 
+    /// A large plain-text file: one document, written in one transaction, but read, chunked and
+    /// embedded block by block, so only one block's text and chunks are in memory at a time.
+    private func ingestInBlocks(
+        _ file: FileWalker.Found, size: Int64, mtime: Double, contentHash: String, existing: SourceRecord?,
+        chunker: Chunker, options: Options, report: inout IngestReport, tick: (IngestReport, Int64) -> Void
+    ) throws {
+        let title = loader.plainTextTitle(path: file.path)
+        let wasPresent = try existing.map { try store.documentHashes(sourceID: $0.id)[file.path] != nil } ?? false
+        var running = report
+        var invalidUTF8 = false
+        let chunks = try store.transaction { tx -> Int in
+            let sourceID = try tx.upsertSource(path: file.path, format: .text, size: size, mtime: mtime, contentHash: contentHash)
+            let documentID = try tx.insertDocument(
+                LoadedDocument(path: file.path, title: title, format: .text, contentHash: contentHash, size: size, sections: []),
+                sourceID: sourceID, mtime: mtime)
+            var ordinal = 0
+            var offset = 0
+            try loader.textBlocks(path: file.path, blockSize: options.blockSize) { text, bytesRead, invalid in
+                invalidUTF8 = invalidUTF8 || invalid
+                var drafts: [ChunkDraft] = []
+                try chunker.chunk([Section(text: text)]) { draft in
+                    var draft = draft
+                    draft.ordinal += ordinal
+                    draft.start += offset
+                    draft.end += offset
+                    drafts.append(draft)
+                }
+                let vectors = embed(drafts)
+                for (i, draft) in drafts.enumerated() { try tx.insertChunk(draft, documentID: documentID, vector: vectors?[i]) }
+                ordinal += drafts.count
+                offset += text.utf8.count + 2  // blocks join with a blank line
+                running.chunks += drafts.count
+                tick(running, bytesRead)
+            }
+            try tx.setChunkCount(ordinal, documentID: documentID)
+            return ordinal
+        }
+        report.chunks += chunks
+        if wasPresent { report.updated += 1 } else { report.added += 1 }
+        if invalidUTF8 { report.warnings.append("\(file.path): invalid UTF-8 replaced with U+FFFD") }
+    }
+
     /// The error's message without a leading "PATH: " (the report names the path already).
     static func reason(_ error: RAGError, path: String) -> String {
         error.message.hasPrefix(path + ": ") ? String(error.message.dropFirst(path.count + 2)) : error.message
@@ -138,25 +185,42 @@ public struct Ingestor: Sendable {
             report.unchanged += try store.documentCount(sourceID: existing.id)
             return
         }
-        let source: SourceFile
+        let streaming = file.format == .text && size > options.streamingThreshold
+        let source: SourceFile?
+        let contentHash: String
         do {
-            source = try loader.read(path: file.path, format: file.format)
+            if streaming {
+                source = nil
+                contentHash = try loader.hashFile(path: file.path)
+            } else {
+                let read = try loader.read(path: file.path, format: file.format)
+                source = read
+                contentHash = read.contentHash
+            }
         } catch let error as RAGError {
             return skip(error)
         }
-        if let existing, existing.contentHash == source.contentHash {
+        if let existing, existing.contentHash == contentHash {
             try store.transaction { try $0.touchSource(id: existing.id, mtime: mtime) }
             report.unchanged += try store.documentCount(sourceID: existing.id)
             return
         }
-        if existing == nil, var candidates = missing[source.contentHash], let moved = candidates.popLast() {
-            missing[source.contentHash] = candidates
+        if existing == nil, var candidates = missing[contentHash], let moved = candidates.popLast() {
+            missing[contentHash] = candidates
             try store.transaction { try $0.renameSource(id: moved.id, from: moved.path, to: file.path, mtime: mtime) }
             renamed.insert(moved.id)
             report.renamed += try store.documentCount(sourceID: moved.id)
             return
         }
 
+        guard let source else {
+            do {
+                try ingestInBlocks(file, size: size, mtime: mtime, contentHash: contentHash, existing: existing, chunker: chunker, options: options, report: &report, tick: tick)
+            } catch let error as RAGError where error.code == .io || error.code == .unsupported {
+                skip(error)  // the file failed part-way: its transaction rolled back, the index is as it was
+            }
+            return
+        }
         let documents: [LoadedDocument]
         do {
             documents = try loader.load(source)

@@ -226,3 +226,91 @@ enum PDFText {
         return sections
     }
 }
+
+// MARK: - Large plain-text files, in blocks
+
+extension DocumentLoader {
+    /// SHA-256 of a file, read in 1 MB pieces (memory stays flat whatever the size).
+    public func hashFile(path: String) throws -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw RAGError(.io, "\(path): cannot read the file (permission denied?)")
+        }
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        do {
+            while let piece = try handle.read(upToCount: 1 << 20), !piece.isEmpty {
+                piece.withUnsafeBytes { hasher.update($0) }
+            }
+        } catch {
+            throw RAGError(.io, "\(path): cannot read the file (\(error.localizedDescription))", underlying: error)
+        }
+        return hasher.finalizeHex()
+    }
+
+    /// A plain-text file as a sequence of blocks of about `blockSize` bytes, each cut at a
+    /// paragraph break (else a line break, a space, or a character boundary), decoded and
+    /// unwrapped like `PlainText`. Joined by blank lines, the blocks are the file's extracted text.
+    /// `body` gets each block's text, the raw bytes read so far, and whether invalid UTF-8 was
+    /// replaced in it.
+    public func textBlocks(
+        path: String, blockSize: Int = 4 << 20, _ body: (_ text: String, _ bytesRead: Int64, _ invalid: Bool) throws -> Void
+    ) throws {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw RAGError(.io, "\(path): cannot read the file (permission denied?)")
+        }
+        defer { try? handle.close() }
+        var carry: [UInt8] = []
+        var bytesRead: Int64 = 0
+        var atEnd = false
+        while !atEnd || !carry.isEmpty {
+            while !atEnd, carry.count < blockSize {
+                let piece: Data?
+                do { piece = try handle.read(upToCount: blockSize) } catch {
+                    throw RAGError(.io, "\(path): cannot read the file (\(error.localizedDescription))", underlying: error)
+                }
+                guard let piece, !piece.isEmpty else { atEnd = true; break }
+                carry.append(contentsOf: piece)
+            }
+            let cut = atEnd ? carry.count : Self.blockCut(carry, near: blockSize)
+            let block = carry[..<cut]
+            if TextDecoding.looksBinary(block) {
+                throw RAGError(.unsupported, "\(path): binary file (contains NUL bytes)")
+            }
+            bytesRead += Int64(cut)
+            let (text, invalid) = TextDecoding.decodeUTF8(block)
+            let unwrapped = TextDecoding.unwrapParagraphs(TextDecoding.normalizeNewlines(text))
+            carry.removeFirst(cut)
+            if !unwrapped.isEmpty { try body(unwrapped, bytesRead, invalid) }
+        }
+    }
+
+    /// Where to end a block in `bytes`: after the last blank line in its second half, else after
+    /// the last newline, else after the last space, else at a UTF-8 character boundary.
+    static func blockCut(_ bytes: [UInt8], near size: Int) -> Int {
+        let end = min(size, bytes.count)
+        let floor = end / 2
+        var i = end - 1
+        while i > floor {
+            if bytes[i] == 0x0A, bytes[i - 1] == 0x0A { return i + 1 }
+            i -= 1
+        }
+        for separator: UInt8 in [0x0A, 0x20] {
+            i = end - 1
+            while i > floor {
+                if bytes[i] == separator { return i + 1 }
+                i -= 1
+            }
+        }
+        i = end
+        while i > 0, bytes[i] & 0xC0 == 0x80 { i -= 1 }  // not inside a multi-byte character
+        return max(i, 1)
+    }
+
+    /// The title of a plain-text file: its first line, when short enough.
+    public func plainTextTitle(path: String) -> String? {
+        guard let handle = FileHandle(forReadingAtPath: path), let head = try? handle.read(upToCount: 4096) else { return nil }
+        try? handle.close()
+        let text = TextDecoding.decodeUTF8(head).text
+        return PlainText.firstLineTitle(String(text.drop(while: \.isWhitespace).prefix(while: { $0 != "\n" })))
+    }
+}

@@ -201,6 +201,41 @@ final class Workspace {
         #expect(try store.stats().vectors == store.stats().chunks)
     }
 
+    @Test func largeTextFilesGoBlockByBlockWithTheSameChunks() throws {
+        // Given a text file of numbered sentences in paragraphs, ingested whole and in 4 KB blocks
+        let ws = try Workspace()
+        var text = "A long log\n\n"
+        for p in 0..<150 {
+            text += (0..<6).map { "Paragraph \(p) sentence \($0) mentions cache and batch sizes." }.joined(separator: " ") + "\n\n"
+        }
+        let file = try ws.write("big/log.txt", text)
+        let whole = try Store(), blocks = try Store()
+        _ = try ingest(whole, [file])
+        var options = Ingestor.Options()
+        options.streamingThreshold = 1_000
+        options.blockSize = 4_096
+        let report = try Ingestor(store: blocks).run(paths: [file], options: options)
+        #expect(report.added == 1)
+        // Then every sentence is in a chunk, ordinals and spans run in order, and the chunking
+        // differs from the whole-file one at most at the block seams.
+        let chunks = try blocks.chunks(documentPath: file)
+        #expect(chunks.map(\.ordinal) == Array(0..<chunks.count))
+        #expect(zip(chunks, chunks.dropFirst()).allSatisfy { $0.start <= $1.start && $0.end <= $1.end })
+        let joined = chunks.map(\.text).joined(separator: " ")
+        let missing = (0..<150).filter { p in !(0..<6).allSatisfy { joined.contains("Paragraph \(p) sentence \($0) ") } }
+        #expect(missing.isEmpty)
+        let reference = try whole.chunks(documentPath: file)
+        #expect(abs(chunks.count - reference.count) <= text.utf8.count / 4_096 + 1)
+        #expect(try blocks.documents().first?.title == "A long log")
+        // and a second run skips it unchanged; a changed file is replaced whole
+        #expect(try Ingestor(store: blocks).run(paths: [file], options: options).unchanged == 1)
+        try ws.write("big/log.txt", text + "One more paragraph at the end.\n")
+        let again = try Ingestor(store: blocks).run(paths: [file], options: options)
+        #expect(again.updated == 1)
+        #expect(try blocks.searchBM25("more paragraph end", limit: 1).first?.document == file)
+        #expect(try blocks.integrityProblems() == [])
+    }
+
     @Test func reciprocalRankFusion() {
         let a = ChunkID(rawValue: 1), b = ChunkID(rawValue: 2), c = ChunkID(rawValue: 3)
         let fused = Fusion.reciprocalRank([[a, b, c], [c, a]], k: 60)
