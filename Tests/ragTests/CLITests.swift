@@ -101,6 +101,11 @@ final class TempDir {
         r = try RagBinary.run(["embed", "The quick brown fox jumps over the lazy dog.", "--json"], in: dir.url)
         #expect((r.json["tokens"] as? [[Int]])?.first == [101, 1996, 4248, 2829, 4419, 14523, 2058, 1996, 13971, 3899, 1012, 102])
         #expect((r.json["vectors"] as? [[Double]])?.first?.count == 384)
+        // a 100k-character text is cut to 256 tokens, with a warning in the JSON
+        r = try RagBinary.run(["embed", String(repeating: "token ", count: 16_700), "", "   ", "--json"], in: dir.url)
+        #expect(r.status == 0)
+        #expect((r.json["tokens"] as? [[Int]])?.map(\.count) == [256, 2, 2])
+        #expect((r.json["warnings"] as? [String])?.first?.contains("longer than 256 tokens") == true)
 
         // a hostile query is just words
         r = try RagBinary.run(["search", "\"NEAR( AND * col:x"], in: dir.url)
