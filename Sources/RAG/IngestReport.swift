@@ -19,8 +19,11 @@ public struct IngestReport: Sendable, Codable, Equatable {
     public var files = 0
     public var seconds = 0.0
 
+    /// Documents the given paths hold in the index after this run (written, kept or moved).
+    public var documents: Int { added + updated + unchanged + renamed }
+
     /// Whether anything at all is indexed from the given paths after this run.
-    public var ingestedAnything: Bool { added + updated + unchanged + renamed > 0 }
+    public var ingestedAnything: Bool { documents > 0 }
 
     public init() {}
 }

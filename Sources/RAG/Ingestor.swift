@@ -74,7 +74,7 @@ public struct Ingestor: Sendable {
             let tick = { (report: IngestReport, within: Int64) -> Void in
                 progress?(IngestProgress(
                     filesDone: index, filesTotal: files.count,
-                    documents: report.added + report.updated + report.unchanged + report.renamed, chunks: report.chunks,
+                    documents: report.documents, chunks: report.chunks,
                     bytesDone: bytesBefore + within, bytesTotal: bytesTotal,
                     elapsed: Date().timeIntervalSince(started), currentPath: file.path))
             }
@@ -99,7 +99,7 @@ public struct Ingestor: Sendable {
         report.seconds = Date().timeIntervalSince(started)
         progress?(IngestProgress(
             filesDone: files.count, filesTotal: files.count,
-            documents: report.added + report.updated + report.unchanged + report.renamed, chunks: report.chunks,
+            documents: report.documents, chunks: report.chunks,
             bytesDone: bytesTotal, bytesTotal: bytesTotal, elapsed: report.seconds, currentPath: ""))
         return report
     }
