@@ -9,6 +9,8 @@ let swiftSettings: [SwiftSetting] = [
 ]
 // Hot-loop targets are built for AVX2/FMA/F16C (SWIFT-NOTES.md: baseline x86-64 is SSE2 only).
 let kernelSettings: [SwiftSetting] = swiftSettings + [.unsafeFlags(["-Xcc", "-march=x86-64-v3"])]
+// AVX-512 (x86-64-v4) builds of a few kernels, called only after a runtime check (CPUFeatures).
+let avx512Settings: [SwiftSetting] = swiftSettings + [.unsafeFlags(["-Xcc", "-march=x86-64-v4"])]
 
 let package = Package(
     name: "rag",
@@ -31,7 +33,8 @@ let package = Package(
         ),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         // The hot math: SIMD vector kernels and OpenBLAS wrappers.
-        .target(name: "RAGKernels", dependencies: ["COpenBLAS"], swiftSettings: kernelSettings),
+        .target(name: "RAGKernels", dependencies: ["COpenBLAS", "RAGKernelsAVX512"], swiftSettings: kernelSettings),
+        .target(name: "RAGKernelsAVX512", swiftSettings: avx512Settings),
         // safetensors, WordPiece, the BERT sentence encoder.
         .target(name: "RAGEmbedding", dependencies: ["RAGCore", "RAGKernels"], swiftSettings: kernelSettings),
         // Loaders (txt, md, html, pdf, jsonl), normalisation, sentence-aware chunking.
@@ -53,7 +56,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "RAGEmbeddingTests", dependencies: ["RAGEmbedding", "RAGKernels"], exclude: ["Fixtures"],
+            name: "RAGEmbeddingTests", dependencies: ["RAGEmbedding", "RAGKernels", "RAGKernelsAVX512"], exclude: ["Fixtures"],
             swiftSettings: kernelSettings
         ),
         .testTarget(name: "RAGCoreTests", dependencies: ["RAGCore"], swiftSettings: swiftSettings),

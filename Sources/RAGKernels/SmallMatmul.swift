@@ -1,3 +1,5 @@
+internal import RAGKernelsAVX512
+
 /// out (m × n) = a (m × k) · W + bias, for few rows (a query, a short batch), with W prepacked
 /// in panels of 16 output columns: `[n/16][k][16]`, so each panel is one sequential stream.
 ///
@@ -8,14 +10,7 @@
 public enum SmallMatmul {
     /// Packs a PyTorch-layout weight (n × k: out × in) into the panel layout `[n/16][k][16]`.
     public static func pack(_ weight: [Float], outputs n: Int, inputs k: Int) -> [Float] {
-        precondition(n % 16 == 0, "Programmer error: SmallMatmul needs widths in multiples of 16")
-        var packed = [Float](repeating: 0, count: n * k)
-        for block in 0..<(n / 16) {
-            for i in 0..<k {
-                for j in 0..<16 { packed[(block * k + i) * 16 + j] = weight[(block * 16 + j) * k + i] }
-            }
-        }
-        return packed
+        WideMatmul.pack(weight, outputs: n, inputs: k, width: 16)
     }
 
     /// Rows up to which `Linear` prefers this kernel to OpenBLAS.
@@ -82,16 +77,18 @@ public struct Linear: Sendable {
     public let outputs: Int
     /// (outputs × inputs), row-major.
     let weight: [Float]
-    /// `SmallMatmul.pack(weight)`.
+    /// `SmallMatmul.pack(weight)`, or `WideMatmul.pack(weight)` on AVX-512 processors.
     let packed: [Float]
     let bias: [Float]?
 
     public init(weight: [Float], bias: [Float]?, outputs: Int, inputs: Int) {
-        precondition(weight.count == outputs * inputs && (bias?.count ?? outputs) == outputs, "Programmer error: Linear shapes")
+        precondition(weight.count == outputs * inputs && (bias?.count ?? outputs) == outputs && outputs % 32 == 0, "Programmer error: Linear shapes")
         self.inputs = inputs
         self.outputs = outputs
         self.weight = weight
-        self.packed = SmallMatmul.pack(weight, outputs: outputs, inputs: inputs)
+        self.packed = CPUFeatures.hasAVX512
+            ? WideMatmul.pack(weight, outputs: outputs, inputs: inputs)
+            : SmallMatmul.pack(weight, outputs: outputs, inputs: inputs)
         self.bias = bias
     }
 
@@ -103,11 +100,17 @@ public struct Linear: Sendable {
                 (bias ?? []).withUnsafeBufferPointer { b in
                     let pointers = UnsafeTransfer((x: x, w: w.baseAddress!, p: p.baseAddress!, bias: bias == nil ? nil : b.baseAddress, out: out))
                     if m <= SmallMatmul.maxRows {
+                        let wide = CPUFeatures.hasAVX512
+                        let panel = wide ? WideMatmul.panelWidth : 16
                         let parts = max(1, min(threads, n / 64))
                         Parallel.forEach(parts, threads: parts) { part, _ in
                             let v = pointers.value
-                            let start = n / 16 * part / parts * 16, end = n / 16 * (part + 1) / parts * 16
-                            SmallMatmul.multiply(v.x, rows: m, v.p, inner: k, outputs: n, bias: v.bias, into: v.out, columns: start..<end)
+                            let start = n / panel * part / parts * panel, end = n / panel * (part + 1) / parts * panel
+                            if wide {
+                                WideMatmul.multiply(v.x, rows: m, v.p, inner: k, outputs: n, bias: v.bias, into: v.out, columns: start..<end)
+                            } else {
+                                SmallMatmul.multiply(v.x, rows: m, v.p, inner: k, outputs: n, bias: v.bias, into: v.out, columns: start..<end)
+                            }
                         }
                         return
                     }

@@ -44,7 +44,7 @@ struct EmbedBench: AsyncParsableCommand {
         }
         let median = runs.sorted()[runs.count / 2]
         var result: [String: Any] = [
-            "runtime": "rag", "model": embedder.name, "threads": threads, "batch": batch,
+            "runtime": "rag", "model": embedder.name, "threads": threads, "batch": batch, "kernels": CPUFeatures.kernels,
             "sentences": sentences.count, "tokens": tokens,
             "sentences_per_s": (Double(sentences.count) / median * 100).rounded() / 100,
             "tokens_per_s": (Double(tokens) / median * 10).rounded() / 10,

@@ -1,5 +1,6 @@
 import Foundation
 import RAGKernels
+import RAGKernelsAVX512
 import Testing
 
 @Suite struct KernelTests {
@@ -48,5 +49,47 @@ import Testing
         var out = [Float](repeating: 0, count: 4)
         out.withUnsafeMutableBufferPointer { BLAS.matmulTransposed(a, rows: 2, b, outputs: 2, inner: 3, bias: bias, into: $0.baseAddress!) }
         #expect(out == [14, 22, 20, 25])
+    }
+
+    /// Every row-block shape of both few-rows kernels, and Linear's OpenBLAS path, against a
+    /// plain double-precision product.
+    @Test(arguments: [1, 2, 3, 5, 6, 7, 12, 13, 48, 49, 100])
+    func linearMatchesPlainProduct(rows m: Int) {
+        let (n, k) = (96, 70)
+        var seed: UInt64 = 0x9E37_79B9_7F4A_7C15 &+ UInt64(m)
+        func next() -> Float {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(Int(seed >> 40) % 2001 - 1000) / 1000
+        }
+        let x = (0..<(m * k)).map { _ in next() }, w = (0..<(n * k)).map { _ in next() }, bias = (0..<n).map { _ in next() }
+        var expected = [Float](repeating: 0, count: m * n)
+        for r in 0..<m {
+            for c in 0..<n {
+                var sum = Double(bias[c])
+                for i in 0..<k { sum += Double(x[r * k + i]) * Double(w[c * k + i]) }
+                expected[r * n + c] = Float(sum)
+            }
+        }
+        func check(_ out: [Float], _ label: String) {
+            let worst = zip(out, expected).map { abs($0 - $1) }.max() ?? 0
+            #expect(worst < 1e-4, "\(label), \(m) rows: max |Δ| \(worst)")
+        }
+        var out = [Float](repeating: .nan, count: m * n)
+        let linear = Linear(weight: w, bias: bias, outputs: n, inputs: k)
+        out.withUnsafeMutableBufferPointer { linear.apply(x, rows: m, into: $0.baseAddress!, threads: 2) }
+        check(out, "Linear (\(CPUFeatures.kernels))")
+
+        let small = SmallMatmul.pack(w, outputs: n, inputs: k)
+        out = [Float](repeating: .nan, count: m * n)
+        out.withUnsafeMutableBufferPointer { SmallMatmul.multiply(x, rows: m, small, inner: k, outputs: n, bias: bias, into: $0.baseAddress!, columns: 0..<n) }
+        check(out, "SmallMatmul")
+
+        if CPUFeatures.hasAVX512 {
+            let wide = WideMatmul.pack(w, outputs: n, inputs: k)
+            out = [Float](repeating: .nan, count: m * n)
+            out.withUnsafeMutableBufferPointer { WideMatmul.multiply(x, rows: m, wide, inner: k, outputs: n, bias: nil, into: $0.baseAddress!, columns: 0..<n) }
+            for r in 0..<m { for c in 0..<n { out[r * n + c] += bias[c] } }
+            check(out, "WideMatmul")
+        }
     }
 }
