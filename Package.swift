@@ -35,6 +35,10 @@ let package = Package(
         // The hot math: SIMD vector kernels and OpenBLAS wrappers.
         .target(name: "RAGKernels", dependencies: ["COpenBLAS", "RAGKernelsAVX512"], swiftSettings: kernelSettings),
         .target(name: "RAGKernelsAVX512", swiftSettings: avx512Settings),
+        // The vector index: HNSW graph (value type), brute-force oracle, distances.
+        .target(name: "RAGIndex", dependencies: ["RAGCore", "RAGKernels", "RAGKernelsAVX512", "CPrefetch"], swiftSettings: kernelSettings),
+        // Cache-prefetch hints (header-only C: Swift has no prefetch).
+        .target(name: "CPrefetch"),
         // safetensors, WordPiece, the BERT sentence encoder.
         .target(name: "RAGEmbedding", dependencies: ["RAGCore", "RAGKernels"], swiftSettings: kernelSettings),
         // Loaders (txt, md, html, pdf, jsonl), normalisation, sentence-aware chunking.
@@ -52,13 +56,14 @@ let package = Package(
         ),
         .executableTarget(
             name: "rag",
-            dependencies: ["RAG", "RAGEmbedding", "RAGKernels", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["RAG", "RAGEmbedding", "RAGIndex", "RAGKernels", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "RAGEmbeddingTests", dependencies: ["RAGEmbedding", "RAGKernels", "RAGKernelsAVX512"], exclude: ["Fixtures"],
             swiftSettings: kernelSettings
         ),
+        .testTarget(name: "RAGIndexTests", dependencies: ["RAGIndex"], swiftSettings: swiftSettings),
         .testTarget(name: "RAGCoreTests", dependencies: ["RAGCore"], swiftSettings: swiftSettings),
         .testTarget(name: "RAGTextTests", dependencies: ["RAGText"], swiftSettings: swiftSettings),
         .testTarget(
