@@ -46,7 +46,7 @@ let package = Package(
         // The index file: GRDB migrations, documents, chunks, FTS5.
         .target(
             name: "RAGStorage",
-            dependencies: ["RAGCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["RAGCore", "RAGIndex", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         // The recipes: ingest, search.

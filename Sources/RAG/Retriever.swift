@@ -1,13 +1,12 @@
 public import RAGCore
 public import RAGEmbedding
-internal import RAGKernels
 public import RAGStorage
 
 /// How `Retriever` finds chunks.
 public enum SearchMode: String, Sendable, CaseIterable, Codable {
     /// FTS5 BM25 over chunk text and headings.
     case bm25
-    /// Cosine similarity of the query's embedding to every chunk's (exact; HNSW replaces the scan).
+    /// Cosine similarity of the query's embedding to the chunks', through the HNSW graph.
     case dense
     /// Both, fused by reciprocal rank.
     case hybrid
@@ -37,10 +36,13 @@ public enum Fusion {
 public struct Retriever: Sendable {
     public let store: Store
     public let embedder: SentenceEmbedder?
+    /// The HNSW search beam (raised to the number of results asked for when smaller).
+    public var ef: Int
 
-    public init(store: Store, embedder: SentenceEmbedder?) {
+    public init(store: Store, embedder: SentenceEmbedder?, ef: Int = 64) {
         self.store = store
         self.embedder = embedder
+        self.ef = ef
     }
 
     public func search(_ query: String, mode: SearchMode, topK: Int) throws -> [SearchHit] {
@@ -74,18 +76,6 @@ public struct Retriever: Sendable {
         guard !stored.isEmpty else {
             throw RAGError(.invalidInput, "this index holds no vectors (it was built without embeddings); search it with --mode bm25, or re-ingest")
         }
-        let q = embedder.embed([query])[0]
-        let (ids, matrix) = try store.vectors(dimensions: embedder.dimensions)
-        let d = embedder.dimensions
-        var scored: [(ChunkID, Double)] = []
-        scored.reserveCapacity(ids.count)
-        matrix.withUnsafeBufferPointer { m in
-            q.withUnsafeBufferPointer { qp in
-                for (row, id) in ids.enumerated() {
-                    scored.append((id, Double(Vector.dot(m.baseAddress! + row * d, qp.baseAddress!, count: d))))
-                }
-            }
-        }
-        return Array(scored.sorted { $0.1 > $1.1 }.prefix(limit))
+        return try store.nearest(embedder.embed([query])[0], k: limit, ef: ef)
     }
 }

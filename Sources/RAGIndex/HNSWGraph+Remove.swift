@@ -32,6 +32,7 @@ extension HNSWGraph {
             freeSlots.append(slot)
             changedSlots.insert(slot)
         }
+        freeSlots.sort(by: >)  // the lowest free slot is reused first, in memory as after a reload
         if removed.contains(entryPoint) {
             // The new entry point: a remaining node of the highest level (the lowest slot among them).
             var best: Int32 = -1

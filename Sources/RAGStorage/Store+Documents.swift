@@ -1,6 +1,7 @@
 internal import Foundation
 internal import GRDB
 public import RAGCore
+internal import RAGIndex
 
 /// A file on disk that was ingested.
 public struct SourceRecord: Sendable, Equatable {
@@ -148,8 +149,16 @@ public struct StoreTransaction {
 extension Store {
     /// Runs `body` as one transaction: everything it writes commits together, or nothing does.
     @discardableResult
+    /// The HNSW graph follows the vectors written, in the same transaction.
     public func transaction<T>(_ body: (StoreTransaction) throws -> T) throws -> T {
-        try write { db in try body(StoreTransaction(db: db)) }
+        var synced: (HNSWGraph, Int64)?
+        let result = try write { db in
+            let result = try body(StoreTransaction(db: db))
+            synced = try syncGraph(db)
+            return result
+        }
+        if let (graph, version) = synced { graphCache.put(graph, version: version) }
+        return result
     }
 
     public func source(path: String) throws -> SourceRecord? {
@@ -295,9 +304,14 @@ extension Store {
         try read { db in try String.fetchOne(db, sql: "SELECT chunker FROM index_state WHERE id = 1") ?? "" }
     }
 
-    /// Runs SQLite's integrity check and the FTS5 index's own (against the chunk table); returns
-    /// the problems found. Takes the write lock: FTS5's check is spelled as an INSERT.
+    /// Runs SQLite's integrity check, the FTS5 index's own (against the chunk table) and the
+    /// vector index's; returns the problems found. Takes the write lock: FTS5's check is
+    /// spelled as an INSERT.
     public func integrityProblems() throws -> [String] {
+        try sqliteProblems() + graphProblems()
+    }
+
+    private func sqliteProblems() throws -> [String] {
         try write { db in
             var problems = try String.fetchAll(db, sql: "PRAGMA integrity_check").filter { $0 != "ok" }
             do {
@@ -311,11 +325,7 @@ extension Store {
                 SELECT count(*) FROM document WHERE chunk_count != (SELECT count(*) FROM chunk WHERE chunk.document_id = document.id)
                 """) ?? 0
             if mismatched > 0 { problems.append("\(mismatched) documents whose chunk count does not match their chunks") }
-            if try String.fetchOne(db, sql: "SELECT embedder FROM index_state WHERE id = 1") != "" {
-                let missing = try Int.fetchOne(db, sql: "SELECT count(*) FROM chunk WHERE id NOT IN (SELECT chunk_id FROM chunk_vector)") ?? 0
-                if missing > 0 { problems.append("\(missing) chunks without a vector") }
-            }
-            return problems
+            return problems  // chunks without a vector: `graphProblems`
         }
     }
 }

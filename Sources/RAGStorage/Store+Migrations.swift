@@ -15,8 +15,34 @@ extension Store {
         migrator.registerMigration("v2-chunk-vectors") { db in
             try db.execute(sql: Self.schemaV2)
         }
+        migrator.registerMigration("v3-hnsw") { db in
+            try db.execute(sql: Self.schemaV3)
+        }
         return migrator
     }
+
+    /// The HNSW graph: its state (JSON in `index_state.hnsw`: format, parameters, entry point,
+    /// version) and its pages (`HNSWGraph+Pages.swift`). Triggers log every vector written or
+    /// deleted — directly or by a cascade — into `vector_change`, which the transaction's last
+    /// step applies to the graph: the graph cannot drift from the vectors, whatever deleted them.
+    static let schemaV3 = """
+        CREATE TABLE hnsw_page (
+            page INTEGER PRIMARY KEY,
+            data BLOB NOT NULL
+        );
+        CREATE TABLE vector_change (
+            chunk_id INTEGER PRIMARY KEY,
+            added INTEGER NOT NULL
+        );
+        CREATE TRIGGER chunk_vector_added AFTER INSERT ON chunk_vector BEGIN
+            INSERT OR REPLACE INTO vector_change (chunk_id, added) VALUES (new.chunk_id, 1);
+        END;
+        CREATE TRIGGER chunk_vector_removed AFTER DELETE ON chunk_vector BEGIN
+            INSERT OR REPLACE INTO vector_change (chunk_id, added) VALUES (old.chunk_id, 0);
+        END;
+        ALTER TABLE index_state ADD COLUMN hnsw TEXT NOT NULL DEFAULT '';
+        INSERT INTO vector_change (chunk_id, added) SELECT chunk_id, 1 FROM chunk_vector;
+        """
 
     /// One vector per chunk (f32, little-endian BLOB of `dimensions` floats), deleted with its
     /// chunk; `index_state.embedder` names the model that made them.

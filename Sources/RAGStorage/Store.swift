@@ -20,6 +20,8 @@ public struct Store: Sendable {
     /// nil for an in-memory store.
     public let path: String?
     let writer: any DatabaseWriter
+    /// The HNSW graph as this process last read or wrote it.
+    let graphCache = GraphCache()
 
     /// Opens (or creates) the index at `path`.
     ///

@@ -2,12 +2,95 @@ import ArgumentParser
 import Foundation
 import RAGCore
 import RAGIndex
+import RAGStorage
 
 struct IndexCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "index",
         abstract: "The vector index (HNSW) inside the index file: check, rebuild, benchmark.",
-        subcommands: [IndexBench.self])
+        subcommands: [IndexInfo.self, IndexCheck.self, IndexRebuild.self, IndexBench.self])
+}
+
+struct IndexInfo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "info", abstract: "What the vector index holds and how it was built.")
+    @OptionGroup var store: StoreOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let info: GraphInfo?
+        do { info = try store.open(mode: .mustExist).graphInfo() } catch { throw fail(error) }
+        guard let info else {
+            if json { print("null") } else { print("no vector index (the index holds no vectors; ingest without --no-embed)") }
+            return
+        }
+        if json { printJSON(info) } else { print(describe(info)) }
+    }
+}
+
+func describe(_ info: GraphInfo) -> String {
+    "HNSW: \(info.nodes) nodes (\(info.dimensions)-d, \(info.space)), m \(info.m), efConstruction \(info.efConstruction), top level \(info.maxLevel), \(info.pages) pages (\(String(format: "%.1f", Double(info.pageBytes) / 1_048_576)) MB)"
+}
+
+struct IndexCheck: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Check the vector index: every chunk has a vector and a node, every neighbour exists, levels are consistent. Exits 1 on any problem.")
+    @OptionGroup var store: StoreOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let problems: [String]
+        let info: GraphInfo?
+        do {
+            let store = try store.open(mode: .mustExist)
+            problems = try store.graphProblems()
+            info = try store.graphInfo()
+        } catch {
+            throw fail(error)
+        }
+        if json {
+            struct Output: Encodable { var ok: Bool; var problems: [String]; var nodes: Int }
+            printJSON(Output(ok: problems.isEmpty, problems: problems, nodes: info?.nodes ?? 0))
+        } else if problems.isEmpty {
+            print("ok: " + (info.map(describe) ?? "no vectors, no vector index"))
+        } else {
+            for problem in problems { printError("problem: \(problem)") }
+            printError("the vector index has \(problems.count) problem(s); `rag index rebuild` rebuilds it from the stored vectors")
+        }
+        if !problems.isEmpty { throw ExitCode.failure }
+    }
+}
+
+struct IndexRebuild: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rebuild", abstract: "Rebuild the vector index from the stored vectors (optionally with new parameters).")
+    @OptionGroup var store: StoreOptions
+    @Option(help: "Links per node (default: as built).") var m: Int?
+    @Option(help: "Build beam width (default: as built).") var efConstruction: Int?
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let info: GraphInfo?
+        let start = DispatchTime.now().uptimeNanoseconds
+        do {
+            let store = try store.open(mode: .mustExist)
+            var parameters: HNSWGraph.Parameters?
+            if m != nil || efConstruction != nil {
+                let stored = try store.graphInfo()
+                parameters = HNSWGraph.Parameters(m: m ?? stored?.m ?? 16, efConstruction: efConstruction ?? stored?.efConstruction ?? 200)
+            }
+            info = try store.rebuildGraph(parameters: parameters)
+        } catch {
+            throw fail(error)
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        if json {
+            struct Output: Encodable { var seconds: Double; var index: GraphInfo? }
+            printJSON(Output(seconds: (seconds * 1000).rounded() / 1000, index: info))
+        } else {
+            print((info.map(describe) ?? "no vectors: nothing to index") + String(format: "; rebuilt in %.2f s", seconds))
+        }
+    }
 }
 
 /// Same protocol as ../shared/anchors/hnswlib_bench.py, so the two can be divided.

@@ -3,6 +3,7 @@ import Foundation
 import RAG
 import RAGCore
 import RAGStorage
+import RAGIndex
 import RAGText
 import RAGEmbedding
 
@@ -24,6 +25,8 @@ struct Ingest: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Skip files matching this glob (repeatable).", valueName: "glob")) var exclude: [String] = []
     @Flag(help: "Keep documents whose files disappeared.") var noPrune = false
     @Option(help: "Most tokens in one chunk.") var chunkTokens = 200
+    @Option(help: "HNSW links per node for a new vector index (default 16; a different value rebuilds an existing one).") var m: Int?
+    @Option(help: "HNSW build beam width for a new vector index (default 200; a different value rebuilds an existing one).") var efConstruction: Int?
     @Flag(help: "Print one JSON object instead of a summary.") var json = false
 
     func validate() throws {
@@ -36,6 +39,11 @@ struct Ingest: AsyncParsableCommand {
         let report: IngestReport
         do {
             let store = try self.store.open(mode: .createIfMissing)
+            if m != nil || efConstruction != nil {
+                let stored = try store.graphInfo()
+                try store.setGraphParameters(HNSWGraph.Parameters(
+                    m: m ?? stored?.m ?? 16, efConstruction: efConstruction ?? stored?.efConstruction ?? 200))
+            }
             var options = Ingestor.Options()
             options.include = include
             options.exclude = exclude

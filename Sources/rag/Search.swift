@@ -17,10 +17,12 @@ struct Search: AsyncParsableCommand {
     @Option(help: ArgumentHelp("bm25, dense or hybrid.", valueName: "mode")) var mode: SearchMode?
     @Argument(help: "What to look for; any text is safe.") var query: String
     @Option(help: "How many results.") var topK = 10
+    @Option(help: "HNSW search beam for dense and hybrid search (raised to the results needed).") var ef = 64
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
         guard (1...1000).contains(topK) else { throw ValidationError("--top-k must be between 1 and 1000 (got \(topK)).") }
+        guard (1...10_000).contains(ef) else { throw ValidationError("--ef must be between 1 and 10000 (got \(ef)).") }
     }
 
     func run() async throws {
@@ -30,7 +32,7 @@ struct Search: AsyncParsableCommand {
             let hasVectors = try !store.embedder().isEmpty
             let mode = self.mode ?? (hasVectors ? .hybrid : .bm25)
             let embedder = mode == .bm25 ? nil : try model.load()
-            hits = try Retriever(store: store, embedder: embedder).search(query, mode: mode, topK: topK)
+            hits = try Retriever(store: store, embedder: embedder, ef: ef).search(query, mode: mode, topK: topK)
         } catch {
             throw fail(error)
         }
