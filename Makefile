@@ -8,7 +8,7 @@ DB ?= indexes/default.sqlite
 RAG := .build/release/rag
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup build debug test run bench bench-ingest bench-embed models clean
+.PHONY: setup build debug test run bench bench-ingest bench-embed bench-index models clean
 
 ## setup: install the system libraries (idempotent: nothing to do when present)
 setup:
@@ -44,11 +44,15 @@ run: build models
 	$(RAG) search "how much memory do the keys and values of past tokens take" --db $(DB) --top-k 3 --mode dense
 
 ## bench: every benchmark, release build
-bench: bench-ingest bench-embed
+bench: bench-ingest bench-embed bench-index
 
 ## bench-embed: embedding throughput and query latency against onnxruntime (same run)
 bench-embed: build models
 	scripts/bench-embed.sh
+
+## bench-index: HNSW recall and queries/s against hnswlib (same run), index open time and size
+bench-index: build
+	scripts/bench-index.sh
 
 ## bench-ingest: ingest throughput on the demo corpus and on SciFact (../shared/data)
 bench-ingest: build models

@@ -136,12 +136,16 @@ extension HNSWGraph {
         return graph
     }
 
-    /// Puts a node's vector in place after `decode`; false when no node has that label.
-    public mutating func restoreVector(label: Int64, _ vector: [Float]) -> Bool {
-        guard let slot = slotOfLabel[label], vector.count == dimensions else { return false }
-        var v = vector
-        if space == .cosine { Distances.normalize(&v) }
-        vectors.replaceSubrange(Int(slot) * dimensions..<(Int(slot) + 1) * dimensions, with: v)
+    /// Puts a node's vector (little-endian f32 bytes) in place after `decode`; false when no
+    /// node has that label or the size is not the index's.
+    public mutating func restoreVector(label: Int64, bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let slot = slotOfLabel[label], bytes.count == dimensions * 4 else { return false }
+        let d = dimensions, cosine = space == .cosine
+        vectors.withUnsafeMutableBufferPointer { buffer in
+            let target = buffer.baseAddress! + Int(slot) * d
+            UnsafeMutableRawPointer(target).copyMemory(from: bytes.baseAddress!, byteCount: d * 4)
+            if cosine { Distances.normalize(target, count: d) }
+        }
         return true
     }
 

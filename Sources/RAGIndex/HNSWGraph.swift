@@ -73,6 +73,14 @@ public struct HNSWGraph: Sendable {
     public var slotCount: Int { levels.count }
     public func contains(_ label: Int64) -> Bool { slotOfLabel[label] != nil }
     public var allLabels: [Int64] { Array(slotOfLabel.keys) }
+    /// Neighbour links over all nodes and levels.
+    public var linkCount: Int {
+        var total = 0
+        for s in levels.indices where levels[s] >= 0 {
+            for level in 0...levels[s] { total += links(Int32(s), level: level).count }
+        }
+        return total
+    }
     public var labelOfEntryPoint: Int64? { entryPoint >= 0 ? labels[Int(entryPoint)] : nil }
 
     /// The level a label's node gets: ⌊−ln(u)·mL⌋ with u drawn from a generator seeded by

@@ -119,8 +119,12 @@ enum Distances {
 
     /// Scales `v` to unit length in place (a zero vector stays zero).
     static func normalize(_ v: inout [Float]) {
-        let norm = v.withUnsafeBufferPointer { dot($0.baseAddress!, $0.baseAddress!, $0.count) }.squareRoot()
+        v.withUnsafeMutableBufferPointer { normalize($0.baseAddress!, count: $0.count) }
+    }
+
+    static func normalize(_ v: UnsafeMutablePointer<Float>, count: Int) {
+        let norm = dot(v, v, count).squareRoot()
         guard norm > 0 else { return }
-        for i in v.indices { v[i] /= norm }
+        for i in 0..<count { v[i] /= norm }
     }
 }

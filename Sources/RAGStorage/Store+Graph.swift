@@ -180,10 +180,10 @@ extension Store {
         let rows = try Row.fetchCursor(db, sql: "SELECT chunk_id, vector FROM chunk_vector")
         while let row = try rows.next() {
             let label: Int64 = row["chunk_id"]
-            let vector = Self.floats(row["vector"])
-            if graph.restoreVector(label: label, vector) {
+            let blob: Data = row["vector"]
+            if blob.withUnsafeBytes({ graph.restoreVector(label: label, bytes: $0) }) {
                 restored += 1
-            } else if vector.count == state.dimensions, !pendingAdds.contains(label) {
+            } else if blob.count == state.dimensions * 4, !pendingAdds.contains(label) {
                 throw RAGError(.corruptFile, "the vector of chunk \(label) has no node in the vector index")
             }
         }

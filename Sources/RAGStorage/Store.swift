@@ -56,6 +56,9 @@ public struct Store: Sendable {
         configuration.prepareDatabase { db in
             // WAL + NORMAL: a crash of the process (kill -9) loses no committed transaction.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // 8 KB pages hold five 384-d vectors (1.5 KB each) with little slack; 4 KB pages hold
+            // two and waste a quarter. Takes effect when the file is created.
+            try db.execute(sql: "PRAGMA page_size = 8192")
         }
         let pool: DatabasePool
         do {

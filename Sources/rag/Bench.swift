@@ -3,10 +3,12 @@ import Foundation
 import RAGCore
 import RAGEmbedding
 import RAGKernels
+import RAGIndex
+import RAGStorage
 
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Benchmarks (run a release build).", subcommands: [EmbedBench.self])
+        abstract: "Benchmarks (run a release build).", subcommands: [EmbedBench.self, IndexOpenBench.self])
 }
 
 /// Same protocol as ../shared/anchors/embed_ort.py, so the two can be divided.
@@ -76,4 +78,76 @@ func peakRSSMiB() -> Double {
         return Double(line.split(separator: " ").dropFirst().first ?? "0").map { $0 / 1024 } ?? 0
     }
     return 0
+}
+
+/// Builds a persisted index of synthetic unit vectors, then times opening it the way a new
+/// process does (pages, vectors, checks) and reports its size against the raw vectors + links.
+struct IndexOpenBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "index-open", abstract: "Time opening a persisted vector index of N vectors; its size on disk.")
+
+    @Option(help: "Vectors in the index.") var vectors = 100_000
+    @Option(help: "Dimensions.") var dimensions = 384
+    @Option(help: "Keep the index file here (default: a temporary file, removed).") var keep: String?
+
+    func run() async throws {
+        do {
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rag-open-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let path = keep ?? folder.appendingPathComponent("index.sqlite").path
+            var store = try Store(path: path)
+            var state: UInt64 = 7
+            func next() -> Float {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                return Float(Int(state >> 40) % 20_001 - 10_000) / 10_000
+            }
+            let centres = (0..<64).map { _ in (0..<dimensions).map { _ in next() } }
+            let buildStart = DispatchTime.now().uptimeNanoseconds
+            let perTransaction = 10_000
+            var written = 0
+            while written < vectors {
+                let n = min(perTransaction, vectors - written)
+                try store.transaction { tx in
+                    let source = try tx.upsertSource(path: "synthetic-\(written)", format: .text, size: 1, mtime: 0, contentHash: "h")
+                    let doc = try tx.insertDocument(LoadedDocument(path: "synthetic-\(written)", title: nil, format: .text, contentHash: "h", size: 1, sections: []), sourceID: source, mtime: 0)
+                    for i in 0..<n {
+                        var v = centres[(written + i) % 64].map { $0 + 0.5 * next() }
+                        let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                        for d in v.indices { v[d] /= norm }
+                        try tx.insertChunk(ChunkDraft(ordinal: i, text: "c", start: 0, end: 1, tokenCount: 1, heading: ""), documentID: doc, vector: v)
+                    }
+                    try tx.setChunkCount(n, documentID: doc)
+                }
+                written += n
+                if stderrIsTerminal { printError("built \(written)/\(vectors)") }
+            }
+            let buildSeconds = Double(DispatchTime.now().uptimeNanoseconds - buildStart) / 1e9
+            try store.close()
+
+            store = try Store(path: path, mode: .mustExist)
+            let openStart = DispatchTime.now().uptimeNanoseconds
+            guard let graph = try store.graphForReading() else { throw RAGError(.storage, "no graph after building one") }
+            let openSeconds = Double(DispatchTime.now().uptimeNanoseconds - openStart) / 1e9
+            let q = centres[3]
+            let searchStart = DispatchTime.now().uptimeNanoseconds
+            _ = try store.nearest(q, k: 10, ef: 64)
+            let searchMs = Double(DispatchTime.now().uptimeNanoseconds - searchStart) / 1e6
+            try store.close()
+            let fileBytes = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+            let raw = vectors * dimensions * 4 + graph.linkCount * 4
+            let result: [String: Any] = [
+                "vectors": vectors, "dimensions": dimensions, "build_s": (buildSeconds * 100).rounded() / 100,
+                "open_s": (openSeconds * 1000).rounded() / 1000, "first_search_ms": (searchMs * 100).rounded() / 100,
+                "file_mib": (Double(fileBytes) / 1_048_576 * 10).rounded() / 10,
+                "vectors_plus_links_mib": (Double(raw) / 1_048_576 * 10).rounded() / 10,
+                "size_ratio": (Double(fileBytes) / Double(raw) * 1000).rounded() / 1000,
+                "peak_rss_mib": (peakRSSMiB() * 10).rounded() / 10,
+            ]
+            let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } catch {
+            throw fail(error)
+        }
+    }
 }
