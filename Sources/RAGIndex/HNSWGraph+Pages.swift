@@ -80,6 +80,7 @@ extension HNSWGraph {
         graph.links0 = [Int32](repeating: 0, count: state.slots * (m0 + 1))
         graph.upper = [[Int32]](repeating: [], count: state.slots)
         graph.vectors = [Float](repeating: 0, count: state.slots * state.dimensions)
+        graph.slotOfLabel.reserveCapacity(state.nodes)
         let expectedPages = (state.slots + slotsPerPage - 1) / slotsPerPage
         for page in 0..<expectedPages {
             guard let bytes = pages[page] else { throw RAGError(.corruptFile, "HNSW page \(page) is missing") }
@@ -113,17 +114,17 @@ extension HNSWGraph {
                 guard graph.slotOfLabel.updateValue(Int32(s), forKey: label) == nil else {
                     throw RAGError(.corruptFile, "HNSW label \(label) appears twice")
                 }
-                graph.upper[s] = [Int32](repeating: 0, count: Int(level) * (m + 1))
+                if level > 0 { graph.upper[s] = [Int32](repeating: 0, count: Int(level) * (m + 1)) }
                 for l in 0...level {
                     let count = Int(try next32())
                     guard count <= (l == 0 ? m0 : m) else { throw RAGError(.corruptFile, "HNSW slot \(s) level \(l): \(count) links") }
-                    var list: [Int32] = []
-                    for _ in 0..<count {
+                    let at = l == 0 ? s * (m0 + 1) : Int(l - 1) * (m + 1)
+                    if l == 0 { graph.links0[at] = Int32(count) } else { graph.upper[s][at] = Int32(count) }
+                    for i in 0..<count {
                         let n = Int32(bitPattern: try next32())
                         guard n >= 0, Int(n) < state.slots else { throw RAGError(.corruptFile, "HNSW slot \(s): link to slot \(n) out of range") }
-                        list.append(n)
+                        if l == 0 { graph.links0[at + 1 + i] = n } else { graph.upper[s][at + 1 + i] = n }
                     }
-                    graph.setLinks(Int32(s), level: l, list)
                 }
             }
         }

@@ -88,7 +88,7 @@ struct IndexOpenBench: AsyncParsableCommand {
 
     @Option(help: "Vectors in the index.") var vectors = 100_000
     @Option(help: "Dimensions.") var dimensions = 384
-    @Option(help: "Keep the index file here (default: a temporary file, removed).") var keep: String?
+    @Option(help: "Keep the index file here (default: a temporary file, removed); when it exists, only open it.") var keep: String?
 
     func run() async throws {
         do {
@@ -96,6 +96,7 @@ struct IndexOpenBench: AsyncParsableCommand {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: folder) }
             let path = keep ?? folder.appendingPathComponent("index.sqlite").path
+            let exists = FileManager.default.fileExists(atPath: path)
             var store = try Store(path: path)
             var state: UInt64 = 7
             func next() -> Float {
@@ -106,7 +107,7 @@ struct IndexOpenBench: AsyncParsableCommand {
             let buildStart = DispatchTime.now().uptimeNanoseconds
             let perTransaction = 10_000
             var written = 0
-            while written < vectors {
+            while written < vectors, !exists {
                 let n = min(perTransaction, vectors - written)
                 try store.transaction { tx in
                     let source = try tx.upsertSource(path: "synthetic-\(written)", format: .text, size: 1, mtime: 0, contentHash: "h")
