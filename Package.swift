@@ -39,6 +39,8 @@ let package = Package(
         .target(name: "RAGIndex", dependencies: ["RAGCore", "RAGKernels", "RAGKernelsAVX512", "CPrefetch"], swiftSettings: kernelSettings),
         // Cache-prefetch hints (header-only C: Swift has no prefetch).
         .target(name: "CPrefetch"),
+        // The generator: GGUF reader, quantized kernels, transformer, BPE tokenizer, sampler.
+        .target(name: "RAGLLM", dependencies: ["RAGCore", "RAGKernels"], swiftSettings: kernelSettings),
         // safetensors, WordPiece, the BERT sentence encoder.
         .target(name: "RAGEmbedding", dependencies: ["RAGCore", "RAGKernels"], swiftSettings: kernelSettings),
         // Loaders (txt, md, html, pdf, jsonl), normalisation, sentence-aware chunking.
@@ -56,13 +58,14 @@ let package = Package(
         ),
         .executableTarget(
             name: "rag",
-            dependencies: ["RAG", "RAGEmbedding", "RAGIndex", "RAGKernels", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["RAG", "RAGEmbedding", "RAGIndex", "RAGLLM", "RAGKernels", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "RAGEmbeddingTests", dependencies: ["RAGEmbedding", "RAGKernels", "RAGKernelsAVX512"], exclude: ["Fixtures"],
             swiftSettings: kernelSettings
         ),
+        .testTarget(name: "RAGLLMTests", dependencies: ["RAGLLM", "RAGCore"], swiftSettings: swiftSettings),
         .testTarget(name: "RAGIndexTests", dependencies: ["RAGIndex"], swiftSettings: swiftSettings),
         .testTarget(name: "RAGCoreTests", dependencies: ["RAGCore"], swiftSettings: swiftSettings),
         .testTarget(name: "RAGTextTests", dependencies: ["RAGText"], swiftSettings: swiftSettings),

@@ -47,7 +47,7 @@ public struct Store: Sendable {
                 }
             }
         } else {
-            try Self.checkExistingFile(path)
+            try Self.checkExistingFile(path, busyTimeout: busyTimeout)
         }
 
         var configuration = Configuration()
@@ -82,7 +82,7 @@ public struct Store: Sendable {
 
     /// Refuses a file that is not a SQLite database, is some other application's database, or
     /// was written by a newer rag — before anything could write to it.
-    static func checkExistingFile(_ path: String) throws {
+    static func checkExistingFile(_ path: String, busyTimeout: TimeInterval = 5) throws {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw RAGError(.io, "\(path): cannot read the index file (permission denied?)")
         }
@@ -94,6 +94,9 @@ public struct Store: Sendable {
         }
         var configuration = Configuration()
         configuration.readonly = true
+        // A WAL reader can meet a lock held for a moment (another process's checkpoint or WAL
+        // recovery): wait for it like every other connection instead of failing at once.
+        configuration.busyMode = .timeout(busyTimeout)
         let probe: DatabaseQueue
         do {
             probe = try DatabaseQueue(path: path, configuration: configuration)
