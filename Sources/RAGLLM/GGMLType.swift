@@ -1,3 +1,5 @@
+internal import RAGKernels
+
 /// The tensor types a GGUF file can hold (ggml's `ggml_type` numbering), with their block
 /// geometry: `blockSize` elements are stored in `bytesPerBlock` bytes.
 public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
@@ -55,5 +57,34 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
     /// Bytes of a row of `elements` values, nil when `elements` is not a whole number of blocks.
     public func rowBytes(_ elements: Int) -> Int? {
         elements % blockSize == 0 ? elements / blockSize * bytesPerBlock : nil
+    }
+}
+
+extension GGMLType {
+    /// Decodes `count` values (whole blocks) starting at `src` into floats.
+    public func dequantize(_ src: UnsafeRawPointer, count: Int, into y: UnsafeMutablePointer<Float>) {
+        precondition(count % blockSize == 0, "Programmer error: \(count) values are not whole \(self) blocks")
+        let blocks = count / blockSize
+        switch self {
+        case .f32: y.update(from: src.assumingMemoryBound(to: Float.self), count: count)
+        case .f16: QuantBlocks.f16(src, count: count, into: y)
+        case .bf16: QuantBlocks.bf16(src, count: count, into: y)
+        case .q8_0: QuantBlocks.q8_0(src, blocks: blocks, into: y)
+        case .q4_0: QuantBlocks.q4_0(src, blocks: blocks, into: y)
+        case .q4_1: QuantBlocks.q4_1(src, blocks: blocks, into: y)
+        case .q5_0: QuantBlocks.q5_0(src, blocks: blocks, into: y)
+        case .q4_K: QuantBlocks.q4_K(src, blocks: blocks, into: y)
+        case .q6_K: QuantBlocks.q6_K(src, blocks: blocks, into: y)
+        case .q5_1, .q8_1, .q2_K, .q3_K, .q5_K, .q8_K:
+            preconditionFailure("Programmer error: \(self) decoding is not implemented; check `isDecodable` first")
+        }
+    }
+
+    /// The types this rag can decode (what the two supported models use, plus Q4_0).
+    public var isDecodable: Bool {
+        switch self {
+        case .f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q4_K, .q6_K: true
+        default: false
+        }
     }
 }

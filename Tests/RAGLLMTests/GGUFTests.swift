@@ -174,12 +174,25 @@ func expectError(_ bytes: [UInt8], _ fragments: [String], sourceLocation: Source
         ]), ["tensor w", "33", "Q8_0 blocks of 32"])
     }
 
+    static let models = ProcessInfo.processInfo.environment["RAG_MODELS_DIR"]
+        ?? (ProcessInfo.processInfo.environment["XDG_CACHE_HOME"] ?? NSHomeDirectory() + "/.cache") + "/rag/models"
+
+    /// Decoded weights of a real tensor look like trained weights: finite, centred, small.
+    func expectPlausible(_ file: GGUFFile, _ name: String, type: GGMLType, rows: Int = 4) throws {
+        let tensor = try #require(file.tensor(name))
+        #expect(tensor.type == type, "\(name)")
+        let count = tensor.shape[0] * rows
+        var values = [Float](repeating: .nan, count: count)
+        values.withUnsafeMutableBufferPointer { tensor.type.dequantize(file.bytes(of: tensor).baseAddress!, count: count, into: $0.baseAddress!) }
+        let mean = values.reduce(0, +) / Float(count)
+        let sd = (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Float(count)).squareRoot()
+        #expect(values.allSatisfy(\.isFinite) && values.allSatisfy { abs($0) < 20 }, "\(name)")
+        #expect(abs(mean) < 0.05 && sd > 1e-3 && sd < 1, "\(name): mean \(mean), sd \(sd)")
+    }
+
     /// The real small model that `make models` fetches (MODELS.md lists its tensor types).
     @Test func theSmolLM2FileReads() throws {
-        let path = (ProcessInfo.processInfo.environment["RAG_MODELS_DIR"]
-            ?? (ProcessInfo.processInfo.environment["XDG_CACHE_HOME"] ?? NSHomeDirectory() + "/.cache") + "/rag/models")
-            + "/gguf/SmolLM2-135M-Instruct.Q4_1.gguf"
-        let file = try GGUFFile(path: path)
+        let file = try GGUFFile(path: Self.models + "/gguf/SmolLM2-135M-Instruct.Q4_1.gguf")
         let config = try ModelConfig(file)
         #expect(config.architecture == .llama && config.blockCount == 30 && config.embeddingLength == 576)
         #expect(config.headCount == 9 && config.headCountKV == 3 && config.feedForwardLength == 1536 && config.vocabSize == 49_152)
@@ -187,5 +200,23 @@ func expectError(_ bytes: [UInt8], _ fragments: [String], sourceLocation: Source
         let counts = Dictionary(grouping: file.tensors, by: \.type).mapValues(\.count)
         #expect(counts == [.q4_1: 210, .q8_0: 1, .f32: 61])
         #expect(file.tensor("token_embd.weight")?.type == .q8_0)
+        try expectPlausible(file, "token_embd.weight", type: .q8_0)
+        try expectPlausible(file, "blk.0.attn_q.weight", type: .q4_1)
+        try expectPlausible(file, "blk.29.ffn_down.weight", type: .q4_1)
+    }
+
+    /// The default generator: qwen2, with Q4_K, Q6_K, Q5_0 and Q8_0 tensors.
+    @Test func theQwenFileReads() throws {
+        let file = try GGUFFile(path: Self.models + "/gguf/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf")
+        let config = try ModelConfig(file)
+        #expect(config.architecture == .qwen2 && config.blockCount == 24 && config.embeddingLength == 896)
+        #expect(config.headCount == 14 && config.headCountKV == 2 && config.vocabSize == 151_936 && !config.tiedEmbeddings)
+        #expect(config.ropeLayout == .neox && abs(config.ropeFreqBase - 1_000_000) < 1)
+        let counts = Dictionary(grouping: file.tensors, by: \.type).mapValues(\.count)
+        #expect(counts == [.q5_0: 133, .q8_0: 13, .q6_K: 12, .q4_K: 12, .f32: 121])
+        for type in [GGMLType.q4_K, .q6_K, .q5_0, .q8_0] {
+            let name = try #require(file.tensors.first { $0.type == type }?.name)
+            try expectPlausible(file, name, type: type)
+        }
     }
 }

@@ -1,0 +1,93 @@
+import RAGLLM
+import Testing
+
+/// Random block bytes with finite f16 scales at the given offsets.
+func randomBlocks(_ type: GGMLType, blocks: Int, scaleOffsets: [Int], seed: UInt64) -> [UInt8] {
+    var state = seed
+    var bytes = (0..<(blocks * type.bytesPerBlock)).map { _ -> UInt8 in
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return UInt8(truncatingIfNeeded: state >> 56)
+    }
+    for b in 0..<blocks {
+        for (k, offset) in scaleOffsets.enumerated() {
+            let scale = Float16(Float(b % 7 + 1) * (k == 0 ? 0.013 : 0.0071))
+            let bits = scale.bitPattern
+            bytes[b * type.bytesPerBlock + offset] = UInt8(bits & 0xFF)
+            bytes[b * type.bytesPerBlock + offset + 1] = UInt8(bits >> 8)
+        }
+    }
+    return bytes
+}
+
+func half(_ bytes: [UInt8], _ at: Int) -> Float { Float(Float16(bitPattern: UInt16(bytes[at]) | UInt16(bytes[at + 1]) << 8)) }
+
+/// Element e of a block, decoded one element at a time straight from the format's description.
+func plainElement(_ type: GGMLType, _ block: [UInt8], _ e: Int) -> Float {
+    func nibble(_ byte: UInt8, high: Bool) -> Int { Int(high ? byte >> 4 : byte & 0x0F) }
+    func scaleMin(_ s: ArraySlice<UInt8>, _ j: Int) -> (Int, Int) {
+        let s = Array(s)
+        if j < 4 { return (Int(s[j] & 63), Int(s[j + 4] & 63)) }
+        return (Int((s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4)), Int((s[j + 4] >> 4) | ((s[j] >> 6) << 4)))
+    }
+    switch type {
+    case .q8_0: return half(block, 0) * Float(Int8(bitPattern: block[2 + e]))
+    case .q4_0: return half(block, 0) * Float(nibble(block[2 + e % 16], high: e >= 16) - 8)
+    case .q4_1: return half(block, 0) * Float(nibble(block[4 + e % 16], high: e >= 16)) + half(block, 2)
+    case .q5_0:
+        let high = UInt32(block[2]) | UInt32(block[3]) << 8 | UInt32(block[4]) << 16 | UInt32(block[5]) << 24
+        let fifth = Int((high >> UInt32(e)) & 1) << 4
+        return half(block, 0) * Float((nibble(block[6 + e % 16], high: e >= 16) | fifth) - 16)
+    case .q4_K:
+        let sub = e / 32
+        let (scale, min) = scaleMin(block[4..<16], sub)
+        let q = nibble(block[16 + (e / 64) * 32 + e % 32], high: sub % 2 == 1)
+        return half(block, 0) * Float(scale) * Float(q) - half(block, 2) * Float(min)
+    case .q6_K:
+        let halfIndex = e / 128, r = e % 128, quarter = r / 32, l = r % 32
+        let low = nibble(block[halfIndex * 64 + l + (quarter % 2 == 1 ? 32 : 0)], high: quarter >= 2)
+        let top = Int((block[128 + halfIndex * 32 + l] >> UInt8(quarter * 2)) & 3)
+        let scale = Int8(bitPattern: block[192 + halfIndex * 8 + l / 16 + quarter * 2])
+        return half(block, 208) * Float(scale) * Float((low | top << 4) - 32)
+    default: fatalError("no plain decoder for \(type)")
+    }
+}
+
+@Suite struct QuantTests {
+    @Test(arguments: [
+        (GGMLType.q8_0, [0]), (.q4_0, [0]), (.q4_1, [0, 2]), (.q5_0, [0]), (.q4_K, [0, 2]), (.q6_K, [208]),
+    ])
+    func blockDecodersMatchTheFormatElementByElement(type: GGMLType, scales: [Int]) {
+        let blocks = 5
+        let bytes = randomBlocks(type, blocks: blocks, scaleOffsets: scales, seed: UInt64(type.rawValue) + 1)
+        var out = [Float](repeating: .nan, count: blocks * type.blockSize)
+        bytes.withUnsafeBytes { raw in out.withUnsafeMutableBufferPointer { type.dequantize(raw.baseAddress!, count: $0.count, into: $0.baseAddress!) } }
+        var worst: Float = 0
+        for b in 0..<blocks {
+            let block = Array(bytes[b * type.bytesPerBlock..<(b + 1) * type.bytesPerBlock])
+            for e in 0..<type.blockSize {
+                worst = max(worst, abs(out[b * type.blockSize + e] - plainElement(type, block, e)))
+            }
+        }
+        #expect(worst <= 1e-6, "\(type): max |Δ| \(worst)")
+        #expect(type.isDecodable)
+    }
+
+    @Test func knownValues() {
+        // Q4_0 with d = 2: nibbles 0…15 → −16…14 (low nibbles first, then high).
+        var q40: [UInt8] = [0x00, 0x40]  // f16 2.0
+        q40 += (0..<16).map { UInt8($0) | UInt8(15 - $0) << 4 }
+        var out = [Float](repeating: 0, count: 32)
+        q40.withUnsafeBytes { raw in out.withUnsafeMutableBufferPointer { GGMLType.q4_0.dequantize(raw.baseAddress!, count: 32, into: $0.baseAddress!) } }
+        let low: [Float] = (0..<16).map { i in Float(2 * (i - 8)) }
+        let high: [Float] = (0..<16).map { i in Float(2 * (7 - i)) }
+        #expect(Array(out[..<16]) == low)
+        #expect(Array(out[16...]) == high)
+        // F16 and BF16.
+        let f16: [UInt8] = [0x00, 0x3C, 0x00, 0xC0]  // 1.0, −2.0
+        f16.withUnsafeBytes { raw in out.withUnsafeMutableBufferPointer { GGMLType.f16.dequantize(raw.baseAddress!, count: 2, into: $0.baseAddress!) } }
+        #expect(Array(out[..<2]) == [1, -2])
+        let bf16: [UInt8] = [0x80, 0x3F, 0x40, 0xC0]  // 1.0, −3.0
+        bf16.withUnsafeBytes { raw in out.withUnsafeMutableBufferPointer { GGMLType.bf16.dequantize(raw.baseAddress!, count: 2, into: $0.baseAddress!) } }
+        #expect(Array(out[..<2]) == [1, -3])
+    }
+}
