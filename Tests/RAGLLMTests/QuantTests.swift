@@ -1,3 +1,4 @@
+import RAGKernels
 import RAGLLM
 import Testing
 
@@ -89,5 +90,52 @@ func plainElement(_ type: GGMLType, _ block: [UInt8], _ e: Int) -> Float {
         let bf16: [UInt8] = [0x80, 0x3F, 0x40, 0xC0]  // 1.0, −3.0
         bf16.withUnsafeBytes { raw in out.withUnsafeMutableBufferPointer { GGMLType.bf16.dequantize(raw.baseAddress!, count: 2, into: $0.baseAddress!) } }
         #expect(Array(out[..<2]) == [1, -3])
+    }
+}
+
+@Suite struct QuantDotTests {
+    /// Integer dots against quantized activations equal the plain dot of the dequantized weights
+    /// with the dequantized activations (up to float summation order), and stay close to the dot
+    /// with the original activations.
+    @Test(arguments: [(GGMLType.q8_0, [0]), (.q4_0, [0]), (.q4_1, [0, 2]), (.q5_0, [0])])
+    func integerDotsMatchDequantizeThenDot(type: GGMLType, scales: [Int]) {
+        let blocks = 24, n = blocks * 32
+        let weights = randomBlocks(type, blocks: blocks, scaleOffsets: scales, seed: 77 + UInt64(type.rawValue))
+        var state: UInt64 = 5
+        let x: [Float] = (0..<n).map { _ in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(Int(state >> 40) % 20_001 - 10_000) / 2_500
+        }
+        let activations = x.withUnsafeBufferPointer { Q8Activations($0.baseAddress!, count: n) }
+        var w = [Float](repeating: 0, count: n)
+        weights.withUnsafeBytes { raw in w.withUnsafeMutableBufferPointer { type.dequantize(raw.baseAddress!, count: n, into: $0.baseAddress!) } }
+        var viaQuantized = 0.0, exact = 0.0
+        for i in 0..<n {
+            let b = i / 32
+            viaQuantized += Double(w[i]) * Double(activations.scales[b]) * Double(activations.quants[i])
+            exact += Double(w[i]) * Double(x[i])
+        }
+        let fast: Float = weights.withUnsafeBytes { raw in
+            switch type {
+            case .q8_0: QuantDot.q8_0(raw.baseAddress!, activations, blocks: blocks)
+            case .q4_0: QuantDot.q4_0(raw.baseAddress!, activations, blocks: blocks)
+            case .q4_1: QuantDot.q4_1(raw.baseAddress!, activations, blocks: blocks)
+            default: QuantDot.q5_0(raw.baseAddress!, activations, blocks: blocks)
+            }
+        }
+        let scale = max(1, abs(viaQuantized))
+        // Q4_1's minimum uses the f16-rounded block sum, as ggml's Q8_1 does: a little looser.
+        let tolerance = type == .q4_1 ? 2e-3 : 1e-5
+        #expect(abs(Double(fast) - viaQuantized) / scale < tolerance, "\(type): \(fast) vs \(viaQuantized)")
+        #expect(abs(Double(fast) - exact) / max(1, abs(exact)) < 0.02, "\(type): \(fast) vs exact \(exact)")
+    }
+
+    @Test func activationBlocksRoundAsGGMLDoes() {
+        var x = [Float](repeating: 0, count: 64)
+        for j in 0..<32 { x[j] = Float(j) - 15.5 }  // max |x| 15.5 → d = 15.5 / 127
+        let a = x.withUnsafeBufferPointer { Q8Activations($0.baseAddress!, count: 64) }
+        #expect(a.quants[0] == -127 && a.quants[31] == 127)
+        #expect(a.scales[0] == Float(Float16(Float(15.5) / 127)))
+        #expect(a.scales[1] == 0 && a.quants[32...].allSatisfy { $0 == 0 })
     }
 }
