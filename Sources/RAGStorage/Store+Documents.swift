@@ -262,22 +262,6 @@ extension Store {
         try read { db in try String.fetchOne(db, sql: "SELECT embedder FROM index_state WHERE id = 1") ?? "" }
     }
 
-    /// Every stored vector with its chunk id, for exact (brute-force) search.
-    public func vectors(dimensions: Int) throws -> (ids: [ChunkID], matrix: [Float]) {
-        try read { db in
-            var ids: [ChunkID] = []
-            var matrix: [Float] = []
-            let rows = try Row.fetchCursor(db, sql: "SELECT chunk_id, vector FROM chunk_vector ORDER BY chunk_id")
-            while let row = try rows.next() {
-                let blob: Data = row["vector"]
-                guard blob.count == dimensions * 4 else { continue }
-                ids.append(ChunkID(rawValue: row["chunk_id"]))
-                blob.withUnsafeBytes { matrix.append(contentsOf: $0.bindMemory(to: Float.self)) }
-            }
-            return (ids, matrix)
-        }
-    }
-
     /// Search hits for the given chunk ids (with `score`s), in the given order.
     public func hits(_ scored: [(ChunkID, Double)]) throws -> [SearchHit] {
         guard !scored.isEmpty else { return [] }

@@ -9,6 +9,14 @@ internal import Synchronization
 final class GraphCache: Sendable {
     private let cached = Mutex<(graph: HNSWGraph, version: Int64)?>(nil)
     private let requested = Mutex<HNSWGraph.Parameters?>(nil)
+    /// Visited sets of finished searches, reused so a search does not allocate and clear one
+    /// per query (they grow to the graph's size once).
+    private let visitedSets = Mutex<[UnsafeTransferVisited]>([])
+
+    struct UnsafeTransferVisited: @unchecked Sendable { let set: VisitedSet }
+
+    func takeVisitedSet() -> VisitedSet { visitedSets.withLock { $0.popLast()?.set } ?? VisitedSet() }
+    func returnVisitedSet(_ set: VisitedSet) { visitedSets.withLock { if $0.count < 8 { $0.append(UnsafeTransferVisited(set: set)) } } }
 
     /// The cached graph if it is at `version`; the cache is left empty (a writer owns it now).
     func take(version: Int64) -> HNSWGraph? {
@@ -60,7 +68,9 @@ extension Store {
         guard query.count == graph.dimensions else {
             throw RAGError(.invalidInput, "a \(query.count)-d query against a \(graph.dimensions)-d vector index; use the embedder the index was built with")
         }
-        return graph.search(query, k: k, ef: max(ef, k), visited: VisitedSet(capacity: graph.slotCount))
+        let visited = graphCache.takeVisitedSet()
+        defer { graphCache.returnVisitedSet(visited) }
+        return graph.search(query, k: k, ef: max(ef, k), visited: visited)
             .map { (ChunkID(rawValue: $0.label), Double(1 - $0.distance)) }
     }
 
@@ -121,8 +131,8 @@ extension Store {
             try db.execute(sql: "UPDATE index_state SET hnsw = '' WHERE id = 1")
             return nil
         }
-        let changed = rebuild || state == nil ? Set(0..<graph.pageCount) : HNSWGraph.pages(of: graph.takeChangedSlots())
-        _ = graph.takeChangedSlots()
+        let changedSlots = graph.takeChangedSlots()
+        let changed = rebuild || state == nil ? Set(0..<graph.pageCount) : HNSWGraph.pages(of: changedSlots)
         let statement = try db.cachedStatement(sql: "INSERT OR REPLACE INTO hnsw_page (page, data) VALUES (?, ?)")
         for page in changed.sorted() where page < graph.pageCount {
             try statement.execute(arguments: [page, Data(graph.encodePage(page))])
