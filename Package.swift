@@ -65,7 +65,7 @@ let package = Package(
             name: "RAGEmbeddingTests", dependencies: ["RAGEmbedding", "RAGKernels", "RAGKernelsAVX512"], exclude: ["Fixtures"],
             swiftSettings: kernelSettings
         ),
-        .testTarget(name: "RAGLLMTests", dependencies: ["RAGLLM", "RAGCore", "RAGKernels"], swiftSettings: swiftSettings),
+        .testTarget(name: "RAGLLMTests", dependencies: ["RAGLLM", "RAGCore", "RAGKernels"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "RAGIndexTests", dependencies: ["RAGIndex"], swiftSettings: swiftSettings),
         .testTarget(name: "RAGCoreTests", dependencies: ["RAGCore"], swiftSettings: swiftSettings),
         .testTarget(name: "RAGTextTests", dependencies: ["RAGText"], swiftSettings: swiftSettings),

@@ -1,0 +1,68 @@
+import RAGLLM
+import Testing
+
+@Suite struct PreTokenizerTests {
+    func words(_ pre: PreTokenizer, _ text: String) -> [String] {
+        let scalars = Array(text.unicodeScalars)
+        return pre.split(scalars).map { r in String(String.UnicodeScalarView(scalars[r])) }
+    }
+
+    @Test func gpt2SplitsLikeItsExpression() {
+        #expect(words(.gpt2, "Hello world's 2024 items!!  ok\n\nx") == ["Hello", " world", "'s", " 2024", " items", "!!", " ", " ok", "\n", "\n", "x"])
+        #expect(words(.gpt2, "a   ") == ["a", "   "])
+        #expect(words(.gpt2, "I'LL go") == ["I", "'", "LL", " go"])
+    }
+
+    @Test func smollmSplitsEveryDigit() {
+        #expect(words(.smollm, "in 2024, v3.1") == ["in", " ", "2", "0", "2", "4", ",", " v", "3", ".", "1"])
+    }
+
+    @Test func qwen2SplitsLikeLlama3WithSingleDigits() {
+        #expect(words(.qwen2, "Hello, (world) 123 I'LL\n\n  end") == ["Hello", ",", " (", "world", ")", " ", "1", "2", "3", " I", "'LL", "\n\n", " ", " end"])
+        #expect(words(.qwen2, "a.\n\nb") == ["a", ".\n\n", "b"])
+        #expect(words(.qwen2, "x  \n  y") == ["x", "  \n", " ", " y"])
+        #expect(words(.qwen2, "naïve café") == ["naïve", " café"])
+    }
+}
+
+@Suite struct TokenizerTests {
+    static let tokenizers: [String: BPETokenizer] = {
+        var out: [String: BPETokenizer] = [:]
+        for name in [Reference.smolLM2, Reference.qwen] { out[name] = try! BPETokenizer(GGUFFile(path: Reference.path(name))) }
+        return out
+    }()
+
+    @Test(arguments: [Reference.smolLM2, Reference.qwen])
+    func promptIdsEqualTheReference(model: String) throws {
+        let tokenizer = try #require(Self.tokenizers[model])
+        let reference = try #require(Reference.shared.models[model])
+        for prompt in reference.prompts {
+            #expect(tokenizer.encode(prompt.prompt) == prompt.prompt_ids, "\(model) \(prompt.name)")
+        }
+        #expect(tokenizer.encode(reference.speed.prompt) == reference.speed.prompt_ids, "\(model) 512-token prompt")
+    }
+
+    @Test(arguments: [Reference.smolLM2, Reference.qwen])
+    func specialTokensAndEndOfGeneration(model: String) throws {
+        let tokenizer = try #require(Self.tokenizers[model])
+        let reference = try #require(Reference.shared.models[model])
+        #expect(tokenizer.bos == reference.bos && tokenizer.eos == reference.eos)
+        #expect(tokenizer.endOfGeneration == Set(reference.eog_ids))
+        let start = tokenizer.encode("<|im_start|>")
+        #expect(start.count == 1 && tokenizer.isControl(start[0]))
+        // Without special parsing the same text is ordinary characters.
+        #expect(tokenizer.encode("<|im_start|>", special: false).count > 1)
+    }
+
+    @Test(arguments: [Reference.smolLM2, Reference.qwen])
+    func decodingRestoresTheText(model: String) throws {
+        let tokenizer = try #require(Self.tokenizers[model])
+        let reference = try #require(Reference.shared.models[model])
+        for prompt in reference.prompts {
+            #expect(tokenizer.decode(prompt.output_ids) == prompt.output_text, "\(model) \(prompt.name)")
+            #expect(tokenizer.decode(prompt.prompt_ids, special: true) == prompt.prompt)
+        }
+        let text = "Ünïcödé — 漢字 🙂 tabs\tand  spaces\n"
+        #expect(tokenizer.decode(tokenizer.encode(text)) == text)
+    }
+}
