@@ -9,8 +9,8 @@ let swiftSettings: [SwiftSetting] = [
 ]
 // Hot-loop targets are built for AVX2/FMA/F16C (SWIFT-NOTES.md: baseline x86-64 is SSE2 only).
 let kernelSettings: [SwiftSetting] = swiftSettings + [.unsafeFlags(["-Xcc", "-march=x86-64-v3"])]
-// AVX-512 (x86-64-v4) builds of a few kernels, called only after a runtime check (CPUFeatures).
-let avx512Settings: [SwiftSetting] = swiftSettings + [.unsafeFlags(["-Xcc", "-march=x86-64-v4"])]
+// AVX-512 (x86-64-v4 + VNNI) builds of a few kernels, called only after a runtime check (CPUFeatures).
+let avx512Settings: [SwiftSetting] = swiftSettings + [.unsafeFlags(["-Xcc", "-march=x86-64-v4", "-Xcc", "-mavx512vnni"])]
 
 let package = Package(
     name: "rag",

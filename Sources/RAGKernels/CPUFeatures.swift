@@ -5,12 +5,12 @@ internal import Glibc
 /// What the processor we run on can do, read once from the kernel's view of it (`/proc/cpuinfo`
 /// lists only the features the OS has enabled, AVX-512 register state included).
 public enum CPUFeatures {
-    /// AVX-512 F/BW/CD/DQ/VL (x86-64-v4): `RAGKernelsAVX512` may run. `RAG_KERNELS=avx2` turns
+    /// AVX-512 F/BW/CD/DQ/VL (x86-64-v4) and VNNI: `RAGKernelsAVX512` may run. `RAG_KERNELS=avx2` turns
     /// it off (to compare the two paths, or to work around a misbehaving machine).
     public static let hasAVX512: Bool = {
         if let forced = getenv("RAG_KERNELS"), String(cString: forced) == "avx2" { return false }
         let flags = cpuFlags()
-        return ["avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"].allSatisfy(flags.contains)
+        return ["avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl", "avx512_vnni"].allSatisfy(flags.contains)
     }()
 
     /// The name of the kernel family in use, for benchmark reports.

@@ -20,6 +20,12 @@ public enum Vector {
         return sum
     }
 
+    /// y[i] += a·x[i].
+    @inlinable
+    public static func addScaled(_ x: UnsafePointer<Float>, _ a: Float, into y: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count { y[i] += a * x[i] }
+    }
+
     /// e^x for eight lanes: Cody–Waite range reduction and a degree-6 polynomial; relative error
     /// below 5e-7; inputs are clamped to [-87.3, 88.3], so e^x never underflows to a denormal.
     @inlinable @inline(__always)

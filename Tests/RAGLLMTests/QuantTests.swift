@@ -94,33 +94,43 @@ func plainElement(_ type: GGMLType, _ block: [UInt8], _ e: Int) -> Float {
 }
 
 @Suite struct QuantDotTests {
-    /// Integer dots against quantized activations equal the plain dot of the dequantized weights
-    /// with the dequantized activations (up to float summation order), and stay close to the dot
-    /// with the original activations.
-    @Test(arguments: [(GGMLType.q8_0, [0]), (.q4_0, [0]), (.q4_1, [0, 2]), (.q5_0, [0])])
-    func integerDotsMatchDequantizeThenDot(type: GGMLType, scales: [Int]) {
-        let blocks = 24, n = blocks * 32
-        let weights = randomBlocks(type, blocks: blocks, scaleOffsets: scales, seed: 77 + UInt64(type.rawValue))
-        var state: UInt64 = 5
-        let x: [Float] = (0..<n).map { _ in
+    static func randomActivations(_ n: Int, seed: UInt64) -> [Float] {
+        var state = seed
+        return (0..<n).map { _ in
             state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             return Float(Int(state >> 40) % 20_001 - 10_000) / 2_500
         }
-        let activations = x.withUnsafeBufferPointer { Q8Activations($0.baseAddress!, count: n) }
+    }
+
+    /// Integer dots against quantized activations equal the plain dot of the dequantized weights
+    /// with the dequantized activations (up to float summation order), and stay close to the dot
+    /// with the original activations.
+    @Test(arguments: [
+        (GGMLType.q8_0, [0], ActivationFormat.q8_0), (.q4_0, [0], .q8_0), (.q4_1, [0, 2], .q8_1), (.q5_0, [0], .q8_0),
+        (.q4_K, [0, 2], .q8_K), (.q6_K, [208], .q8_K),
+    ])
+    func integerDotsMatchDequantizeThenDot(type: GGMLType, scales: [Int], format: ActivationFormat) {
+        let n = 768, blocks = n / type.blockSize
+        let weights = randomBlocks(type, blocks: blocks, scaleOffsets: scales, seed: 77 + UInt64(type.rawValue))
+        let x = Self.randomActivations(n, seed: 5)
+        let activations = QuantizedActivations(format: format, width: n, capacity: 1)
+        x.withUnsafeBufferPointer { activations.quantize($0.baseAddress!, rows: 1, stride: n) }
         var w = [Float](repeating: 0, count: n)
         weights.withUnsafeBytes { raw in w.withUnsafeMutableBufferPointer { type.dequantize(raw.baseAddress!, count: n, into: $0.baseAddress!) } }
         var viaQuantized = 0.0, exact = 0.0
         for i in 0..<n {
-            let b = i / 32
-            viaQuantized += Double(w[i]) * Double(activations.scales[b]) * Double(activations.quants[i])
+            viaQuantized += Double(w[i]) * Double(activations.value(row: 0, i))
             exact += Double(w[i]) * Double(x[i])
         }
         let fast: Float = weights.withUnsafeBytes { raw in
+            let (p, row) = (raw.baseAddress!, activations.row(0))
             switch type {
-            case .q8_0: QuantDot.q8_0(raw.baseAddress!, activations, blocks: blocks)
-            case .q4_0: QuantDot.q4_0(raw.baseAddress!, activations, blocks: blocks)
-            case .q4_1: QuantDot.q4_1(raw.baseAddress!, activations, blocks: blocks)
-            default: QuantDot.q5_0(raw.baseAddress!, activations, blocks: blocks)
+            case .q8_0: return QuantDot.q8_0(p, row, blocks: blocks)
+            case .q4_0: return QuantDot.q4_0(p, row, blocks: blocks)
+            case .q4_1: return QuantDot.q4_1(p, row, blocks: blocks)
+            case .q5_0: return QuantDot.q5_0(p, row, blocks: blocks)
+            case .q4_K: return QuantDot.q4_K(p, row, blocks: blocks)
+            default: return QuantDot.q6_K(p, row, blocks: blocks)
             }
         }
         let scale = max(1, abs(viaQuantized))
@@ -133,9 +143,21 @@ func plainElement(_ type: GGMLType, _ block: [UInt8], _ e: Int) -> Float {
     @Test func activationBlocksRoundAsGGMLDoes() {
         var x = [Float](repeating: 0, count: 64)
         for j in 0..<32 { x[j] = Float(j) - 15.5 }  // max |x| 15.5 → d = 15.5 / 127
-        let a = x.withUnsafeBufferPointer { Q8Activations($0.baseAddress!, count: 64) }
+        x[1] = 0.5 * 15.5 / 127  // exactly half a step: rounds to even (0)
+        x[2] = 1.5 * 15.5 / 127  // → 2
+        let a = QuantizedActivations(format: .q8_0, width: 64, capacity: 1)
+        x.withUnsafeBufferPointer { a.quantize($0.baseAddress!, rows: 1, stride: 64) }
         #expect(a.quants[0] == -127 && a.quants[31] == 127)
+        #expect(a.quants[1] == 0 && a.quants[2] == 2)
         #expect(a.scales[0] == Float(Float16(Float(15.5) / 127)))
-        #expect(a.scales[1] == 0 && a.quants[32...].allSatisfy { $0 == 0 })
+        #expect(a.scales[1] == 0 && (32..<64).allSatisfy { a.quants[$0] == 0 })
+        // Q8_K: the value of largest magnitude maps to −127 (so a positive maximum to +127 after
+        // the sign of the scale), the scale is kept in f32, and groups of 16 are summed.
+        var y = [Float](repeating: 0.25, count: 256)
+        y[7] = -3
+        let b = QuantizedActivations(format: .q8_K, width: 256, capacity: 1)
+        y.withUnsafeBufferPointer { b.quantize($0.baseAddress!, rows: 1, stride: 256) }
+        #expect(b.quants[7] == -127 && b.scales[0] == 1 / (-127 / Float(-3)))
+        #expect(b.groupSums[0] == Int32(b.quants[7]) + 15 * Int32(b.quants[0]) && b.groupSums[1] == 16 * Int32(b.quants[0]))
     }
 }

@@ -1,0 +1,113 @@
+internal import Foundation
+internal import RAGCore
+internal import RAGKernels
+
+/// A llama- or qwen2-family transformer with its weights in place in the memory-mapped GGUF
+/// (quantized as stored: no f32 copy), its tokenizer and its chat template. Immutable and
+/// shareable; each generation runs in its own `Session` (KV cache and scratch).
+public final class LanguageModel: @unchecked Sendable {
+    public let file: GGUFFile
+    public let config: ModelConfig
+    public let tokenizer: BPETokenizer
+    /// `tokenizer.chat_template` from the file, if any (we render ChatML ourselves).
+    public let chatTemplate: String?
+
+    struct Layer {
+        var attentionNorm: [Float]
+        var query, key, value, attentionOutput: Matrix
+        var queryBias, keyBias, valueBias: [Float]?
+        var feedForwardNorm: [Float]
+        var gate, up, down: Matrix
+    }
+
+    let embedding: Matrix
+    let layers: [Layer]
+    let outputNorm: [Float]
+    let output: Matrix
+
+    public convenience init(path: String) throws {
+        try self.init(GGUFFile(path: path))
+    }
+
+    public init(_ file: GGUFFile) throws {
+        self.file = file
+        let config = try ModelConfig(file)
+        self.config = config
+        tokenizer = try BPETokenizer(file)
+        chatTemplate = file.metadata["tokenizer.chat_template"]?.string
+        let d = config.embeddingLength, kv = config.headCountKV * config.headDimension, ff = config.feedForwardLength
+        embedding = try Matrix(file, "token_embd.weight", rows: config.vocabSize, columns: d)
+
+        func vector(_ name: String, _ count: Int, required: Bool = true) throws -> [Float]? {
+            guard let info = file.tensor(name) else {
+                if required { throw RAGError(.corruptFile, "\(file.path): tensor \"\(name)\" is missing") }
+                return nil
+            }
+            guard info.elementCount == count, info.type.isDecodable else {
+                throw RAGError(.corruptFile, "\(file.path): tensor \"\(name)\" holds \(info.elementCount) \(info.type) values, expected \(count)")
+            }
+            var values = [Float](repeating: 0, count: count)
+            values.withUnsafeMutableBufferPointer { info.type.dequantize(file.bytes(of: info).baseAddress!, count: count, into: $0.baseAddress!) }
+            return values
+        }
+
+        var layers: [Layer] = []
+        for i in 0..<config.blockCount {
+            let p = "blk.\(i)."
+            layers.append(Layer(
+                attentionNorm: try vector(p + "attn_norm.weight", d)!,
+                query: try Matrix(file, p + "attn_q.weight", rows: d, columns: d),
+                key: try Matrix(file, p + "attn_k.weight", rows: kv, columns: d),
+                value: try Matrix(file, p + "attn_v.weight", rows: kv, columns: d),
+                attentionOutput: try Matrix(file, p + "attn_output.weight", rows: d, columns: d),
+                queryBias: try vector(p + "attn_q.bias", d, required: false),
+                keyBias: try vector(p + "attn_k.bias", kv, required: false),
+                valueBias: try vector(p + "attn_v.bias", kv, required: false),
+                feedForwardNorm: try vector(p + "ffn_norm.weight", d)!,
+                gate: try Matrix(file, p + "ffn_gate.weight", rows: ff, columns: d),
+                up: try Matrix(file, p + "ffn_up.weight", rows: ff, columns: d),
+                down: try Matrix(file, p + "ffn_down.weight", rows: d, columns: ff)))
+        }
+        self.layers = layers
+        outputNorm = try vector("output_norm.weight", d)!
+        output = config.tiedEmbeddings ? embedding : try Matrix(file, "output.weight", rows: config.vocabSize, columns: d)
+        guard embedding.activationFormat != nil || embedding.type == .f32 || embedding.type == .f16 else {
+            throw RAGError(.unsupported, "\(file.path): token_embd.weight is \(embedding.type)")
+        }
+    }
+
+    /// Bytes of weights read per generated token (every matrix once, the output matrix included).
+    public var weightBytesPerToken: Int {
+        var total = output.rowBytes * output.rows
+        for l in layers {
+            for m in [l.query, l.key, l.value, l.attentionOutput, l.gate, l.up, l.down] { total += m.rowBytes * m.rows }
+        }
+        return total
+    }
+}
+
+extension LanguageModel {
+    /// The default generator: `$RAG_GENERATOR`, else Qwen2.5-Coder-0.5B-Instruct Q4_K_M in the
+    /// model cache (`${RAG_MODELS_DIR:-${XDG_CACHE_HOME:-~/.cache}/rag/models}/gguf/`).
+    public static var defaultPath: String {
+        let environment = ProcessInfo.processInfo.environment
+        if let path = environment["RAG_GENERATOR"], !path.isEmpty { return path }
+        return cacheDirectory + "/gguf/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+    }
+
+    /// The small model (tests, quick runs).
+    public static var smallPath: String { cacheDirectory + "/gguf/SmolLM2-135M-Instruct.Q4_1.gguf" }
+
+    static var cacheDirectory: String {
+        let environment = ProcessInfo.processInfo.environment
+        return environment["RAG_MODELS_DIR"] ?? ((environment["XDG_CACHE_HOME"] ?? (NSHomeDirectory() + "/.cache")) + "/rag/models")
+    }
+
+    /// Opens a model file with an error that says what to do when it is not there.
+    public static func open(_ path: String) throws -> LanguageModel {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw RAGError(.notFound, "\(path): no such model file; run `make models` or pass --model FILE.gguf")
+        }
+        return try LanguageModel(path: path)
+    }
+}

@@ -1,0 +1,350 @@
+internal import Foundation
+internal import RAGCore
+internal import RAGKernels
+
+/// One conversation with a model: the KV cache (f16, as llama.cpp keeps it) and the scratch
+/// buffers of the forward pass. Not thread-safe: one evaluation at a time (it uses `threads`
+/// cores inside).
+///
+/// The arithmetic follows ggml's so outputs match llama.cpp's: activations quantized per block
+/// before every matrix product, RMS in double, RoPE angles by repeated multiplication, queries and
+/// attention probabilities rounded to f16 against the f16 cache.
+public final class Session: @unchecked Sendable {
+    public let model: LanguageModel
+    public let contextLength: Int
+    public let batchSize: Int
+    public let threads: Int
+    /// From this many rows on, products go through decoded weight panels and OpenBLAS.
+    static let gemmRows = 32
+    /// Tokens in the cache (the position of the next token).
+    public private(set) var position = 0
+    /// The tokens evaluated so far.
+    public private(set) var history: [Int32] = []
+
+    private let d: Int, kvWidth: Int, headDim: Int, ff: Int
+    private let keys: UnsafeMutablePointer<Float16>
+    private let values: UnsafeMutablePointer<Float16>
+    private let x: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>
+    private let q: UnsafeMutablePointer<Float>, k: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>
+    private let attention: UnsafeMutablePointer<Float>
+    private let gate: UnsafeMutablePointer<Float>, up: UnsafeMutablePointer<Float>
+    private let scores: UnsafeMutablePointer<Float>
+    /// Prefill scratch: dequantized activations, one weight panel per thread, f32 K and V of
+    /// one KV head, f16-rounded queries of one head.
+    private let dequantized: UnsafeMutablePointer<Float>
+    private let panels: UnsafeMutablePointer<Float>
+    private let panelFloats: Int
+    private let keyRows: UnsafeMutablePointer<Float>, valueRows: UnsafeMutablePointer<Float>
+    private var activations: [String: QuantizedActivations] = [:]
+    public private(set) var logits: [Float]
+
+    public init(model: LanguageModel, contextLength: Int? = nil, batchSize: Int = 512, threads: Int? = nil) {
+        self.model = model
+        let c = model.config
+        self.contextLength = min(contextLength ?? min(c.contextLength, 4096), c.contextLength)
+        self.batchSize = batchSize
+        self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        d = c.embeddingLength
+        headDim = c.headDimension
+        kvWidth = c.headCountKV * headDim
+        ff = c.feedForwardLength
+        let cacheCount = c.blockCount * self.contextLength * kvWidth
+        keys = .allocate(capacity: cacheCount)
+        values = .allocate(capacity: cacheCount)
+        x = .allocate(capacity: batchSize * d)
+        h = .allocate(capacity: batchSize * d)
+        q = .allocate(capacity: batchSize * d)
+        k = .allocate(capacity: batchSize * kvWidth)
+        v = .allocate(capacity: batchSize * kvWidth)
+        attention = .allocate(capacity: batchSize * d)
+        gate = .allocate(capacity: batchSize * ff)
+        up = .allocate(capacity: batchSize * ff)
+        scores = .allocate(capacity: max(self.threads * self.contextLength, batchSize * self.contextLength))
+        dequantized = .allocate(capacity: batchSize * max(d, ff))
+        panelFloats = 1536 * 1024
+        panels = .allocate(capacity: self.threads * panelFloats)
+        keyRows = .allocate(capacity: self.threads * self.contextLength * headDim)
+        valueRows = .allocate(capacity: self.threads * self.contextLength * headDim)
+        BLAS.setThreads(1)
+        logits = [Float](repeating: 0, count: c.vocabSize)
+    }
+
+    deinit {
+        for p in [x, h, q, k, v, attention, gate, up, scores, dequantized, panels, keyRows, valueRows] { p.deallocate() }
+        keys.deallocate()
+        values.deallocate()
+    }
+
+    /// Forgets everything after the first `count` tokens (0: start over).
+    public func truncate(to count: Int) {
+        position = min(position, count)
+        history.removeLast(history.count - position)
+    }
+
+    /// Runs `tokens` through the model after the cached ones, in batches; afterwards `logits`
+    /// holds the next-token logits after the last of them.
+    public func evaluate(_ tokens: [Int32], cancelled: () -> Bool = { false }) throws {
+        guard !tokens.isEmpty else { return }
+        guard position + tokens.count <= contextLength else {
+            throw RAGError(.invalidInput, "\(position + tokens.count) tokens do not fit the context of \(contextLength) tokens (\(position) cached, \(tokens.count) new); shorten the prompt or raise the context size")
+        }
+        for t in tokens where t < 0 || Int(t) >= model.config.vocabSize {
+            throw RAGError(.invalidInput, "token id \(t) is outside the vocabulary (0..<\(model.config.vocabSize))")
+        }
+        var start = 0
+        while start < tokens.count {
+            if cancelled() { throw CancellationError() }
+            let end = min(tokens.count, start + batchSize)
+            forward(Array(tokens[start..<end]), computeLogits: end == tokens.count)
+            start = end
+        }
+    }
+
+    // MARK: - The forward pass
+
+    private func forward(_ tokens: [Int32], computeLogits: Bool) {
+        let n = tokens.count, c = model.config
+        for (t, token) in tokens.enumerated() { model.embedding.decodeRow(Int(token), into: x + t * d) }
+        for (index, layer) in model.layers.enumerated() {
+            rmsNorm(x, layer.attentionNorm, rows: n, into: h)
+            matmul(layer.query, h, rows: n, into: q, bias: layer.queryBias)
+            matmul(layer.key, h, rows: n, into: k, bias: layer.keyBias)
+            matmul(layer.value, h, rows: n, into: v, bias: layer.valueBias)
+            rope(q, rows: n, heads: c.headCount)
+            rope(k, rows: n, heads: c.headCountKV)
+            let cacheOffset = index * contextLength * kvWidth
+            for t in 0..<n {
+                let at = cacheOffset + (position + t) * kvWidth
+                for i in 0..<kvWidth {
+                    keys[at + i] = Float16(k[t * kvWidth + i])
+                    values[at + i] = Float16(v[t * kvWidth + i])
+                }
+            }
+            attend(rows: n, cacheOffset: cacheOffset)
+            matmul(layer.attentionOutput, attention, rows: n, into: h)
+            for i in 0..<n * d { x[i] += h[i] }
+            rmsNorm(x, layer.feedForwardNorm, rows: n, into: h)
+            matmul(layer.gate, h, rows: n, into: gate)
+            matmul(layer.up, h, rows: n, into: up)
+            for i in 0..<n * ff {
+                let g = gate[i]
+                gate[i] = g / (1 + expf(-g)) * up[i]
+            }
+            matmul(layer.down, gate, rows: n, into: h)
+            for i in 0..<n * d { x[i] += h[i] }
+        }
+        position += n
+        history += tokens
+        if computeLogits {
+            rmsNorm(x + (n - 1) * d, model.outputNorm, rows: 1, into: h)
+            logits.withUnsafeMutableBufferPointer { out in matmul(model.output, h, rows: 1, into: out.baseAddress!) }
+        }
+    }
+
+    /// y = x / sqrt(mean(x²) + ε) · weight, per row (the mean summed in double, as ggml does).
+    private func rmsNorm(_ x: UnsafeMutablePointer<Float>, _ weight: [Float], rows: Int, into y: UnsafeMutablePointer<Float>) {
+        let epsilon = Float(model.config.rmsEpsilon)
+        weight.withUnsafeBufferPointer { w in
+            for r in 0..<rows {
+                let row = x + r * d, out = y + r * d
+                var sum = 0.0
+                for i in 0..<d { sum += Double(row[i] * row[i]) }
+                let scale = 1 / (Float(sum / Double(d)) + epsilon).squareRoot()
+                for i in 0..<d { out[i] = row[i] * scale * w[i] }
+            }
+        }
+    }
+
+    /// The quantized-activation buffer for a format and width (made once per session).
+    private func buffer(_ format: ActivationFormat, width: Int) -> QuantizedActivations {
+        let key = "\(format)/\(width)"
+        if let b = activations[key] { return b }
+        let b = QuantizedActivations(format: format, width: width, capacity: batchSize)
+        activations[key] = b
+        return b
+    }
+
+    /// out[r·rows + o] = W[o] · x[r] (+ bias), for `rows` input rows, over the threads.
+    /// One row (decoding): integer dots of the stored blocks with the quantized activations.
+    /// Several rows (a prompt): the activations quantized the same way and turned back into
+    /// floats, weight panels decoded to f32 per thread, and an OpenBLAS product per panel —
+    /// the same products, summed in f32.
+    private func matmul(_ w: Matrix, _ input: UnsafeMutablePointer<Float>, rows n: Int, into out: UnsafeMutablePointer<Float>, bias: [Float]? = nil) {
+        let outputs = w.rows, columns = w.columns
+        let target = UnsafeTransfer(out)
+        if n >= Self.gemmRows {
+            let source: UnsafeMutablePointer<Float>
+            if let format = w.activationFormat {
+                let a = buffer(format, width: columns)
+                a.quantize(input, rows: n, stride: columns, threads: threads)
+                let dq = UnsafeTransfer(dequantized)
+                Parallel.forEach(threads, threads: threads) { t, _ in
+                    let per = (n + self.threads - 1) / self.threads
+                    let lo = min(n, t * per), hi = min(n, lo + per)
+                    a.dequantize(rows: lo..<hi, into: dq.value, stride: columns)
+                }
+                source = dequantized
+            } else {
+                source = input
+            }
+            let panelRows = max(16, min((outputs + threads - 1) / threads, panelFloats / columns / 16 * 16))
+            let count = (outputs + panelRows - 1) / panelRows
+            let (a, panelBase, floats) = (UnsafeTransfer(source), UnsafeTransfer(panels), panelFloats)
+            Parallel.forEach(count, threads: threads) { c, thread in
+                let lo = c * panelRows, hi = min(outputs, lo + panelRows)
+                let panel = panelBase.value + thread * floats
+                for o in lo..<hi { w.decodeRow(o, into: panel + (o - lo) * columns) }
+                BLAS.matmulTransposed(a.value, rows: n, panel, outputs: hi - lo, inner: columns, into: target.value + lo, ldc: outputs)
+            }
+        } else {
+            // Each thread streams one contiguous run of rows (hardware prefetch follows it).
+            let chunk = (outputs + threads - 1) / threads
+            let chunks = (outputs + chunk - 1) / chunk
+            if let format = w.activationFormat {
+                let a = buffer(format, width: columns)
+                a.quantize(input, rows: n, stride: columns)
+                Parallel.forEach(chunks, threads: threads) { c, _ in
+                    let out = target.value
+                    let lo = c * chunk, hi = min(outputs, lo + chunk)
+                    for r in 0..<n {
+                        let xr = a.row(r)
+                        for o in lo..<hi { out[r * outputs + o] = w.dot(o, xr) }
+                    }
+                }
+            } else {
+                let source = UnsafeTransfer(input)
+                Parallel.forEach(chunks, threads: threads) { c, _ in
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: columns) { row in
+                        let lo = c * chunk, hi = min(outputs, lo + chunk)
+                        for o in lo..<hi {
+                            w.decodeRow(o, into: row.baseAddress!)
+                            for r in 0..<n {
+                                target.value[r * outputs + o] = Vector.dot(row.baseAddress!, source.value + r * columns, count: columns)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let bias {
+            for r in 0..<n { for o in 0..<outputs { out[r * outputs + o] += bias[o] } }
+        }
+    }
+
+    /// Rotary position embedding in place: pairs (2i, 2i+1) for llama, (i, i + dim/2) for NeoX;
+    /// angle pos·base^(−2i/dim), built by repeated multiplication in f32 like ggml's cache.
+    private func rope(_ y: UnsafeMutablePointer<Float>, rows n: Int, heads: Int) {
+        let c = model.config
+        let half = headDim / 2
+        let thetaScale = powf(Float(c.ropeFreqBase), -2 / Float(headDim))
+        let width = heads * headDim
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: headDim) { table in
+            for r in 0..<n {
+                var theta = Float(position + r)
+                for i in 0..<half {
+                    table[2 * i] = cosf(theta)
+                    table[2 * i + 1] = sinf(theta)
+                    theta *= thetaScale
+                }
+                for head in 0..<heads {
+                    let p = y + r * width + head * headDim
+                    for i in 0..<half {
+                        let (a, b) = c.ropeLayout == .normal ? (2 * i, 2 * i + 1) : (i, i + half)
+                        let cos = table[2 * i], sin = table[2 * i + 1]
+                        let x0 = p[a], x1 = p[b]
+                        p[a] = x0 * cos - x1 * sin
+                        p[b] = x0 * sin + x1 * cos
+                    }
+                }
+            }
+        }
+    }
+
+    /// Causal grouped-query attention of the `rows` new tokens over the cache. Queries are
+    /// rounded to f16 and probabilities too before they meet the f16 values, as ggml does.
+    /// A prompt: per head, scores = Q·Kᵀ and out = P·V as OpenBLAS products over f32 copies of
+    /// the head's keys and values; one token: vector loops.
+    private func attend(rows n: Int, cacheOffset: Int) {
+        let c = model.config
+        let heads = c.headCount, group = c.headCount / c.headCountKV
+        let scale = 1 / Float(headDim).squareRoot()
+        let base = position
+        let (qs, out, ks, vs, sc) = (UnsafeTransfer(q), UnsafeTransfer(attention), UnsafeTransfer(keys + cacheOffset), UnsafeTransfer(values + cacheOffset), UnsafeTransfer(scores))
+        let (kr, vr) = (UnsafeTransfer(keyRows), UnsafeTransfer(valueRows))
+        let (headDim, kvWidth, d, context) = (headDim, kvWidth, d, contextLength)
+        let length = base + n
+        if n >= Self.gemmRows {
+            // One item per query head; each thread converts its head's keys and values once.
+            Parallel.forEach(heads, threads: threads) { head, thread in
+                let kvHead = head / group
+                let kf = kr.value + thread * context * headDim, vf = vr.value + thread * context * headDim
+                for t in 0..<length {
+                    let kp = ks.value + t * kvWidth + kvHead * headDim, vp = vs.value + t * kvWidth + kvHead * headDim
+                    for i in 0..<headDim {
+                        kf[t * headDim + i] = Float(kp[i])
+                        vf[t * headDim + i] = Float(vp[i])
+                    }
+                }
+                do {
+                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: n * headDim + n * length)
+                    defer { scratch.deallocate() }
+                    let query = scratch, s = scratch + n * headDim
+                    for r in 0..<n {
+                        for i in 0..<headDim { query[r * headDim + i] = Float(Float16(qs.value[r * d + head * headDim + i])) }
+                    }
+                    BLAS.matmulTransposed(query, rows: n, kf, outputs: length, inner: headDim, into: s)
+                    for r in 0..<n {
+                        let row = s + r * length, visible = base + r + 1
+                        softmax(row, count: visible, scale: scale)
+                        for t in 0..<visible { row[t] = Float(Float16(row[t])) }
+                        for t in visible..<length { row[t] = 0 }
+                    }
+                    BLAS.matmul(s, rows: n, vf, columns: headDim, inner: length, into: out.value + head * headDim, lda: length, ldb: headDim, ldc: d)
+                }
+            }
+            return
+        }
+        Parallel.forEach(n * heads, threads: threads) { item, thread in
+            let r = item / heads, head = item % heads
+            let kvHead = head / group
+            let visible = base + r + 1
+            let s = sc.value + thread * context
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * headDim) { buffer in
+                let query = buffer.baseAddress!, row = buffer.baseAddress! + headDim
+                let qp = qs.value + r * d + head * headDim
+                for i in 0..<headDim { query[i] = Float(Float16(qp[i])) }
+                for t in 0..<visible {
+                    let kp = ks.value + t * kvWidth + kvHead * headDim
+                    for i in 0..<headDim { row[i] = Float(kp[i]) }
+                    s[t] = Vector.dot(query, row, count: headDim)
+                }
+                softmax(s, count: visible, scale: scale)
+                let o = out.value + r * d + head * headDim
+                for i in 0..<headDim { o[i] = 0 }
+                for t in 0..<visible {
+                    let p = Float(Float16(s[t]))
+                    let vp = vs.value + t * kvWidth + kvHead * headDim
+                    for i in 0..<headDim { row[i] = Float(vp[i]) }
+                    Vector.addScaled(row, p, into: o, count: headDim)
+                }
+            }
+        }
+    }
+}
+
+/// softmax(scale·x) in place (max subtracted; the sum in double, as ggml's soft_max).
+private func softmax(_ x: UnsafeMutablePointer<Float>, count: Int, scale: Float) {
+    var maxValue = -Float.infinity
+    for t in 0..<count {
+        x[t] *= scale
+        maxValue = max(maxValue, x[t])
+    }
+    var sum = 0.0
+    for t in 0..<count {
+        let e = expf(x[t] - maxValue)
+        x[t] = e
+        sum += Double(e)
+    }
+    let inverse = Float(1 / sum)
+    for t in 0..<count { x[t] *= inverse }
+}
