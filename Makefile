@@ -8,7 +8,7 @@ DB ?= indexes/default.sqlite
 RAG := .build/release/rag
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup build debug test run bench bench-ingest bench-embed bench-index models clean
+.PHONY: setup build debug test run bench bench-ingest bench-embed bench-index bench-llm models clean
 
 ## setup: install the system libraries (idempotent: nothing to do when present)
 setup:
@@ -44,7 +44,7 @@ run: build models
 	$(RAG) search "how much memory do the keys and values of past tokens take" --db $(DB) --top-k 3 --mode dense
 
 ## bench: every benchmark, release build
-bench: bench-ingest bench-embed bench-index
+bench: bench-ingest bench-embed bench-index bench-llm
 
 ## bench-embed: embedding throughput and query latency against onnxruntime (same run)
 bench-embed: build models
@@ -53,6 +53,10 @@ bench-embed: build models
 ## bench-index: HNSW recall and queries/s against hnswlib (same run), index open time and size
 bench-index: build
 	scripts/bench-index.sh
+
+## bench-llm: generator prefill and decode tok/s and peak RSS against llama.cpp (same run)
+bench-llm: build models
+	scripts/bench-llm.sh
 
 ## bench-ingest: ingest throughput on the demo corpus and on SciFact (../shared/data)
 bench-ingest: build models

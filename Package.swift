@@ -34,7 +34,7 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         // The hot math: SIMD vector kernels and OpenBLAS wrappers.
         .target(name: "RAGKernels", dependencies: ["COpenBLAS", "RAGKernelsAVX512"], swiftSettings: kernelSettings),
-        .target(name: "RAGKernelsAVX512", swiftSettings: avx512Settings),
+        .target(name: "RAGKernelsAVX512", dependencies: ["CPrefetch"], swiftSettings: avx512Settings),
         // The vector index: HNSW graph (value type), brute-force oracle, distances.
         .target(name: "RAGIndex", dependencies: ["RAGCore", "RAGKernels", "RAGKernelsAVX512", "CPrefetch"], swiftSettings: kernelSettings),
         // Cache-prefetch hints (header-only C: Swift has no prefetch).

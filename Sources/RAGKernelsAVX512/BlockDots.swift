@@ -1,3 +1,5 @@
+public import CPrefetch
+
 /// Integer dot products of rows stored as 34-byte Q8_0 blocks (f16 scale, 32 int8) or 36-byte
 /// blocks with a minimum (f16 scale, f16 min, 32 int8; value = d·q + m) against activations
 /// quantized per 32 (int8 + f32 scale, and d·Σq for the minimum term).
@@ -24,6 +26,7 @@ public enum BlockDots {
         var b = 0
         while b + 1 < blocks {
             let k0 = w + b * 34, k1 = k0 + 34
+            rag_prefetch2(k0 + 1024)  // the weights stream from memory: ask ahead
             let s0 = dot32((k0 + 2).assumingMemoryBound(to: Int8.self), x + b * 32)
             let s1 = dot32((k1 + 2).assumingMemoryBound(to: Int8.self), x + b * 32 + 32)
             t0 += half(k0, 0) * scales[b] * Float(s0)
@@ -43,6 +46,7 @@ public enum BlockDots {
         var b = 0
         while b + 1 < blocks {
             let k0 = w + b * 36, k1 = k0 + 36
+            rag_prefetch2(k0 + 1024)
             let s0 = dot32((k0 + 4).assumingMemoryBound(to: Int8.self), x + b * 32)
             let s1 = dot32((k1 + 4).assumingMemoryBound(to: Int8.self), x + b * 32 + 32)
             t0 += half(k0, 0) * scales[b] * Float(s0) + half(k0, 2) * sums[b]

@@ -38,6 +38,8 @@ public final class GGUFFile: @unchecked Sendable {
     public let fileSize: Int
     private let base: UnsafeRawPointer?
     private let byName: [String: Int]
+    /// Device, inode, size and modification time when mapped (see `changedOnDisk`).
+    private let identity: [Int]
 
     public init(path: String) throws {
         self.path = path
@@ -47,6 +49,7 @@ public final class GGUFFile: @unchecked Sendable {
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw RAGError(.io, "\(path): cannot stat the model file") }
         fileSize = Int(info.st_size)
+        identity = Self.identity(info)
         guard fileSize > 0 else { throw RAGError(.corruptFile, "\(path): empty file, expected a GGUF model") }
         guard let mapped = mmap(nil, fileSize, PROT_READ, MAP_PRIVATE, fd, 0), mapped != MAP_FAILED else {
             throw RAGError(.io, "\(path): cannot map the model file (\(String(cString: strerror(errno))))")
@@ -150,6 +153,19 @@ public final class GGUFFile: @unchecked Sendable {
     /// The bytes of a tensor, in place in the mapped file (valid while this object lives).
     public func bytes(of tensor: GGUFTensorInfo) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: base! + tensor.offset, count: tensor.byteCount)
+    }
+
+    static func identity(_ info: stat) -> [Int] {
+        [Int(info.st_dev), Int(info.st_ino), Int(info.st_size), Int(info.st_mtim.tv_sec), Int(info.st_mtim.tv_nsec)]
+    }
+
+    /// Whether the file at `path` was written, truncated or replaced since it was mapped. A file
+    /// replaced by renaming a new one over it leaves our mapping on the old one (safe); a file
+    /// written in place changes weights under the mapping — callers check before each use.
+    public var changedOnDisk: Bool {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return true }
+        return Self.identity(info) != identity
     }
 
     /// Tells the kernel a tensor's pages will not be read again (after repacking): they leave

@@ -206,9 +206,9 @@ public final class Session: @unchecked Sendable {
                 Parallel.forEach(chunks, threads: threads) { c, _ in
                     let out = target.value
                     let lo = c * chunk, hi = min(outputs, lo + chunk)
-                    for r in 0..<n {
-                        let xr = a.row(r)
-                        for o in lo..<hi { out[r * outputs + o] = w.dot(o, xr) }
+                    // Each weight row once, against every token (it stays in cache meanwhile).
+                    for o in lo..<hi {
+                        for r in 0..<n { out[r * outputs + o] = w.dot(o, a.row(r)) }
                     }
                 }
             } else {

@@ -163,6 +163,14 @@ func expectError(_ bytes: [UInt8], _ fragments: [String], sourceLocation: Source
         ]), ["tensor w", "unknown type 99", "Q4_K"])
     }
 
+    @Test func unsupportedArchitecture() throws {
+        var bytes = GGUFWriter.file(keyCount: 8, metadata: { GGUFWriter.llamaMetadata(&$0) })
+        // "llama" → "gemma" in the architecture value (the keys keep their llama. prefix).
+        let at = try #require(bytes.indices.first { Array(bytes[$0..<min($0 + 5, bytes.count)]) == Array("llama".utf8) && bytes[$0 - 8] == 5 })
+        bytes.replaceSubrange(at..<at + 5, with: Array("gemma".utf8))
+        try expectError(bytes, ["architecture \"gemma\"", "llama and qwen2"])
+    }
+
     @Test(arguments: ["general.architecture", "llama.block_count", "llama.attention.layer_norm_rms_epsilon"])
     func missingRequiredKey(_ key: String) throws {
         try expectError(GGUFWriter.file(keyCount: 8, metadata: { GGUFWriter.llamaMetadata(&$0, skipping: key) }), ["\"\(key)\"", "missing"])

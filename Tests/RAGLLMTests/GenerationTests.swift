@@ -135,6 +135,22 @@ import Testing
         #expect(Date().timeIntervalSince(started) < 20)
     }
 
+    /// A model file that changes after loading is refused before the next generation, not used.
+    @Test func aModelFileChangedOnDiskIsRefused() throws {
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("rag-model-\(UUID().uuidString).gguf")
+        try FileManager.default.copyItem(atPath: Reference.path(Reference.smolLM2), toPath: copy.path)
+        defer { try? FileManager.default.removeItem(at: copy) }
+        let model = try LanguageModel(path: copy.path)
+        let generator = Generator(model: model, contextLength: 128)
+        let ids = model.tokenizer.encode("Hello")
+        #expect(try generator.generate(prompt: ids, options: GenerationOptions(maxTokens: 2)).tokens.count >= 1)
+        let handle = try FileHandle(forWritingTo: copy)
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data([0]))
+        try handle.close()
+        #expect(throws: RAGError.self) { try generator.generate(prompt: ids, options: GenerationOptions(maxTokens: 2)) }
+    }
+
     @Test func aPromptLongerThanTheContextIsAClearError() throws {
         let generator = Generator(model: Self.model, contextLength: 64)
         let ids = [Int32](repeating: 260, count: 80)

@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import RAGCore
+import RAGKernels
+import RAGLLM
+
+/// Same protocol as ../shared/anchors/llama_bench.py, so the two can be divided: a 64-token
+/// warm-up; then per rep a fresh cache, prefill = wall time of evaluating the whole prompt (in
+/// batches of 512), decode = wall time of `--n-gen` steps of (argmax → evaluate that token),
+/// end-of-generation ignored. Medians over `--reps`; one JSON line.
+struct LLMBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "llm", abstract: "Prefill and decode speed of the generator.")
+
+    @OptionGroup var generator: GeneratorOptions
+    @Option(name: .customLong("prompt-file"), help: "The prompt (read byte for byte, special tokens parsed).") var promptFile: String
+    @Option(name: .customLong("n-gen"), help: "Decode steps.") var nGen = 128
+    @Option(help: "Threads.") var threads = 2
+    @Option(help: "Repetitions (medians are reported).") var reps = 3
+    @Option(name: .customLong("n-ctx"), help: "Context size.") var nCtx = 2048
+
+    func run() async throws {
+        do {
+            guard let data = FileManager.default.contents(atPath: promptFile) else {
+                throw RAGError(.notFound, "\(promptFile): cannot read the prompt file")
+            }
+            let start = Date()
+            let model = try generator.load()
+            let loadSeconds = Date().timeIntervalSince(start)
+            let ids = model.tokenizer.encode(String(decoding: data, as: UTF8.self))
+            guard ids.count + nGen <= nCtx else {
+                throw RAGError(.invalidInput, "prompt (\(ids.count) tokens) + --n-gen \(nGen) exceeds --n-ctx \(nCtx)")
+            }
+            let session = Session(model: model, contextLength: nCtx, threads: threads)
+            try session.evaluate(Array(ids.prefix(64)))
+            var prefill: [Double] = [], decode: [Double] = [], stepMax: [Double] = []
+            var firstIds: [Int32] = []
+            for _ in 0..<reps {
+                session.truncate(to: 0)
+                let t0 = Date()
+                try session.evaluate(ids)
+                prefill.append(Date().timeIntervalSince(t0))
+                var generated: [Int32] = []
+                var worst = 0.0
+                let t1 = Date()
+                for _ in 0..<nGen {
+                    let next = Sampler.argmax(session.logits)
+                    generated.append(next)
+                    let s = Date()
+                    try session.evaluate([next])
+                    worst = max(worst, Date().timeIntervalSince(s))
+                }
+                decode.append(Date().timeIntervalSince(t1))
+                stepMax.append((worst * 1e5).rounded() / 100)
+                firstIds = Array(generated.prefix(8))
+            }
+            func median(_ x: [Double]) -> Double { x.sorted()[x.count / 2] }
+            let result: [String: Any] = [
+                "runtime": "rag", "model": (generator.path as NSString).lastPathComponent, "threads": threads,
+                "kernels": CPUFeatures.kernels, "n_prompt": ids.count, "n_gen": nGen,
+                "prefill_tok_s": (Double(ids.count) / median(prefill) * 100).rounded() / 100,
+                "decode_tok_s": (Double(nGen) / median(decode) * 100).rounded() / 100,
+                "prefill_runs_s": prefill.map { ($0 * 1e4).rounded() / 1e4 }, "decode_runs_s": decode.map { ($0 * 1e4).rounded() / 1e4 },
+                "decode_step_max_ms": stepMax, "reps": reps, "first_gen_ids": firstIds.map(Int.init),
+                "load_s": (loadSeconds * 1000).rounded() / 1000, "weight_mib_per_token": Double(model.weightBytesPerToken) / 1_048_576,
+                "peak_rss_mib": (peakRSSMiB() * 10).rounded() / 10,
+            ]
+            let json = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
+            print(String(decoding: json, as: UTF8.self))
+        } catch {
+            throw fail(error)
+        }
+    }
+}
