@@ -61,12 +61,17 @@ public final class QuantizedActivations: @unchecked Sendable {
             for b in 0..<blocks {
                 let v = x + b * 32
                 var amax: Float = 0
-                for j in 0..<32 { amax = max(amax, abs(v[j])) }
+                for j in 0..<32 {
+                    let a = abs(v[j])
+                    amax = a > amax ? a : amax
+                }
                 let d = amax / 127
                 let inverse: Float = amax != 0 ? 127 / amax : 0
                 var sum: Int32 = 0
                 for j in 0..<32 {
-                    let qj = Int8((v[j] * inverse).rounded(.toNearestOrEven))
+                    // Round half to even by the 1.5·2²³ trick (|x| ≤ 127 here), as _mm_round_ps does.
+                    let rounded = (v[j] * inverse + 12_582_912) - 12_582_912
+                    let qj = Int8(truncatingIfNeeded: Int32(truncatingIfNeeded: Int(rounded)))
                     q[b * 32 + j] = qj
                     sum &+= Int32(qj)
                 }
@@ -168,6 +173,15 @@ public enum QuantDot {
         CPUFeatures.hasAVX512
             ? BlockDots.q8_0Wide(w, x.quants, x.scales, blocks: blocks)
             : BlockDots.q8_0(w, x.quants, x.scales, blocks: blocks)
+    }
+
+    /// Four Q8_0 rows `stride` bytes apart against one activation row.
+    public static func q8_0x4(_ w: UnsafeRawPointer, stride: Int, _ x: QuantizedRow, blocks: Int, into out: UnsafeMutablePointer<Float>) {
+        if CPUFeatures.hasAVX512 {
+            BlockDots.q8_0x4Wide(w, stride: stride, x.quants, x.scales, blocks: blocks, into: out)
+        } else {
+            BlockDots.q8_0x4(w, stride: stride, x.quants, x.scales, blocks: blocks, into: out)
+        }
     }
 
     /// Rows of 36-byte blocks (f16 scale, f16 minimum, 32 int8; value = d·q + m) — Q4_1 rows

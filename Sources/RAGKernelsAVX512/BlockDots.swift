@@ -60,6 +60,46 @@ public enum BlockDots {
         return t0 + t1
     }
 
+    /// Four consecutive rows (`stride` bytes apart) at once: four independent streams from
+    /// memory and one read of the activations for all of them.
+    @inlinable @inline(__always)
+    public static func q8_0x4(_ w: UnsafeRawPointer, stride: Int, _ x: UnsafePointer<Int8>, _ scales: UnsafePointer<Float>, blocks: Int, into out: UnsafeMutablePointer<Float>) {
+        var t0: Float = 0, t1: Float = 0, t2: Float = 0, t3: Float = 0
+        let r0 = w, r1 = w + stride, r2 = w + 2 * stride, r3 = w + 3 * stride
+        for b in 0..<blocks {
+            let o = b * 34
+            rag_prefetch(r0 + o + 1024)
+            rag_prefetch(r1 + o + 1024)
+            rag_prefetch(r2 + o + 1024)
+            rag_prefetch(r3 + o + 1024)
+            let xb = x + b * 32
+            var s0: Int32 = 0, s1: Int32 = 0, s2: Int32 = 0, s3: Int32 = 0
+            let q0 = (r0 + o + 2).assumingMemoryBound(to: Int8.self), q1 = (r1 + o + 2).assumingMemoryBound(to: Int8.self)
+            let q2 = (r2 + o + 2).assumingMemoryBound(to: Int8.self), q3 = (r3 + o + 2).assumingMemoryBound(to: Int8.self)
+            for j in 0..<32 {
+                let xj = Int32(xb[j])
+                s0 &+= Int32(q0[j]) &* xj
+                s1 &+= Int32(q1[j]) &* xj
+                s2 &+= Int32(q2[j]) &* xj
+                s3 &+= Int32(q3[j]) &* xj
+            }
+            let d = scales[b]
+            t0 += half(r0, o) * d * Float(s0)
+            t1 += half(r1, o) * d * Float(s1)
+            t2 += half(r2, o) * d * Float(s2)
+            t3 += half(r3, o) * d * Float(s3)
+        }
+        out[0] = t0
+        out[1] = t1
+        out[2] = t2
+        out[3] = t3
+    }
+
+    @inline(never)
+    public static func q8_0x4Wide(_ w: UnsafeRawPointer, stride: Int, _ x: UnsafePointer<Int8>, _ scales: UnsafePointer<Float>, blocks: Int, into out: UnsafeMutablePointer<Float>) {
+        q8_0x4(w, stride: stride, x, scales, blocks: blocks, into: out)
+    }
+
     /// `q8_0` built for AVX-512/VNNI.
     @inline(never)
     public static func q8_0Wide(_ w: UnsafeRawPointer, _ x: UnsafePointer<Int8>, _ scales: UnsafePointer<Float>, blocks: Int) -> Float {

@@ -30,7 +30,9 @@ struct Matrix: @unchecked Sendable {
     let data: UnsafeRawPointer
     private let owned: OwnedBytes?
 
-    init(_ file: GGUFFile, _ name: String, rows: Int? = nil, columns: Int) throws {
+    /// `repack`: false for a matrix only ever read a row at a time by index (the embedding table
+    /// of a model with a separate output matrix).
+    init(_ file: GGUFFile, _ name: String, rows: Int? = nil, columns: Int, repack: Bool = true) throws {
         guard let info = file.tensor(name) else {
             throw RAGError(.corruptFile, "\(file.path): tensor \"\(name)\" is missing")
         }
@@ -48,7 +50,7 @@ struct Matrix: @unchecked Sendable {
         let stored = file.bytes(of: info)
         let blocks = columns / 32
         switch info.type {
-        case .q4_0, .q5_0, .q4_1:
+        case .q4_0 where repack, .q5_0 where repack, .q4_1 where repack:
             let q8 = info.type != .q4_1
             layout = q8 ? .q8_0 : .q8min
             rowBytes = blocks * (q8 ? 34 : 36)

@@ -16,6 +16,8 @@ public final class Session: @unchecked Sendable {
     public let threads: Int
     /// From this many rows on, products go through decoded weight panels and OpenBLAS.
     static let gemmRows = 32
+    /// A weight matrix decoded to f32 (prompt processing).
+    private var wholeMatrix: [Float] = []
     /// Tokens in the cache (the position of the next token).
     public private(set) var position = 0
     /// The tokens evaluated so far.
@@ -29,11 +31,8 @@ public final class Session: @unchecked Sendable {
     private let attention: UnsafeMutablePointer<Float>
     private let gate: UnsafeMutablePointer<Float>, up: UnsafeMutablePointer<Float>
     private let scores: UnsafeMutablePointer<Float>
-    /// Prefill scratch: dequantized activations, one weight panel per thread, f32 K and V of
-    /// one KV head, f16-rounded queries of one head.
+    /// Prefill scratch: dequantized activations, f32 K and V of one KV head per thread.
     private let dequantized: UnsafeMutablePointer<Float>
-    private let panels: UnsafeMutablePointer<Float>
-    private let panelFloats: Int
     private let keyRows: UnsafeMutablePointer<Float>, valueRows: UnsafeMutablePointer<Float>
     private var activations: [String: QuantizedActivations] = [:]
     public private(set) var logits: [Float]
@@ -59,10 +58,8 @@ public final class Session: @unchecked Sendable {
         attention = .allocate(capacity: batchSize * d)
         gate = .allocate(capacity: batchSize * ff)
         up = .allocate(capacity: batchSize * ff)
-        scores = .allocate(capacity: max(self.threads * self.contextLength, batchSize * self.contextLength))
+        scores = .allocate(capacity: self.threads * self.contextLength)
         dequantized = .allocate(capacity: batchSize * max(d, ff))
-        panelFloats = 1536 * 1024
-        panels = .allocate(capacity: self.threads * panelFloats)
         keyRows = .allocate(capacity: self.threads * self.contextLength * headDim)
         valueRows = .allocate(capacity: self.threads * self.contextLength * headDim)
         BLAS.setThreads(1)
@@ -70,7 +67,7 @@ public final class Session: @unchecked Sendable {
     }
 
     deinit {
-        for p in [x, h, q, k, v, attention, gate, up, scores, dequantized, panels, keyRows, valueRows] { p.deallocate() }
+        for p in [x, h, q, k, v, attention, gate, up, scores, dequantized, keyRows, valueRows] { p.deallocate() }
         keys.deallocate()
         values.deallocate()
     }
@@ -167,8 +164,8 @@ public final class Session: @unchecked Sendable {
     /// out[r·rows + o] = W[o] · x[r] (+ bias), for `rows` input rows, over the threads.
     /// One row (decoding): integer dots of the stored blocks with the quantized activations.
     /// Several rows (a prompt): the activations quantized the same way and turned back into
-    /// floats, weight panels decoded to f32 per thread, and an OpenBLAS product per panel —
-    /// the same products, summed in f32.
+    /// floats, the weights decoded to f32, and one OpenBLAS product — the same products, summed
+    /// in f32.
     private func matmul(_ w: Matrix, _ input: UnsafeMutablePointer<Float>, rows n: Int, into out: UnsafeMutablePointer<Float>, bias: [Float]? = nil) {
         let outputs = w.rows, columns = w.columns
         let target = UnsafeTransfer(out)
@@ -187,14 +184,14 @@ public final class Session: @unchecked Sendable {
             } else {
                 source = input
             }
-            let panelRows = max(16, min((outputs + threads - 1) / threads, panelFloats / columns / 16 * 16))
-            let count = (outputs + panelRows - 1) / panelRows
-            let (a, panelBase, floats) = (UnsafeTransfer(source), UnsafeTransfer(panels), panelFloats)
-            Parallel.forEach(count, threads: threads) { c, thread in
-                let lo = c * panelRows, hi = min(outputs, lo + panelRows)
-                let panel = panelBase.value + thread * floats
-                for o in lo..<hi { w.decodeRow(o, into: panel + (o - lo) * columns) }
-                BLAS.matmulTransposed(a.value, rows: n, panel, outputs: hi - lo, inner: columns, into: target.value + lo, ldc: outputs)
+            // The matrix decoded to f32 over the threads, then one OpenBLAS product on all cores.
+            if wholeMatrix.count < outputs * columns { wholeMatrix = [Float](repeating: 0, count: outputs * columns) }
+            wholeMatrix.withUnsafeMutableBufferPointer { m in
+                let whole = UnsafeTransfer(m.baseAddress!)
+                Parallel.forEach(outputs, threads: threads) { o, _ in w.decodeRow(o, into: whole.value + o * columns) }
+                BLAS.setThreads(threads)
+                BLAS.matmulTransposed(source, rows: n, whole.value, outputs: outputs, inner: columns, into: out)
+                BLAS.setThreads(1)
             }
         } else {
             // Each thread streams one contiguous run of rows (hardware prefetch follows it).
@@ -206,9 +203,18 @@ public final class Session: @unchecked Sendable {
                 Parallel.forEach(chunks, threads: threads) { c, _ in
                     let out = target.value
                     let lo = c * chunk, hi = min(outputs, lo + chunk)
+                    var o = lo
+                    if n == 1, w.layout == .q8_0 {
+                        // One token: four rows per pass (four memory streams, one activation read).
+                        while o + 4 <= hi {
+                            QuantDot.q8_0x4(w.row(o), stride: w.rowBytes, a.row(0), blocks: columns / 32, into: out + o)
+                            o += 4
+                        }
+                    }
                     // Each weight row once, against every token (it stays in cache meanwhile).
-                    for o in lo..<hi {
+                    while o < hi {
                         for r in 0..<n { out[r * outputs + o] = w.dot(o, a.row(r)) }
+                        o += 1
                     }
                 }
             } else {
