@@ -73,16 +73,10 @@ public enum BlockDots {
             rag_prefetch(r2 + o + 1024)
             rag_prefetch(r3 + o + 1024)
             let xb = x + b * 32
-            var s0: Int32 = 0, s1: Int32 = 0, s2: Int32 = 0, s3: Int32 = 0
-            let q0 = (r0 + o + 2).assumingMemoryBound(to: Int8.self), q1 = (r1 + o + 2).assumingMemoryBound(to: Int8.self)
-            let q2 = (r2 + o + 2).assumingMemoryBound(to: Int8.self), q3 = (r3 + o + 2).assumingMemoryBound(to: Int8.self)
-            for j in 0..<32 {
-                let xj = Int32(xb[j])
-                s0 &+= Int32(q0[j]) &* xj
-                s1 &+= Int32(q1[j]) &* xj
-                s2 &+= Int32(q2[j]) &* xj
-                s3 &+= Int32(q3[j]) &* xj
-            }
+            let s0 = dot32((r0 + o + 2).assumingMemoryBound(to: Int8.self), xb)
+            let s1 = dot32((r1 + o + 2).assumingMemoryBound(to: Int8.self), xb)
+            let s2 = dot32((r2 + o + 2).assumingMemoryBound(to: Int8.self), xb)
+            let s3 = dot32((r3 + o + 2).assumingMemoryBound(to: Int8.self), xb)
             let d = scales[b]
             t0 += half(r0, o) * d * Float(s0)
             t1 += half(r1, o) * d * Float(s1)

@@ -101,6 +101,9 @@ struct Matrix: @unchecked Sendable {
         }
     }
 
+    /// Rows of Q8_0 blocks, as stored or after repacking.
+    var hasQ8_0Rows: Bool { layout == .q8_0 || (layout == .stored && type == .q8_0) }
+
     /// The activation format this matrix's integer dot wants; nil for float matrices.
     var activationFormat: ActivationFormat? {
         switch type {

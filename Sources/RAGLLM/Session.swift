@@ -204,7 +204,7 @@ public final class Session: @unchecked Sendable {
                     let out = target.value
                     let lo = c * chunk, hi = min(outputs, lo + chunk)
                     var o = lo
-                    if n == 1, w.layout == .q8_0 {
+                    if n == 1, w.hasQ8_0Rows {
                         // One token: four rows per pass (four memory streams, one activation read).
                         while o + 4 <= hi {
                             QuantDot.q8_0x4(w.row(o), stride: w.rowBytes, a.row(0), blocks: columns / 32, into: out + o)
