@@ -36,12 +36,13 @@ test: setup models
 	swift build -c release --build-tests -Xswiftc -enable-testing
 	swift test -c release --skip-build
 
-## run: build, ingest the built-in corpus, run a sample query
+## run: build, ingest the built-in corpus, run sample searches and answer a question with the local model
 run: build models
 	$(RAG) ingest corpus --db $(DB)
 	$(RAG) stats --db $(DB)
 	$(RAG) search "How does speculative decoding speed up generation?" --db $(DB) --top-k 3
 	$(RAG) search "how much memory do the keys and values of past tokens take" --db $(DB) --top-k 3 --mode dense
+	$(RAG) ask "How does speculative decoding speed up generation?" --db $(DB)
 
 ## bench: every benchmark, release build
 bench: bench-ingest bench-embed bench-index bench-llm

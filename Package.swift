@@ -22,6 +22,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // Value types, protocols and errors shared by every module. No dependencies.
@@ -53,7 +54,8 @@ let package = Package(
         ),
         // The recipes: ingest, search.
         .target(
-            name: "RAG", dependencies: ["RAGCore", "RAGText", "RAGStorage", "RAGEmbedding", "RAGKernels"],
+            name: "RAG",
+            dependencies: ["RAGCore", "RAGText", "RAGStorage", "RAGEmbedding", "RAGKernels", "RAGLLM", .product(name: "Mustache", package: "swift-mustache")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -74,7 +76,7 @@ let package = Package(
             dependencies: ["RAGStorage", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "RAGTests", dependencies: ["RAG", "RAGText", "RAGEmbedding"], swiftSettings: swiftSettings),
+        .testTarget(name: "RAGTests", dependencies: ["RAG", "RAGText", "RAGEmbedding", "RAGLLM"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "ragTests", dependencies: ["RAG"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]

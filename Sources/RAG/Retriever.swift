@@ -67,6 +67,13 @@ public struct Retriever: Sendable {
         }
     }
 
+    /// The cosine similarity of the query to its nearest chunk; nil when the index holds no
+    /// vectors (a BM25-only index) or no embedder is loaded.
+    public func bestSimilarity(_ query: String) throws -> Double? {
+        guard embedder != nil, try !store.embedder().isEmpty else { return nil }
+        return try dense(query, limit: 1).first?.1
+    }
+
     /// The `limit` chunks nearest to the query by cosine similarity (vectors are unit length).
     func dense(_ query: String, limit: Int) throws -> [(ChunkID, Double)] {
         guard let embedder else {

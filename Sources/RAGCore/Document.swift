@@ -105,13 +105,23 @@ public struct SearchHit: Sendable, Codable, Equatable {
     public var text: String
     /// The chunk text around the matched terms, matches in `[` `]`.
     public var snippet: String
+    /// The chunk's place in its document: its number and its character span.
+    public var ordinal: Int
+    public var start: Int
+    public var end: Int
 
-    public init(chunkID: ChunkID, document: String, heading: String, score: Double, text: String, snippet: String) {
+    public init(
+        chunkID: ChunkID, document: String, heading: String, score: Double, text: String, snippet: String,
+        ordinal: Int = 0, start: Int = 0, end: Int = 0
+    ) {
         self.chunkID = chunkID
         self.document = document
         self.heading = heading
         self.score = score
         self.text = text
         self.snippet = snippet
+        self.ordinal = ordinal
+        self.start = start
+        self.end = end
     }
 }

@@ -268,7 +268,8 @@ extension Store {
         return try read { db in
             let ids = scored.map(\.0.rawValue)
             let rows = try Row.fetchAll(db, sql: """
-                SELECT chunk.id AS id, document.path AS path, chunk.heading AS heading, chunk.text AS text
+                SELECT chunk.id AS id, document.path AS path, chunk.heading AS heading, chunk.text AS text,
+                       chunk.ordinal AS ordinal, chunk.start_offset AS start, chunk.end_offset AS end
                 FROM chunk JOIN document ON document.id = chunk.document_id
                 WHERE chunk.id IN (\(ids.map { _ in "?" }.joined(separator: ",")))
                 """, arguments: StatementArguments(ids))
@@ -277,7 +278,9 @@ extension Store {
             return scored.compactMap { id, score in
                 byID[id.rawValue].map { row in
                     let text: String = row["text"]
-                    return SearchHit(chunkID: id, document: row["path"], heading: row["heading"], score: score, text: text, snippet: String(text.prefix(240)))
+                    return SearchHit(
+                        chunkID: id, document: row["path"], heading: row["heading"], score: score, text: text,
+                        snippet: String(text.prefix(240)), ordinal: row["ordinal"], start: row["start"], end: row["end"])
                 }
             }
         }

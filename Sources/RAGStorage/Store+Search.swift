@@ -12,6 +12,7 @@ extension Store {
         return try read { db in
             try Row.fetchAll(db, sql: """
                 SELECT chunk.id AS id, document.path AS path, chunk.heading AS heading, chunk.text AS text,
+                       chunk.ordinal AS ordinal, chunk.start_offset AS start, chunk.end_offset AS end,
                        -bm25(chunk_fts) AS score,
                        snippet(chunk_fts, 0, '[', ']', '…', 24) AS snippet
                 FROM chunk_fts
@@ -24,7 +25,8 @@ extension Store {
             ).map { row in
                 SearchHit(
                     chunkID: ChunkID(rawValue: row["id"]), document: row["path"], heading: row["heading"],
-                    score: row["score"], text: row["text"], snippet: row["snippet"])
+                    score: row["score"], text: row["text"], snippet: row["snippet"],
+                    ordinal: row["ordinal"], start: row["start"], end: row["end"])
             }
         }
     }

@@ -59,3 +59,35 @@ import Testing
         #expect(tooLong.status != 0 && tooLong.stderr.contains("context"))
     }
 }
+
+/// `rag ask` end to end: ingest a folder, ask, read the JSON.
+@Suite struct AskCLITests {
+    @Test func askAnswersWithCitationsAndAbstainsOffTopic() throws {
+        let dir = try TempDir()
+        try dir.write("docs/harbor.md", "# Harbor\n\nHarbor stores its HNSW vector index inside a SQLite file named harbor.db. The default ef_search is 64.\n")
+        try dir.write("docs/lantern.md", "# Lantern\n\nLantern is a caching proxy that listens on port 7070.\n")
+        let ingest = try RagBinary.run(["ingest", "docs", "--db", "i.sqlite", "--json"], in: dir.url)
+        #expect(ingest.status == 0, "\(ingest.stderr)")
+        let r = try RagBinary.run(
+            ["ask", "Where does Harbor store its vector index?", "--db", "i.sqlite", "--model", GenerateCLITests.model, "--max-tokens", "24", "--json"],
+            in: dir.url)
+        #expect(r.status == 0, "\(r.stderr)")
+        let citations = r.json["citations"] as? [[String: Any]] ?? []
+        #expect((citations.first?["document"] as? String)?.hasSuffix("harbor.md") == true && citations.first?["n"] as? Int == 1)
+        #expect(citations.first?["chunk_id"] is Int && (citations.first?["text"] as? String)?.contains("harbor.db") == true)
+        #expect((r.json["answer"] as? String)?.isEmpty == false && r.json["cached"] as? Bool == false)
+        let timings = r.json["timings"] as? [String: Double] ?? [:]
+        #expect(timings["retrieve_ms"] != nil && (timings["prompt_tokens"] ?? 0) > 20 && (timings["ttft_ms"] ?? 0) > 0)
+
+        let off = try RagBinary.run(["ask", "What is the best recipe for lasagna?", "--db", "i.sqlite", "--model", GenerateCLITests.model, "--json"], in: dir.url)
+        #expect(off.status == 0 && off.json["abstained"] as? Bool == true && (off.json["answer"] as? String)?.hasPrefix("I don't know") == true)
+
+        let streamed = try RagBinary.run(["ask", "Which port does Lantern listen on?", "--db", "i.sqlite", "--model", GenerateCLITests.model, "--max-tokens", "16"], in: dir.url)
+        #expect(streamed.status == 0 && streamed.stdout.contains("Sources:\n[1] docs/lantern.md"))
+
+        let bad = try RagBinary.run(["ask", "x", "--db", "i.sqlite", "--model", GenerateCLITests.model, "--template", "nope"], in: dir.url)
+        #expect(bad.status != 0 && bad.stderr.contains("no template \"nope\""))
+        let empty = try RagBinary.run(["ask", "  ", "--db", "i.sqlite"], in: dir.url)
+        #expect(empty.status != 0 && empty.stderr.contains("empty"))
+    }
+}

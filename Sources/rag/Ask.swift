@@ -1,0 +1,97 @@
+import ArgumentParser
+import Foundation
+import RAG
+import RAGCore
+import RAGLLM
+import RAGStorage
+
+/// `rag ask`: retrieve, build the prompt from a template, answer with the local model, cite.
+struct Ask: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Answer a question from the index with the local model, citing the sources.",
+        discussion: """
+        Hybrid retrieval (or BM25 when the index holds no vectors) finds the chunks; neighbouring \
+        chunks of one document are merged; as many sources as fit the context (minus the answer's \
+        budget) are numbered [1], [2], … in a prompt rendered from a template (templates/*.mustache: \
+        default, cot, fewshot; --templates DIR adds your own). When no chunk is similar enough to the \
+        question (cosine below --abstain-below), rag answers "I don't know" without calling the model.
+        """)
+
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var embedderOptions: EmbedderOptions
+    @OptionGroup var generatorOptions: GeneratorOptions
+    @Argument(help: "The question.") var question: String
+    @Option(help: "Template name (default, cot, fewshot, or one in --templates).") var template = "default"
+    @Option(help: ArgumentHelp("A folder of your own templates (NAME.mustache).", valueName: "dir")) var templates: String?
+    @Option(help: "How many chunks to retrieve.") var topK = 5
+    @Option(name: .customLong("max-tokens"), help: "Most tokens in the answer.") var maxTokens = 256
+    @Option(name: .customLong("abstain-below"), help: "Answer \"I don't know\" when the best chunk's cosine similarity is below this.") var abstainBelow = 0.3
+    @Option(help: "Context size in tokens.") var context = 2048
+    @Flag(name: .customLong("show-prompt"), help: "Print the prompt (on stderr) before the answer.") var showPrompt = false
+    @Flag(name: .customLong("show-reasoning"), help: "With --template cot, print the reasoning too.") var showReasoning = false
+    @Flag(help: "Print one JSON object at the end instead of streaming.") var json = false
+
+    func validate() throws {
+        guard (1...50).contains(topK) else { throw ValidationError("--top-k must be between 1 and 50 (got \(topK)).") }
+        guard maxTokens > 0, context > maxTokens + 64 else { throw ValidationError("--context must exceed --max-tokens by at least 64 tokens") }
+        guard !question.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw ValidationError("the question is empty") }
+        guard question.count <= 4000 else { throw ValidationError("the question is longer than 4000 characters") }
+    }
+
+    func run() async throws {
+        do {
+            let store = try self.store.open(mode: .mustExist)
+            let hasVectors = try !store.embedder().isEmpty
+            let embedder = hasVectors ? try embedderOptions.load() : nil
+            let model = try generatorOptions.load()
+            let generator = Generator(model: model, contextLength: min(context, model.config.contextLength))
+            let answerer = Answerer(
+                retriever: Retriever(store: store, embedder: embedder), generator: generator, templates: TemplateLibrary(user: templates))
+            var options = AskOptions()
+            options.topK = topK
+            options.template = template
+            options.mode = hasVectors ? .hybrid : .bm25
+            options.answerTokens = maxTokens
+            options.abstainBelow = abstainBelow
+            if showPrompt {
+                let prepared = try answerer.prepare(question, options: options)
+                printError(prepared.prompt)
+            }
+            let result = try answerer.ask(question, options: options, showReasoning: showReasoning) { piece in
+                if !json { FileHandle.standardOutput.write(Data(piece.utf8)) }
+            }
+            let g = result.generation
+            if json {
+                struct Citation: Encodable { var n: Int; var document: String; var heading: String; var chunkId: Int64; var chunkIds: [Int64]; var text: String }
+                struct Timings: Encodable { var retrieveMs: Double; var promptTokens: Int; var ttftMs: Double; var decodeTokS: Double }
+                struct Output: Encodable {
+                    var answer: String; var reasoning: String?; var citations: [Citation]; var timings: Timings; var cached: Bool; var abstained: Bool
+                }
+                printJSON(Output(
+                    answer: result.answer, reasoning: template == "cot" && showReasoning ? result.fullText : nil,
+                    citations: result.sources.map {
+                        Citation(n: $0.n, document: $0.document, heading: $0.heading, chunkId: $0.chunkIDs[0], chunkIds: $0.chunkIDs, text: $0.text)
+                    },
+                    timings: Timings(
+                        retrieveMs: (result.retrieveMilliseconds * 10).rounded() / 10, promptTokens: g?.promptTokens.count ?? 0,
+                        ttftMs: ((g?.timeToFirstToken ?? 0) * 1e4).rounded() / 10, decodeTokS: ((g?.decodeTokensPerSecond ?? 0) * 10).rounded() / 10),
+                    cached: false, abstained: result.abstained))
+                return
+            }
+            FileHandle.standardOutput.write(Data("\n".utf8))
+            if !result.sources.isEmpty {
+                print("\nSources:")
+                for s in result.sources {
+                    print("[\(s.n)] \(displayPath(s.document))" + (s.heading.isEmpty ? "" : " › \(s.heading)"))
+                }
+            }
+            if let g {
+                printError(String(
+                    format: "retrieval %.0f ms, %d prompt tokens, first token after %.0f ms, %.1f tok/s",
+                    result.retrieveMilliseconds, g.promptTokens.count, g.timeToFirstToken * 1000, g.decodeTokensPerSecond))
+            }
+        } catch {
+            throw fail(error)
+        }
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+@testable import RAG
+import RAGCore
+import RAGEmbedding
+import RAGLLM
+import RAGStorage
+import Testing
+
+@Suite struct TemplateTests {
+    static let sources = [
+        Source(n: 1, document: "docs/harbor.md", heading: "Storage", chunkIDs: [7], text: "Harbor keeps its index in harbor.db."),
+        Source(n: 2, document: "docs/tuning.md", heading: "", chunkIDs: [9, 10], text: "ef_search defaults to 64 & M to 16."),
+    ]
+
+    /// Golden files: the rendered system message and user turn of each built-in template, so a
+    /// template change shows up as a diff here.
+    @Test(arguments: ["default", "cot", "fewshot"])
+    func builtInTemplatesRenderAsTheGoldenFiles(name: String) throws {
+        let (system, user) = try TemplateLibrary(directories: [TemplateLibrary.builtInDirectory])
+            .render(name, question: "Where is the index & what is ef_search?", sources: Self.sources)
+        let rendered = "SYSTEM:\n\(system)\nUSER:\n\(user)\n"
+        let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(name).golden.txt")
+        if ProcessInfo.processInfo.environment["RAG_UPDATE_GOLDEN"] != nil { try rendered.write(to: golden, atomically: true, encoding: .utf8) }
+        #expect(rendered == (try String(contentsOf: golden, encoding: .utf8)))
+        #expect(user.contains("[2] docs/tuning.md\nef_search defaults to 64 & M to 16."))  // no HTML escaping
+    }
+
+    @Test func userTemplatesWinAndBadOnesAreClearErrors() throws {
+        let ws = try Workspace()
+        try ws.write("t/default.mustache", "S {{question}}\n=== user ===\n{{#sources}}<{{n}}>{{/sources}}")
+        try ws.write("t/broken.mustache", "no separator {{question}}")
+        let library = TemplateLibrary(directories: [TemplateLibrary.builtInDirectory, ws.path("t")])
+        let (system, user) = try library.render("default", question: "Q", sources: Self.sources)
+        #expect(system == "S Q" && user == "<1><2>")
+        #expect(throws: RAGError.self) { try library.render("broken", question: "Q", sources: []) }
+        #expect(throws: RAGError.self) { try library.render("../etc/passwd", question: "Q", sources: []) }
+        #expect(throws: RAGError.self) { try library.render("missing", question: "Q", sources: []) }
+    }
+}
+
+@Suite struct MergeTests {
+    func hit(_ id: Int64, _ doc: String, _ ordinal: Int, _ start: Int, _ end: Int, _ text: String) -> SearchHit {
+        SearchHit(chunkID: ChunkID(rawValue: id), document: doc, heading: "H", score: 1, text: text, snippet: "", ordinal: ordinal, start: start, end: end)
+    }
+
+    @Test func neighbouringAndOverlappingChunksOfADocumentMerge() {
+        let sources = Answerer.merge([
+            hit(2, "a.md", 3, 100, 200, "Second sentence. Third sentence."),
+            hit(9, "b.md", 0, 0, 50, "Other document."),
+            hit(1, "a.md", 2, 0, 120, "First sentence. Second sentence."),
+            hit(5, "a.md", 7, 500, 600, "Far away."),
+        ])
+        #expect(sources.map(\.n) == [1, 2, 3])
+        #expect(sources[0].chunkIDs == [1, 2] && sources[0].text == "First sentence. Second sentence. Third sentence.")
+        #expect(sources[1].document == "b.md" && sources[2].chunkIDs == [5])
+    }
+
+    @Test func chainOfThoughtShowsOnlyTheAnswer() {
+        var filter = AnswerFilter(passThrough: false)
+        var out = ""
+        for piece in ["Source [1] says so.", "\nAns", "wer: Port", " 7070 [1]."] { out += filter.feed(piece) ?? "" }
+        #expect(out == "Port 7070 [1].")
+        #expect(AnswerFilter.finalAnswer("a\nb\nAnswer: c [2]") == "c [2]")
+        #expect(AnswerFilter.finalAnswer("no marker\nlast line") == "last line")
+    }
+}
+
+/// The whole pipeline on a small corpus with the real embedder and the small model.
+@Suite(.serialized) struct AnswererTests {
+    nonisolated(unsafe) static let setup: (Workspace, Store, Answerer) = {
+        let ws = try! Workspace()
+        try! ws.write("docs/harbor.md", "# Harbor\n\nHarbor is a retrieval service. Harbor stores its HNSW vector index inside a SQLite file named harbor.db.\n\n## Tuning\n\nThe default ef_search value is 64 and M is 16.\n")
+        try! ws.write("docs/lantern.md", "# Lantern\n\nLantern is a caching proxy. It listens on port 7070 unless --port is given.\n")
+        let store = try! Store(path: ws.path("index.sqlite"))
+        let embedder = try! SentenceEmbedder()
+        _ = try! Ingestor(store: store, embedder: embedder).run(paths: [ws.docs], options: Ingestor.Options())
+        let models = ProcessInfo.processInfo.environment["RAG_MODELS_DIR"]
+            ?? (ProcessInfo.processInfo.environment["XDG_CACHE_HOME"] ?? NSHomeDirectory() + "/.cache") + "/rag/models"
+        let model = try! LanguageModel(path: models + "/gguf/SmolLM2-135M-Instruct.Q4_1.gguf")
+        let answerer = Answerer(
+            retriever: Retriever(store: store, embedder: embedder), generator: Generator(model: model, contextLength: 1024),
+            templates: TemplateLibrary(directories: [TemplateLibrary.builtInDirectory]))
+        return (ws, store, answerer)
+    }()
+
+    @Test func answersWithNumberedSourcesFromTheIndex() throws {
+        let answerer = Self.setup.2
+        var options = AskOptions()
+        options.answerTokens = 48
+        var streamed = ""
+        let result = try answerer.ask("Where does Harbor store its vector index?", options: options) { streamed += $0 }
+        #expect(!result.abstained && result.generation != nil)
+        #expect(result.sources.first?.document.hasSuffix("harbor.md") == true && result.sources.map(\.n) == Array(1...result.sources.count))
+        #expect(result.prompt.contains("[1] ") && result.prompt.contains("harbor.db") && result.prompt.hasSuffix("<|im_start|>assistant\n"))
+        #expect(streamed.trimmingCharacters(in: .whitespacesAndNewlines) == result.answer && !result.answer.isEmpty)
+    }
+
+    /// Nothing in the index is near the question: "I don't know" without calling the model.
+    @Test func abstainsWithoutCallingTheModel() throws {
+        let result = try Self.setup.2.ask("What is the best recipe for lasagna?", options: AskOptions())
+        #expect(result.abstained && result.generation == nil && result.answer == Answerer.noAnswer && result.sources.isEmpty)
+    }
+
+    @Test func sourcesFitTheContextBudget() throws {
+        var options = AskOptions()
+        options.answerTokens = 1024 - 140  // leaves room for the template and little else
+        let prepared = try Self.setup.2.prepare("What is the default ef_search?", options: options)
+        let tokens = Self.setup.2.generator.model.tokenizer.encode(prepared.prompt).count
+        #expect(tokens <= 140 && prepared.sources.count <= 1)
+    }
+}
