@@ -8,7 +8,7 @@ DB ?= indexes/default.sqlite
 RAG := .build/release/rag
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup build debug test run bench bench-ingest bench-embed bench-index bench-llm models clean
+.PHONY: setup build debug test run bench bench-ingest bench-embed bench-index bench-llm bench-ask models clean
 
 ## setup: install the system libraries (idempotent: nothing to do when present)
 setup:
@@ -45,7 +45,7 @@ run: build models
 	$(RAG) ask "How does speculative decoding speed up generation?" --db $(DB)
 
 ## bench: every benchmark, release build
-bench: bench-ingest bench-embed bench-index bench-llm
+bench: bench-ingest bench-embed bench-index bench-llm bench-ask
 
 ## bench-embed: embedding throughput and query latency against onnxruntime (same run)
 bench-embed: build models
@@ -58,6 +58,11 @@ bench-index: build
 ## bench-llm: generator prefill and decode tok/s and peak RSS against llama.cpp (same run)
 bench-llm: build models
 	scripts/bench-llm.sh
+
+## bench-ask: 10 questions over corpus/ end to end; time to first token with and without the prefix cache
+bench-ask: build models
+	$(RAG) ingest corpus --db $(DB) > /dev/null
+	$(RAG) bench ask --questions scripts/questions.txt --db $(DB)
 
 ## bench-ingest: ingest throughput on the demo corpus and on SciFact (../shared/data)
 bench-ingest: build models
