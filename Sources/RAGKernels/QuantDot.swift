@@ -152,13 +152,6 @@ public enum QuantDot {
         Float(Float16(bitPattern: p.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
     }
 
-    @inline(__always)
-    static func dot32(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>) -> Int32 {
-        var sum: Int32 = 0
-        for j in 0..<32 { sum &+= Int32(a[j]) &* Int32(b[j]) }
-        return sum
-    }
-
     /// Σ low nibble·x[j] + high nibble·x[j + 16] over 16 bytes.
     @inline(__always)
     static func nibbles32(_ w: UnsafePointer<UInt8>, _ x: UnsafePointer<Int8>) -> Int32 {
