@@ -38,11 +38,16 @@ public struct Retriever: Sendable {
     public let embedder: SentenceEmbedder?
     /// The HNSW search beam (raised to the number of results asked for when smaller).
     public var ef: Int
+    /// Weights of the dense and BM25 lists in hybrid fusion (reciprocal rank, k = 60).
+    public var denseWeight: Double
+    public var bm25Weight: Double
 
-    public init(store: Store, embedder: SentenceEmbedder?, ef: Int = 64) {
+    public init(store: Store, embedder: SentenceEmbedder?, ef: Int = 64, denseWeight: Double = 1, bm25Weight: Double = 1) {
         self.store = store
         self.embedder = embedder
         self.ef = ef
+        self.denseWeight = denseWeight
+        self.bm25Weight = bm25Weight
     }
 
     public func search(_ query: String, mode: SearchMode, topK: Int) throws -> [SearchHit] {
@@ -56,7 +61,7 @@ public struct Retriever: Sendable {
             let depth = max(topK * 4, 40)
             let lexical = try store.searchBM25(query, limit: depth)
             let semantic = try dense(query, limit: depth).map(\.0)
-            let fused = Fusion.reciprocalRank([semantic, lexical.map(\.chunkID)]).prefix(topK)
+            let fused = Fusion.reciprocalRank([semantic, lexical.map(\.chunkID)], weights: [denseWeight, bm25Weight]).prefix(topK)
             // Keep FTS5's highlighted snippet where the chunk matched lexically.
             let snippets = Dictionary(lexical.map { ($0.chunkID, $0.snippet) }, uniquingKeysWith: { first, _ in first })
             return try store.hits(Array(fused)).map { hit in

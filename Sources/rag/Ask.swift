@@ -29,9 +29,11 @@ struct Ask: AsyncParsableCommand {
     @Option(help: "Context size in tokens.") var context = 2048
     @Flag(name: .customLong("show-prompt"), help: "Print the prompt (on stderr) before the answer.") var showPrompt = false
     @Flag(name: .customLong("show-reasoning"), help: "With --template cot, print the reasoning too.") var showReasoning = false
+    @OptionGroup var fusion: FusionOptions
     @Flag(help: "Print one JSON object at the end instead of streaming.") var json = false
 
     func validate() throws {
+        try fusion.check()
         guard (1...50).contains(topK) else { throw ValidationError("--top-k must be between 1 and 50 (got \(topK)).") }
         guard maxTokens > 0, context > maxTokens + 64 else { throw ValidationError("--context must exceed --max-tokens by at least 64 tokens") }
         guard !question.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw ValidationError("the question is empty") }
@@ -46,7 +48,8 @@ struct Ask: AsyncParsableCommand {
             let model = try generatorOptions.load()
             let generator = Generator(model: model, contextLength: min(context, model.config.contextLength))
             let answerer = Answerer(
-                retriever: Retriever(store: store, embedder: embedder), generator: generator, templates: TemplateLibrary(user: templates))
+                retriever: Retriever(store: store, embedder: embedder, denseWeight: fusion.denseWeight, bm25Weight: fusion.bm25Weight),
+                generator: generator, templates: TemplateLibrary(user: templates))
             var options = AskOptions()
             options.topK = topK
             options.template = template

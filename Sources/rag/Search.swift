@@ -18,9 +18,11 @@ struct Search: AsyncParsableCommand {
     @Argument(help: "What to look for; any text is safe.") var query: String
     @Option(help: "How many results.") var topK = 10
     @Option(help: "HNSW search beam for dense and hybrid search (raised to the results needed).") var ef = 64
+    @OptionGroup var fusion: FusionOptions
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
+        try fusion.check()
         guard (1...1000).contains(topK) else { throw ValidationError("--top-k must be between 1 and 1000 (got \(topK)).") }
         guard (1...10_000).contains(ef) else { throw ValidationError("--ef must be between 1 and 10000 (got \(ef)).") }
     }
@@ -32,7 +34,8 @@ struct Search: AsyncParsableCommand {
             let hasVectors = try !store.embedder().isEmpty
             let mode = self.mode ?? (hasVectors ? .hybrid : .bm25)
             let embedder = mode == .bm25 ? nil : try model.load()
-            hits = try Retriever(store: store, embedder: embedder, ef: ef).search(query, mode: mode, topK: topK)
+            hits = try Retriever(store: store, embedder: embedder, ef: ef, denseWeight: fusion.denseWeight, bm25Weight: fusion.bm25Weight)
+                .search(query, mode: mode, topK: topK)
         } catch {
             throw fail(error)
         }
@@ -52,6 +55,18 @@ struct Search: AsyncParsableCommand {
             let heading = hit.heading.isEmpty ? "" : " › \(hit.heading)"
             print("\(rank + 1). \(displayPath(hit.document))\(heading)  (score \(String(format: "%.4f", hit.score)))")
             print("   \(hit.snippet)")
+        }
+    }
+}
+
+/// `--dense-weight` / `--bm25-weight`: the weights of the two lists in hybrid fusion.
+struct FusionOptions: ParsableArguments {
+    @Option(name: .customLong("dense-weight"), help: "Weight of the dense list in hybrid fusion.") var denseWeight = 1.0
+    @Option(name: .customLong("bm25-weight"), help: "Weight of the BM25 list in hybrid fusion.") var bm25Weight = 1.0
+
+    func check() throws {
+        guard denseWeight >= 0, bm25Weight >= 0, denseWeight + bm25Weight > 0, denseWeight.isFinite, bm25Weight.isFinite else {
+            throw ValidationError("--dense-weight and --bm25-weight must be ≥ 0 and not both 0")
         }
     }
 }

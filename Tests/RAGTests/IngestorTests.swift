@@ -242,6 +242,10 @@ final class Workspace {
         #expect(fused.map(\.0) == [a, c, b])
         #expect(abs(fused[0].1 - (1.0 / 61 + 1.0 / 62)) < 1e-12)
         #expect(abs(fused[1].1 - (1.0 / 63 + 1.0 / 61)) < 1e-12)
+        // Weights scale each list's contribution: with the first list at 0 the second decides.
+        let weighted = Fusion.reciprocalRank([[a, b, c], [c, a]], k: 60, weights: [0, 1])
+        #expect(weighted.prefix(2).map(\.0) == [c, a] && weighted[2].1 == 0)
+        #expect(abs(Fusion.reciprocalRank([[a], [a]], weights: [2, 0.5])[0].1 - 2.5 / 61) < 1e-12)
     }
 
     @Test func changingTheChunkBudgetRechunksEverything() throws {

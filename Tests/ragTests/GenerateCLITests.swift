@@ -87,6 +87,10 @@ import Testing
 
         let bad = try RagBinary.run(["ask", "x", "--db", "i.sqlite", "--model", GenerateCLITests.model, "--template", "nope"], in: dir.url)
         #expect(bad.status != 0 && bad.stderr.contains("no template \"nope\""))
+        let weights = try RagBinary.run(["search", "harbor", "--db", "i.sqlite", "--dense-weight", "0", "--bm25-weight", "0"], in: dir.url)
+        #expect(weights.status != 0 && weights.stderr.contains("not both 0"))
+        let lexicalOnly = try RagBinary.run(["search", "harbor index", "--db", "i.sqlite", "--dense-weight", "0", "--json"], in: dir.url)
+        #expect(lexicalOnly.status == 0 && ((lexicalOnly.json["results"] as? [[String: Any]])?.first?["document"] as? String)?.hasSuffix("harbor.md") == true)
         let empty = try RagBinary.run(["ask", "  ", "--db", "i.sqlite"], in: dir.url)
         #expect(empty.status != 0 && empty.stderr.contains("empty"))
     }
