@@ -28,8 +28,7 @@ public final class SentenceEmbedder: Embedder {
     public static var defaultDirectory: String {
         let environment = ProcessInfo.processInfo.environment
         if let path = environment["RAG_EMBEDDER"], !path.isEmpty { return path }
-        let cache = environment["RAG_MODELS_DIR"] ?? ((environment["XDG_CACHE_HOME"] ?? (NSHomeDirectory() + "/.cache")) + "/rag/models")
-        return cache + "/all-MiniLM-L6-v2"
+        return ModelCache.directory + "/all-MiniLM-L6-v2"
     }
 
     /// Loads `vocab.txt` and `model.safetensors` from a model folder.

@@ -92,16 +92,11 @@ extension LanguageModel {
     public static var defaultPath: String {
         let environment = ProcessInfo.processInfo.environment
         if let path = environment["RAG_GENERATOR"], !path.isEmpty { return path }
-        return cacheDirectory + "/gguf/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+        return ModelCache.directory + "/gguf/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
     }
 
     /// The small model (tests, quick runs).
-    public static var smallPath: String { cacheDirectory + "/gguf/SmolLM2-135M-Instruct.Q4_1.gguf" }
-
-    static var cacheDirectory: String {
-        let environment = ProcessInfo.processInfo.environment
-        return environment["RAG_MODELS_DIR"] ?? ((environment["XDG_CACHE_HOME"] ?? (NSHomeDirectory() + "/.cache")) + "/rag/models")
-    }
+    public static var smallPath: String { ModelCache.directory + "/gguf/SmolLM2-135M-Instruct.Q4_1.gguf" }
 
     /// Opens a model file with an error that says what to do when it is not there.
     public static func open(_ path: String) throws -> LanguageModel {
