@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Value types, protocols and errors shared by every module. No dependencies.
@@ -58,9 +60,19 @@ let package = Package(
             dependencies: ["RAGCore", "RAGText", "RAGStorage", "RAGEmbedding", "RAGKernels", "RAGLLM", .product(name: "Mustache", package: "swift-mustache")],
             swiftSettings: swiftSettings
         ),
+        // `rag serve`: the HTTP API (Hummingbird 2), SSE streaming, OpenAI-compatible routes, metrics.
+        .target(
+            name: "RAGServer",
+            dependencies: [
+                "RAG", "RAGCore", "RAGStorage", "RAGEmbedding", "RAGLLM", "RAGText",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "rag",
-            dependencies: ["RAG", "RAGEmbedding", "RAGIndex", "RAGLLM", "RAGKernels", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["RAG", "RAGServer", "RAGEmbedding", "RAGIndex", "RAGLLM", "RAGKernels", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -78,6 +90,7 @@ let package = Package(
         ),
         .testTarget(name: "RAGTests", dependencies: ["RAG", "RAGText", "RAGEmbedding", "RAGLLM"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "ragTests", dependencies: ["RAG"], swiftSettings: swiftSettings),
+        .testTarget(name: "RAGServerTests", dependencies: ["RAGServer", "RAG", "RAGLLM", "RAGEmbedding", "RAGStorage"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]
 )

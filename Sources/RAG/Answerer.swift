@@ -2,6 +2,8 @@ public import Foundation
 public import RAGCore
 public import RAGLLM
 internal import Mustache
+internal import RAGStorage
+internal import Synchronization
 
 /// A source as it goes into a prompt and comes back as a citation: one chunk, or neighbouring
 /// and overlapping chunks of one document merged.
@@ -102,8 +104,16 @@ public struct AskOptions: Sendable {
     /// index is taken to cover the question and the model is not called.
     public var abstainBelow = 0.3
     public var sampling = SamplingOptions()
+    /// Keep the template's fixed prefix (system text, examples) computed once and reuse it.
+    public var prefixCache = true
 
     public init() {}
+}
+
+public enum AskEvent: Sendable {
+    /// Answer text as it is generated.
+    case text(String)
+    case finished(AskResult)
 }
 
 public struct AskResult: Sendable {
@@ -115,6 +125,8 @@ public struct AskResult: Sendable {
     public var abstained: Bool
     public var retrieveMilliseconds: Double
     public var generation: GenerationResult?
+    /// Taken from the answer cache (a near-identical question asked before on this index).
+    public var cached = false
 }
 
 /// Question → retrieval → prompt → local model → answer with numbered citations.
@@ -124,23 +136,44 @@ public final class Answerer: Sendable {
     public let retriever: Retriever
     public let generator: Generator
     public let templates: TemplateLibrary
+    /// Each template's fixed prefix, as tokens (see `fixedPrefix`).
+    private let prefixes = Mutex<[String: [Int32]]>([:])
 
-    public init(retriever: Retriever, generator: Generator, templates: TemplateLibrary) {
+    /// Answers of earlier questions, found by similarity (nil: every question is answered anew).
+    public let cache: AnswerCache?
+
+    public init(retriever: Retriever, generator: Generator, templates: TemplateLibrary, cache: AnswerCache? = nil) {
         self.retriever = retriever
         self.generator = generator
         self.templates = templates
+        self.cache = cache
+    }
+
+    /// The tokens every prompt of `template` starts with, whatever the question and sources:
+    /// the common prefix of two renderings with different questions and sources.
+    public func fixedPrefix(_ template: String) throws -> [Int32] {
+        if let known = prefixes.withLock({ $0[template] }) { return known }
+        let chat = generator.chatTemplate, tokenizer = generator.model.tokenizer
+        let renderings = try [("a", "alpha"), ("b", "beta")].map { name, text in
+            let (system, user) = try templates.render(template, question: text, sources: [Source(n: 1, document: name, heading: "", chunkIDs: [], text: text)])
+            return tokenizer.encode(chat.render([ChatMessage(.system, system), ChatMessage(.user, user)]))
+        }
+        let common = Array(zip(renderings[0], renderings[1]).prefix { $0 == $1 }.map(\.0))
+        prefixes.withLock { $0[template] = common }
+        return common
     }
 
     /// Retrieves, merges and numbers the sources and renders the prompt (no generation).
-    public func prepare(_ question: String, options: AskOptions) throws -> (prompt: String, sources: [Source], abstain: Bool, retrieveMilliseconds: Double) {
+    public func prepare(
+        _ question: String, options: AskOptions, vector: [Float]? = nil
+    ) throws -> (prompt: String, sources: [Source], abstain: Bool, retrieveMilliseconds: Double) {
         let question = question.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !question.isEmpty else { throw RAGError(.invalidInput, "the question is empty") }
         let start = DispatchTime.now().uptimeNanoseconds
-        let hits = try retriever.search(question, mode: options.mode, topK: options.topK)
-        let best = options.mode == .bm25 ? nil : try retriever.bestSimilarity(question)
+        let found = try retriever.retrieve(question, mode: options.mode, topK: options.topK, vector: vector)
         let retrieveMilliseconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-        let abstain = hits.isEmpty || (best.map { $0 < options.abstainBelow } ?? false)
-        let merged = Self.merge(hits)
+        let abstain = found.hits.isEmpty || (found.bestSimilarity.map { $0 < options.abstainBelow } ?? false)
+        let merged = Self.merge(found.hits)
         // Fit the sources into the context: what is left after the answer and the template.
         let tokenizer = generator.model.tokenizer
         let chat = generator.chatTemplate
@@ -170,13 +203,69 @@ public final class Answerer: Sendable {
         return (try render(sources), sources, abstain, retrieveMilliseconds)
     }
 
+    /// The answer cache's verdict on a question: a kept answer, or where to keep the new one.
+    public struct CacheLookup: Sendable {
+        public var hit: AskResult?
+        var vector: [Float]?
+        var key = ""
+        var revision: Int64 = 0
+    }
+
+    /// Looks the question up in the answer cache (an embedding and one read of the index's
+    /// revision); a miss when there is no cache or no embedder.
+    public func lookup(_ question: String, options: AskOptions, showReasoning: Bool = false) throws -> CacheLookup {
+        guard let cache, options.mode != .bm25 else { return CacheLookup() }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let question = question.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !question.isEmpty else { throw RAGError(.invalidInput, "the question is empty") }
+        guard let vector = try retriever.embed(question) else { return CacheLookup() }
+        let key = "\(generator.model.file.path)|\(options.template)|\(options.topK)|\(options.mode)|\(options.answerTokens)|\(options.abstainBelow)|\(options.sampling)|\(showReasoning)|\(retriever.denseWeight)|\(retriever.bm25Weight)"
+        let revision = try retriever.store.revision()
+        var hit = cache.lookup(vector, key: key, revision: revision)
+        if hit != nil {
+            hit!.cached = true
+            hit!.retrieveMilliseconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        }
+        return CacheLookup(hit: hit, vector: vector, key: key, revision: revision)
+    }
+
     /// Answers a question, calling `emit` with answer text as it is generated (for templates
-    /// that reason first, only what follows "Answer:" is emitted unless `showReasoning`).
+    /// that reason first, only what follows "Answer:" is emitted unless `showReasoning`). With
+    /// an answer cache, a near-identical question asked before with the same options on the same
+    /// revision of the index gets the kept answer (`cached`); pass `lookup` when done already.
     public func ask(
-        _ question: String, options: AskOptions, showReasoning: Bool = false, emit: @escaping (String) -> Void = { _ in },
-        cancelled: @escaping () -> Bool = { false }
+        _ question: String, options: AskOptions, showReasoning: Bool = false, lookup: CacheLookup? = nil,
+        emit: @escaping (String) -> Void = { _ in }, cancelled: @escaping () -> Bool = { false }
     ) throws -> AskResult {
-        let prepared = try prepare(question, options: options)
+        let lookup = try lookup ?? self.lookup(question, options: options, showReasoning: showReasoning)
+        if let hit = lookup.hit {
+            emit(hit.answer)
+            return hit
+        }
+        let result = try answer(question, options: options, vector: lookup.vector, showReasoning: showReasoning, emit: emit, cancelled: cancelled)
+        if let cache, let vector = lookup.vector, result.generation?.stopReason != .cancelled {
+            cache.insert(vector, key: lookup.key, revision: lookup.revision, result: result)
+        }
+        return result
+    }
+
+    /// `ask` as a stream of events on a thread of its own; dropping the stream (or cancelling
+    /// the consuming task) stops the generation at the next token.
+    public func stream(
+        _ question: String, options: AskOptions, showReasoning: Bool = false, lookup: CacheLookup? = nil
+    ) -> AsyncThrowingStream<AskEvent, any Error> {
+        ThreadStream.make { yield, cancelled in
+            let result = try self.ask(
+                question, options: options, showReasoning: showReasoning, lookup: lookup, emit: { yield(.text($0)) }, cancelled: cancelled)
+            yield(.finished(result))
+        }
+    }
+
+    private func answer(
+        _ question: String, options: AskOptions, vector: [Float]?, showReasoning: Bool, emit: @escaping (String) -> Void,
+        cancelled: @escaping () -> Bool
+    ) throws -> AskResult {
+        let prepared = try prepare(question, options: options, vector: vector)
         if prepared.abstain {
             emit(Self.noAnswer)
             return AskResult(
@@ -186,12 +275,13 @@ public final class Answerer: Sendable {
         let reasons = options.template == "cot"
         var filter = AnswerFilter(passThrough: showReasoning || !reasons)
         let ids = generator.model.tokenizer.encode(prepared.prompt)
+        let keep = options.prefixCache ? zip(ids, try fixedPrefix(options.template)).prefix { $0 == $1 }.count : 0
         let result = try generator.generate(
-            prompt: ids, options: GenerationOptions(maxTokens: options.answerTokens, sampling: options.sampling),
+            prompt: ids, options: GenerationOptions(maxTokens: options.answerTokens, sampling: options.sampling, keepPrefix: keep),
             emit: { piece in if let out = filter.feed(piece) { emit(out) } }, cancelled: cancelled)
         if let rest = filter.finish() { emit(rest) }
         let text = result.text.trimmingCharacters(in: .whitespacesAndNewlines)
-        let answer = reasons && !showReasoning ? AnswerFilter.finalAnswer(text) : text
+        let answer = reasons ? AnswerFilter.finalAnswer(text) : text
         return AskResult(
             answer: answer, fullText: text, sources: prepared.sources, prompt: prepared.prompt, abstained: false,
             retrieveMilliseconds: prepared.retrieveMilliseconds, generation: result)

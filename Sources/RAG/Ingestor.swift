@@ -227,6 +227,17 @@ public struct Ingestor: Sendable {
         } catch let error as RAGError {
             return skip(error)
         }
+        try write(
+            documents, path: file.path, format: file.format, size: size, mtime: mtime, contentHash: source.contentHash,
+            existing: existing, chunker: chunker, options: options, report: &report, tick: tick)
+    }
+
+    /// Chunks, embeds and writes a file's documents in batches of transactions; the file's hash
+    /// is recorded with the last, so a crash in between makes the next run look at it again.
+    func write(
+        _ documents: [LoadedDocument], path: String, format: DocumentFormat, size: Int64, mtime: Double, contentHash: String,
+        existing: SourceRecord?, chunker: Chunker, options: Options, report: inout IngestReport, tick: (IngestReport, Int64) -> Void
+    ) throws {
         for document in documents { report.warnings += document.warnings }
         let previous = try existing.map { try store.documentHashes(sourceID: $0.id) } ?? [:]
         let fresh = documents.filter { previous[$0.path] != $0.contentHash }
@@ -251,8 +262,8 @@ public struct Ingestor: Sendable {
             let vectors = embed(drafts.flatMap { $0 })
             let written = try store.transaction { tx -> (chunks: Int, added: Int, updated: Int) in
                 let sourceID = try tx.upsertSource(
-                    path: file.path, format: file.format, size: size, mtime: mtime,
-                    contentHash: last ? source.contentHash : "")
+                    path: path, format: format, size: size, mtime: mtime,
+                    contentHash: last ? contentHash : "")
                 var result = (chunks: 0, added: 0, updated: 0)
                 var vectorIndex = 0
                 for (document, chunks) in zip(batch, drafts) {

@@ -50,25 +50,39 @@ public struct Retriever: Sendable {
         self.bm25Weight = bm25Weight
     }
 
+    /// What one retrieval found.
+    public struct Retrieval: Sendable {
+        public var hits: [SearchHit]
+        /// The cosine similarity of the query to its nearest chunk (dense and hybrid modes).
+        public var bestSimilarity: Double?
+    }
+
     public func search(_ query: String, mode: SearchMode, topK: Int) throws -> [SearchHit] {
+        try retrieve(query, mode: mode, topK: topK).hits
+    }
+
+    /// Searches; `vector` is the query's embedding when the caller has it already.
+    public func retrieve(_ query: String, mode: SearchMode, topK: Int, vector: [Float]? = nil) throws -> Retrieval {
         switch mode {
         case .bm25:
-            return try store.searchBM25(query, limit: topK)
+            return Retrieval(hits: try store.searchBM25(query, limit: topK))
         case .dense:
-            return try store.hits(dense(query, limit: topK))
+            let nearest = try dense(query, vector: vector, limit: topK)
+            return Retrieval(hits: try store.hits(nearest), bestSimilarity: nearest.first?.1)
         case .hybrid:
             // Each list is taken 4× deeper than asked, so fusion can promote what one list ranks low.
             let depth = max(topK * 4, 40)
             let lexical = try store.searchBM25(query, limit: depth)
-            let semantic = try dense(query, limit: depth).map(\.0)
-            let fused = Fusion.reciprocalRank([semantic, lexical.map(\.chunkID)], weights: [denseWeight, bm25Weight]).prefix(topK)
+            let nearest = try dense(query, vector: vector, limit: depth)
+            let fused = Fusion.reciprocalRank([nearest.map(\.0), lexical.map(\.chunkID)], weights: [denseWeight, bm25Weight]).prefix(topK)
             // Keep FTS5's highlighted snippet where the chunk matched lexically.
             let snippets = Dictionary(lexical.map { ($0.chunkID, $0.snippet) }, uniquingKeysWith: { first, _ in first })
-            return try store.hits(Array(fused)).map { hit in
+            let hits = try store.hits(Array(fused)).map { hit in
                 var hit = hit
                 if let snippet = snippets[hit.chunkID] { hit.snippet = snippet }
                 return hit
             }
+            return Retrieval(hits: hits, bestSimilarity: nearest.first?.1)
         }
     }
 
@@ -79,8 +93,14 @@ public struct Retriever: Sendable {
         return try dense(query, limit: 1).first?.1
     }
 
+    /// The query's embedding; nil when no embedder is loaded or the index holds no vectors.
+    public func embed(_ query: String) throws -> [Float]? {
+        guard let embedder, try !store.embedder().isEmpty else { return nil }
+        return embedder.embed([query])[0]
+    }
+
     /// The `limit` chunks nearest to the query by cosine similarity (vectors are unit length).
-    func dense(_ query: String, limit: Int) throws -> [(ChunkID, Double)] {
+    func dense(_ query: String, vector: [Float]? = nil, limit: Int) throws -> [(ChunkID, Double)] {
         guard let embedder else {
             throw RAGError(.model, "dense search needs the embedding model; run `make models` (or pass --embedder DIR)")
         }
@@ -88,6 +108,6 @@ public struct Retriever: Sendable {
         guard !stored.isEmpty else {
             throw RAGError(.invalidInput, "this index holds no vectors (it was built without embeddings); search it with --mode bm25, or re-ingest")
         }
-        return try store.nearest(embedder.embed([query])[0], k: limit, ef: ef)
+        return try store.nearest(vector ?? embedder.embed([query])[0], k: limit, ef: ef)
     }
 }

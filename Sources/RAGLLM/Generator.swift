@@ -8,17 +8,23 @@ public struct GenerationOptions: Sendable {
     /// Generation stops before any of these strings (they are not part of the text).
     public var stop: [String] = []
 
-    public init(maxTokens: Int = 256, sampling: SamplingOptions = SamplingOptions(), stop: [String] = []) {
+    /// The first `keepPrefix` prompt tokens are a fixed prefix (a template's system text and
+    /// examples): their KV cache is kept apart and reused by later prompts that start with them,
+    /// whatever ran in between.
+    public var keepPrefix = 0
+
+    public init(maxTokens: Int = 256, sampling: SamplingOptions = SamplingOptions(), stop: [String] = [], keepPrefix: Int = 0) {
         self.maxTokens = maxTokens
         self.sampling = sampling
         self.stop = stop
+        self.keepPrefix = keepPrefix
     }
 }
 
 public struct GenerationResult: Sendable {
     public enum StopReason: String, Sendable { case endOfGeneration = "eog", stopString = "stop", maxTokens = "length", cancelled }
     public var promptTokens: [Int32]
-    /// Prompt tokens taken from the cache of the previous generation (not recomputed).
+    /// Prompt tokens taken from a cache (the previous generation's or a kept prefix), not recomputed.
     public var reusedPromptTokens: Int
     public var tokens: [Int32]
     public var text: String
@@ -41,20 +47,31 @@ public enum GenerationEvent: Sendable {
 }
 
 /// Runs generations on one model, one at a time, keeping the last session: a prompt that starts
-/// with the tokens of the previous one (a shared system prompt or template prefix) reuses their
-/// KV cache.
+/// with the tokens of the previous one reuses their KV cache. Fixed prefixes the caller marks
+/// (`GenerationOptions.keepPrefix`: a template's system text and examples) are kept apart, up to
+/// `keptPrefixes` of them, most recently used first, and restored for any prompt that starts
+/// with one.
 public final class Generator: Sendable {
     public let model: LanguageModel
     public let contextLength: Int
     public let threads: Int
-    private let session: Mutex<Session?>
+    public let keptPrefixes: Int
+    private struct State {
+        var session: Session?
+        var prefixes: [KVSnapshot] = []
+    }
+    private let state: Mutex<State>
 
-    public init(model: LanguageModel, contextLength: Int = 2048, threads: Int? = nil) {
+    public init(model: LanguageModel, contextLength: Int = 2048, threads: Int? = nil, keptPrefixes: Int = 8) {
         self.model = model
         self.contextLength = contextLength
         self.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
-        session = Mutex(nil)
+        self.keptPrefixes = keptPrefixes
+        state = Mutex(State())
     }
+
+    /// The prefixes kept (token counts, most recently used first).
+    public var keptPrefixLengths: [Int] { state.withLock { $0.prefixes.map(\.tokens.count) } }
 
     public var chatTemplate: ChatTemplate { ChatTemplate(ggufTemplate: model.chatTemplate) }
 
@@ -70,32 +87,48 @@ public final class Generator: Sendable {
         guard prompt.count < contextLength else {
             throw RAGError(.invalidInput, "the prompt has \(prompt.count) tokens; the context holds \(contextLength) (prompt and answer together): shorten the prompt or raise --context")
         }
-        return try session.withLock { cached in
+        return try state.withLock { state in
             let session: Session
-            if let existing = cached, existing.contextLength == contextLength {
+            if let existing = state.session, existing.contextLength == contextLength {
                 session = existing
             } else {
                 session = Session(model: model, contextLength: contextLength, threads: threads)
-                cached = session
+                state.session = session
             }
-            return try run(session, prompt: prompt, options: options, cancelled: cancelled, emit: emit)
+            return try run(session, prompt: prompt, options: options, prefixes: &state.prefixes, cancelled: cancelled, emit: emit)
         }
     }
 
     private func run(
-        _ session: Session, prompt: [Int32], options: GenerationOptions, cancelled: () -> Bool, emit: (String) -> Void
+        _ session: Session, prompt: [Int32], options: GenerationOptions, prefixes: inout [KVSnapshot],
+        cancelled: () -> Bool, emit: (String) -> Void
     ) throws -> GenerationResult {
         let start = DispatchTime.now().uptimeNanoseconds
         func seconds(since t: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9 }
         // Reuse the cached prefix, but always recompute the last prompt token (its logits).
+        let usable = prompt.count - 1
         var shared = 0
-        while shared < min(session.history.count, prompt.count - 1), session.history[shared] == prompt[shared] { shared += 1 }
-        session.truncate(to: shared)
+        while shared < min(session.history.count, usable), session.history[shared] == prompt[shared] { shared += 1 }
+        // A kept prefix that covers more of the prompt than the session's history does.
+        if let best = prefixes.indices.filter({ prefixes[$0].tokens.count > shared && prefixes[$0].tokens.count <= usable && prompt.starts(with: prefixes[$0].tokens) })
+            .max(by: { prefixes[$0].tokens.count < prefixes[$1].tokens.count }) {
+            let snapshot = prefixes.remove(at: best)
+            prefixes.insert(snapshot, at: 0)
+            session.restore(snapshot)
+            shared = snapshot.tokens.count
+        } else {
+            session.truncate(to: shared)
+        }
         do {
             try session.evaluate(Array(prompt[shared...]), cancelled: cancelled)
         } catch {
             session.truncate(to: 0)
             throw error
+        }
+        let keep = min(options.keepPrefix, usable)
+        if keep > 0, !prefixes.contains(where: { $0.tokens.count == keep && prompt.starts(with: $0.tokens) }) {
+            prefixes.insert(session.snapshot(count: keep), at: 0)
+            if prefixes.count > keptPrefixes { prefixes.removeLast(prefixes.count - keptPrefixes) }
         }
         let promptSeconds = seconds(since: start)
         var result = GenerationResult(
@@ -129,13 +162,25 @@ public final class Generator: Sendable {
     /// The same as a stream of events; cancelling the consuming task (or dropping the stream)
     /// stops the generation at the next token.
     public func stream(prompt: [Int32], options: GenerationOptions) -> AsyncThrowingStream<GenerationEvent, any Error> {
-        let (stream, continuation) = AsyncThrowingStream.makeStream(of: GenerationEvent.self, throwing: (any Error).self)
+        ThreadStream.make { yield, cancelled in
+            let result = try self.generate(prompt: prompt, options: options, emit: { yield(.text($0)) }, cancelled: cancelled)
+            yield(.finished(result))
+        }
+    }
+}
+
+/// Blocking work on a thread of its own (8 MiB stack), seen as an async stream of what it
+/// yields; dropping the stream or cancelling its consumer makes `cancelled` true.
+public enum ThreadStream {
+    public static func make<Element: Sendable>(
+        _ body: @escaping @Sendable (_ yield: @escaping (Element) -> Void, _ cancelled: @escaping () -> Bool) throws -> Void
+    ) -> AsyncThrowingStream<Element, any Error> {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: Element.self, throwing: (any Error).self)
         let flag = CancelFlag()
         continuation.onTermination = { _ in flag.set() }
-        let thread = Thread { [self] in
+        let thread = Thread {
             do {
-                let result = try generate(prompt: prompt, options: options, emit: { continuation.yield(.text($0)) }, cancelled: { flag.isSet })
-                continuation.yield(.finished(result))
+                try body({ continuation.yield($0) }, { flag.isSet })
                 continuation.finish()
             } catch {
                 continuation.finish(throwing: error)
@@ -148,10 +193,11 @@ public final class Generator: Sendable {
 }
 
 /// A cancel flag shared between the stream's termination handler and the generating thread.
-final class CancelFlag: Sendable {
+public final class CancelFlag: Sendable {
     private let value = Atomic<Bool>(false)
-    func set() { value.store(true, ordering: .relaxed) }
-    var isSet: Bool { value.load(ordering: .relaxed) }
+    public init() {}
+    public func set() { value.store(true, ordering: .relaxed) }
+    public var isSet: Bool { value.load(ordering: .relaxed) }
 }
 
 /// Turns token bytes into text pieces that are whole UTF-8 characters and hold back anything that

@@ -78,6 +78,41 @@ public final class Session: @unchecked Sendable {
         history.removeLast(history.count - position)
     }
 
+    /// A copy of the KV cache of the first `count` tokens of the history.
+    public func snapshot(count: Int) -> KVSnapshot {
+        let n = min(count, position), layers = model.config.blockCount
+        var keyCopy = [Float16](repeating: 0, count: layers * n * kvWidth)
+        var valueCopy = keyCopy
+        keyCopy.withUnsafeMutableBufferPointer { kc in
+            valueCopy.withUnsafeMutableBufferPointer { vc in
+                for layer in 0..<layers {
+                    let from = layer * contextLength * kvWidth, to = layer * n * kvWidth
+                    (kc.baseAddress! + to).update(from: keys + from, count: n * kvWidth)
+                    (vc.baseAddress! + to).update(from: values + from, count: n * kvWidth)
+                }
+            }
+        }
+        return KVSnapshot(tokens: Array(history[..<n]), keys: keyCopy, values: valueCopy)
+    }
+
+    /// Replaces the history and its KV cache with a snapshot's (the logits are not restored:
+    /// evaluate at least one more token before sampling).
+    public func restore(_ snapshot: KVSnapshot) {
+        let n = snapshot.tokens.count, layers = model.config.blockCount
+        precondition(n <= contextLength && snapshot.keys.count == layers * n * kvWidth, "a snapshot of another model or context")
+        snapshot.keys.withUnsafeBufferPointer { kc in
+            snapshot.values.withUnsafeBufferPointer { vc in
+                for layer in 0..<layers {
+                    let to = layer * contextLength * kvWidth, from = layer * n * kvWidth
+                    (keys + to).update(from: kc.baseAddress! + from, count: n * kvWidth)
+                    (values + to).update(from: vc.baseAddress! + from, count: n * kvWidth)
+                }
+            }
+        }
+        history = snapshot.tokens
+        position = n
+    }
+
     /// Runs `tokens` through the model after the cached ones, in batches; afterwards `logits`
     /// holds the next-token logits after the last of them.
     public func evaluate(_ tokens: [Int32], cancelled: () -> Bool = { false }) throws {
@@ -353,4 +388,12 @@ private func softmax(_ x: UnsafeMutablePointer<Float>, count: Int, scale: Float)
     }
     let inverse = Float(1 / sum)
     for t in 0..<count { x[t] *= inverse }
+}
+
+/// The KV cache of a token sequence, copied out of a session (f16, layer by layer).
+public struct KVSnapshot: Sendable {
+    public let tokens: [Int32]
+    let keys: [Float16]
+    let values: [Float16]
+    public var bytes: Int { (keys.count + values.count) * MemoryLayout<Float16>.size }
 }

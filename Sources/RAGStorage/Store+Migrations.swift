@@ -18,6 +18,9 @@ extension Store {
         migrator.registerMigration("v3-hnsw") { db in
             try db.execute(sql: Self.schemaV3)
         }
+        migrator.registerMigration("v4-revision") { db in
+            try db.execute(sql: "ALTER TABLE index_state ADD COLUMN revision INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 

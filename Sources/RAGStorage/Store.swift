@@ -145,7 +145,12 @@ public struct Store: Sendable {
             return try writer.writeWithoutTransaction { db in
                 var result: T?
                 try db.inTransaction(.immediate) {
+                    let before = db.totalChangesCount
                     result = try body(db)
+                    // Any change bumps the revision, which caches of answers compare against.
+                    if db.totalChangesCount != before {
+                        try db.execute(sql: "UPDATE index_state SET revision = revision + 1 WHERE id = 1")
+                    }
                     return .commit
                 }
                 return result!
@@ -153,6 +158,11 @@ public struct Store: Sendable {
         } catch {
             throw Self.mapError(error, path: path, doing: "write")
         }
+    }
+
+    /// A number that grows with every transaction that changed the index (from any process).
+    public func revision() throws -> Int64 {
+        try read { db in try Int64.fetchOne(db, sql: "SELECT revision FROM index_state WHERE id = 1") ?? 0 }
     }
 
     /// Runs `body` on a snapshot of the last committed state.

@@ -65,20 +65,7 @@ struct Ask: AsyncParsableCommand {
             }
             let g = result.generation
             if json {
-                struct Citation: Encodable { var n: Int; var document: String; var heading: String; var chunkId: Int64; var chunkIds: [Int64]; var text: String }
-                struct Timings: Encodable { var retrieveMs: Double; var promptTokens: Int; var ttftMs: Double; var decodeTokS: Double }
-                struct Output: Encodable {
-                    var answer: String; var reasoning: String?; var citations: [Citation]; var timings: Timings; var cached: Bool; var abstained: Bool
-                }
-                printJSON(Output(
-                    answer: result.answer, reasoning: template == "cot" && showReasoning ? result.fullText : nil,
-                    citations: result.sources.map {
-                        Citation(n: $0.n, document: $0.document, heading: $0.heading, chunkId: $0.chunkIDs[0], chunkIds: $0.chunkIDs, text: $0.text)
-                    },
-                    timings: Timings(
-                        retrieveMs: (result.retrieveMilliseconds * 10).rounded() / 10, promptTokens: g?.promptTokens.count ?? 0,
-                        ttftMs: ((g?.timeToFirstToken ?? 0) * 1e4).rounded() / 10, decodeTokS: ((g?.decodeTokensPerSecond ?? 0) * 10).rounded() / 10),
-                    cached: false, abstained: result.abstained))
+                printJSON(AskReport(result, showReasoning: showReasoning && template == "cot"))
                 return
             }
             FileHandle.standardOutput.write(Data("\n".utf8))

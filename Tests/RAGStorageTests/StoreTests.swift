@@ -45,7 +45,19 @@ func addDocument(_ store: Store, path: String, chunks: [String], heading: String
         // Reopening applies nothing twice.
         try store.close()
         let again = try Store(path: folder.path("sub/dir/index.sqlite"))
-        #expect(try again.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM grdb_migrations") } == 3)
+        #expect(try again.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM grdb_migrations") } == 4)
+    }
+
+    @Test func theRevisionGrowsWithEveryChangeAndOnlyThen() throws {
+        let store = try Store()
+        let start = try store.revision()
+        try addDocument(store, path: "a.txt", chunks: ["one", "two"])
+        let afterAdd = try store.revision()
+        #expect(afterAdd == start + 1)
+        try store.transaction { _ in }  // wrote nothing
+        #expect(try store.revision() == afterAdd)
+        try store.transaction { try $0.deleteDocument(path: "a.txt") }
+        #expect(try store.revision() == afterAdd + 1)
     }
 
     @Test func aFileThatIsNotSQLiteIsRefusedAndLeftUntouched() throws {

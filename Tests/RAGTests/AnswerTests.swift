@@ -109,3 +109,91 @@ import Testing
         #expect(tokens <= 140 && prepared.sources.count <= 1)
     }
 }
+
+/// The template's fixed prefix is kept apart: a later question with the same template reuses it
+/// even when another template ran in between.
+@Suite(.serialized) struct PrefixCacheTests {
+    @Test func aTemplatesFixedPrefixIsComputedOnceAndReused() throws {
+        let (_, _, shared) = AnswererTests.setup
+        let answerer = Answerer(
+            retriever: shared.retriever, generator: Generator(model: shared.generator.model, contextLength: 1024),
+            templates: shared.templates)
+        let prefix = try answerer.fixedPrefix("fewshot")
+        let examples = try answerer.fixedPrefix("default")
+        #expect(prefix.count > examples.count + 100)  // the worked examples are part of the fixed prefix
+        var options = AskOptions()
+        options.answerTokens = 4
+        options.template = "fewshot"
+        let first = try answerer.ask("Where does Harbor store its vector index?", options: options)
+        #expect(first.generation?.reusedPromptTokens == 0)
+        #expect(answerer.generator.keptPrefixLengths == [prefix.count])
+        options.template = "default"
+        _ = try answerer.ask("What port does Lantern listen on?", options: options)
+        options.template = "fewshot"
+        let third = try answerer.ask("What is the default ef_search value?", options: options)
+        #expect(third.generation?.reusedPromptTokens == prefix.count)
+        #expect(Set(answerer.generator.keptPrefixLengths) == [prefix.count, examples.count])
+        // Without the cache: the whole prompt is computed.
+        options.prefixCache = false
+        let fresh = Answerer(
+            retriever: shared.retriever, generator: Generator(model: shared.generator.model, contextLength: 1024), templates: shared.templates)
+        let cold = try fresh.ask("What is the default ef_search value?", options: options)
+        #expect(cold.generation?.reusedPromptTokens == 0 && fresh.generator.keptPrefixLengths.isEmpty)
+        #expect(cold.generation?.tokens == third.generation?.tokens)
+    }
+}
+
+@Suite struct AnswerCacheTests {
+    static func result(_ answer: String) -> AskResult {
+        AskResult(answer: answer, fullText: answer, sources: [], prompt: "", abstained: false, retrieveMilliseconds: 1, generation: nil)
+    }
+    static func unit(_ v: [Float]) -> [Float] {
+        let n = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        return v.map { $0 / n }
+    }
+
+    @Test func nearQuestionsHitOnlyWithTheSameOptionsRevisionAndAge() {
+        let cache = AnswerCache(threshold: 0.95, ttl: 60, capacity: 2)
+        let t0 = Date(timeIntervalSince1970: 1000)
+        let q = Self.unit([1, 0, 0]), near = Self.unit([1, 0.2, 0]), far = Self.unit([1, 1, 0])
+        cache.insert(q, key: "k", revision: 1, result: Self.result("A"), now: t0)
+        #expect(cache.lookup(near, key: "k", revision: 1, now: t0)?.answer == "A")  // cosine 0.98
+        #expect(cache.lookup(far, key: "k", revision: 1, now: t0) == nil)  // cosine 0.71
+        #expect(cache.lookup(q, key: "other options", revision: 1, now: t0) == nil)
+        #expect(cache.lookup(q, key: "k", revision: 1, now: t0 + 61) == nil)  // expired
+        #expect(cache.count == 0)
+        cache.insert(q, key: "k", revision: 1, result: Self.result("A"), now: t0)
+        #expect(cache.lookup(q, key: "k", revision: 2, now: t0) == nil)  // the index changed: all dropped
+        #expect(cache.count == 0)
+        cache.insert(Self.unit([1, 0, 0]), key: "k", revision: 2, result: Self.result("1"), now: t0)
+        cache.insert(Self.unit([0, 1, 0]), key: "k", revision: 2, result: Self.result("2"), now: t0 + 1)
+        _ = cache.lookup(Self.unit([1, 0, 0]), key: "k", revision: 2, now: t0 + 2)  // "1" used last
+        cache.insert(Self.unit([0, 0, 1]), key: "k", revision: 2, result: Self.result("3"), now: t0 + 3)
+        #expect(cache.count == 2 && cache.lookup(Self.unit([0, 1, 0]), key: "k", revision: 2, now: t0 + 3) == nil)
+        #expect(cache.hits == 2)
+    }
+
+    @Test func theAnswererServesARephrasedQuestionFromTheCacheUntilTheIndexChanges() throws {
+        let shared = AnswererTests.setup.2
+        let ws = try Workspace()  // an index of its own: this test changes it
+        try ws.write("docs/lantern.md", "# Lantern\n\nLantern is a caching proxy. It listens on port 7070 unless --port is given.\n")
+        let store = try Store(path: ws.path("index.sqlite"))
+        _ = try Ingestor(store: store, embedder: shared.retriever.embedder).run(paths: [ws.docs])
+        let answerer = Answerer(
+            retriever: Retriever(store: store, embedder: shared.retriever.embedder), generator: shared.generator,
+            templates: shared.templates, cache: AnswerCache())
+        var options = AskOptions()
+        options.answerTokens = 8
+        let first = try answerer.ask("Which port does Lantern listen on?", options: options)
+        #expect(!first.cached && first.generation != nil)
+        var streamed = ""
+        let again = try answerer.ask("Which port does Lantern listen on", options: options) { streamed += $0 }
+        #expect(again.cached && again.answer == first.answer && streamed == first.answer)
+        options.answerTokens = 9  // other options: not the same answer
+        #expect(try !answerer.ask("Which port does Lantern listen on?", options: options).cached)
+        options.answerTokens = 8
+        try ws.write("docs/extra.md", "# Extra\n\nA new document changes the index.\n")
+        _ = try Ingestor(store: store, embedder: shared.retriever.embedder).run(paths: [ws.docs])
+        #expect(try !answerer.ask("Which port does Lantern listen on?", options: options).cached)
+    }
+}

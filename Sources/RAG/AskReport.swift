@@ -1,0 +1,49 @@
+internal import RAGLLM
+
+/// An answer as `rag ask --json` and `POST /v1/ask` give it (keys in snake case when encoded
+/// with `.convertToSnakeCase`).
+public struct AskReport: Encodable, Sendable {
+    public struct Citation: Encodable, Sendable {
+        public var n: Int
+        public var document: String
+        public var heading: String
+        public var chunkId: Int64
+        public var chunkIds: [Int64]
+        public var text: String
+    }
+    public struct Timings: Encodable, Sendable {
+        public var retrieveMs: Double
+        public var promptTokens: Int
+        public var reusedPromptTokens: Int
+        public var ttftMs: Double
+        public var decodeTokS: Double
+        public var completionTokens: Int
+    }
+    public var answer: String
+    public var reasoning: String?
+    public var citations: [Citation]
+    public var timings: Timings
+    public var cached: Bool
+    public var abstained: Bool
+    /// Why generation stopped: eog, stop, length, cancelled; nil when the model was not called.
+    public var stop: String?
+
+    public init(_ result: AskResult, showReasoning: Bool) {
+        func round1(_ x: Double) -> Double { (x * 10).rounded() / 10 }
+        let g = result.generation
+        answer = result.answer
+        reasoning = showReasoning && result.fullText != result.answer ? result.fullText : nil
+        citations = Self.citations(result.sources)
+        timings = Timings(
+            retrieveMs: round1(result.retrieveMilliseconds), promptTokens: g?.promptTokens.count ?? 0,
+            reusedPromptTokens: g?.reusedPromptTokens ?? 0, ttftMs: round1((g?.timeToFirstToken ?? 0) * 1000),
+            decodeTokS: round1(g?.decodeTokensPerSecond ?? 0), completionTokens: g?.tokens.count ?? 0)
+        cached = result.cached
+        abstained = result.abstained
+        stop = g?.stopReason.rawValue
+    }
+
+    public static func citations(_ sources: [Source]) -> [Citation] {
+        sources.map { Citation(n: $0.n, document: $0.document, heading: $0.heading, chunkId: $0.chunkIDs.first ?? 0, chunkIds: $0.chunkIDs, text: $0.text) }
+    }
+}

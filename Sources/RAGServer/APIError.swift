@@ -1,0 +1,152 @@
+public import Foundation
+public import HTTPTypes
+internal import Hummingbird
+internal import NIOCore
+internal import RAGCore
+
+/// An error as the API returns it: `{"error":{"message":…,"type":…,"code":…}}` with a status
+/// (the shape OpenAI's clients parse).
+public struct APIError: Error, Sendable, CustomStringConvertible {
+    public var status: HTTPResponse.Status
+    public var message: String
+    public var type: String
+    public var code: String
+    public var headers: HTTPFields = [:]
+
+    public init(_ status: HTTPResponse.Status, _ message: String, type: String? = nil, code: String, headers: HTTPFields = [:]) {
+        self.status = status
+        self.message = message
+        self.type = type ?? Self.type(for: status)
+        self.code = code
+        self.headers = headers
+    }
+
+    public var description: String { "\(status.code) \(code): \(message)" }
+
+    static func type(for status: HTTPResponse.Status) -> String {
+        switch status.code {
+        case 401: "authentication_error"
+        case 404: "not_found_error"
+        case 413: "request_too_large"
+        case 429, 503: "overloaded_error"
+        case 400..<500: "invalid_request_error"
+        default: "server_error"
+        }
+    }
+
+    static func badRequest(_ message: String, code: String = "invalid_request") -> APIError {
+        APIError(.badRequest, message, code: code)
+    }
+
+    /// The API's view of any error a handler let through.
+    static func from(_ error: any Error) -> APIError {
+        switch error {
+        case let error as APIError:
+            return error
+        case let error as RAGError:
+            switch error.code {
+            case .invalidInput: return APIError(.badRequest, error.message, code: "invalid_input")
+            case .notFound: return APIError(.notFound, error.message, code: "not_found")
+            case .unsupported: return APIError(.unsupportedMediaType, error.message, code: "unsupported_file_type")
+            case .busy: return APIError(.serviceUnavailable, error.message, code: "index_busy", headers: [.retryAfter: "1"])
+            case .model: return APIError(.serviceUnavailable, error.message, code: "model_unavailable")
+            default: return APIError(.internalServerError, error.message, code: "internal_error")
+            }
+        case let error as DecodingError:
+            return APIError(.badRequest, describe(error), code: "invalid_json")
+        case is NIOTooManyBytesError:
+            return APIError(.contentTooLarge, "the request body is larger than this route accepts", code: "body_too_large")
+        case let error as HTTPError:
+            return APIError(error.status, error.body ?? error.status.reasonPhrase, code: error.status.reasonPhrase.lowercased().replacingOccurrences(of: " ", with: "_"))
+        case is CancellationError:
+            return APIError(.init(code: 499, reasonPhrase: "Client Closed Request"), "the request was cancelled", code: "cancelled")
+        default:
+            return APIError(.internalServerError, "internal error: \(error)", code: "internal_error")
+        }
+    }
+
+    /// "field `top_k`: expected an integer" rather than Foundation's description.
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ keys: [any CodingKey]) -> String {
+            keys.map { $0.intValue.map { "[\($0)]" } ?? "." + snakeCase($0.stringValue) }.joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+        }
+        switch error {
+        case .typeMismatch(let type, let context):
+            return "field `\(path(context.codingPath))`: expected \(typeName(type))"
+        case .valueNotFound(let type, let context):
+            return "field `\(path(context.codingPath))`: expected \(typeName(type)), found null"
+        case .keyNotFound(let key, let context):
+            return "missing field `\(path(context.codingPath + [key]))`"
+        case .dataCorrupted(let context):
+            if context.codingPath.isEmpty { return "the body is not valid JSON" }
+            return "field `\(path(context.codingPath))`: \(context.debugDescription)"
+        @unknown default:
+            return "the body does not match the expected JSON"
+        }
+    }
+
+    static func typeName(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Bool.Type: "true or false"
+        case is Int.Type, is Int64.Type, is UInt64.Type: "an integer"
+        case is Float.Type, is Double.Type: "a number"
+        default: String(describing: type).contains("Array") ? "an array" : "an object"
+        }
+    }
+
+    static func snakeCase(_ name: String) -> String {
+        var out = ""
+        for c in name {
+            if c.isUppercase { out += "_" + c.lowercased() } else { out.append(c) }
+        }
+        return out
+    }
+
+    /// The JSON body: `{"error":{"message":…,"type":…,"code":…}}`.
+    struct Body: Encodable {
+        struct Inner: Encodable { var message: String; var type: String; var code: String }
+        var error: Inner
+    }
+    var body: Body { Body(error: .init(message: message, type: type, code: code)) }
+
+    func response() -> Response {
+        var response = JSON.response(status, body)
+        for field in headers { response.headers.append(field) }
+        return response
+    }
+}
+
+/// JSON in and out: snake-case keys, sorted, slashes unescaped.
+enum JSON {
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        return encoder
+    }()
+
+    static func data(_ value: some Encodable) -> Data {
+        (try? encoder.encode(value)) ?? Data("{}".utf8)
+    }
+
+    static func response(_ status: HTTPResponse.Status = .ok, _ value: some Encodable) -> Response {
+        Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data(value))))
+    }
+
+    /// Decodes a request body; an empty body, malformed JSON and wrong types are 400s that say what.
+    static func decode<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer) throws -> T {
+        guard buffer.readableBytes > 0 else { throw APIError.badRequest("the request body is empty; send a JSON object", code: "empty_body") }
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        do {
+            return try decoder.decode(T.self, from: Data(buffer.readableBytesView))
+        } catch let error as DecodingError {
+            throw APIError(.badRequest, describe(error), code: "invalid_json")
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> String { APIError.describe(error) }
+}

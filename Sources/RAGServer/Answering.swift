@@ -1,0 +1,138 @@
+internal import Foundation
+internal import HTTPTypes
+internal import Hummingbird
+internal import NIOCore
+internal import RAG
+internal import RAGLLM
+internal import RAGCore
+internal import RAGStorage
+
+/// A question on its way to an answer: taken from the answer cache, or holding a turn at the
+/// generator. Decided before any byte of the response is sent, so a full queue is still a 503.
+struct Turn: Sendable {
+    let service: RAGService
+    let question: String
+    let options: AskOptions
+    let showReasoning: Bool
+    let lookup: Answerer.CacheLookup
+    let ticket: GenerationQueue.Ticket?
+
+    /// Runs the generation (unless cached), handing answer text to `onText` as it comes. When
+    /// `onText` throws (the client went away) the generation stops at its next token.
+    func run(_ onText: (String) async throws -> Void) async throws -> AskResult {
+        defer { ticket?.release() }
+        if let hit = lookup.hit {
+            try await onText(hit.answer)
+            return hit
+        }
+        var result: AskResult?
+        do {
+            for try await event in service.answerer.stream(question, options: options, showReasoning: showReasoning, lookup: lookup) {
+                switch event {
+                case .text(let text): try await onText(text)
+                case .finished(let finished): result = finished
+                }
+            }
+        } catch let error where !(error is RAGError) && !(error is APIError) {
+            service.metrics.cancelledByClient()
+            throw error
+        }
+        guard let result else { throw CancellationError() }
+        service.metrics.retrieved(milliseconds: result.retrieveMilliseconds)
+        if let g = result.generation {
+            service.metrics.generated(prefillPerSecond: g.promptTokensPerSecond, decodePerSecond: g.decodeTokensPerSecond, firstToken: g.timeToFirstToken)
+        }
+        return result
+    }
+}
+
+extension RAGService {
+    /// Looks the question up in the answer cache, else waits for a turn at the generator
+    /// (503 at once when the queue is full).
+    func turn(_ question: String, options: AskOptions, showReasoning: Bool) async throws -> Turn {
+        let answerer = self.answerer
+        let lookup = try await blocking { try answerer.lookup(question, options: options, showReasoning: showReasoning) }
+        if answerer.cache != nil, lookup.hit != nil || options.mode != .bm25 { metrics.cache(hit: lookup.hit != nil) }
+        if lookup.hit != nil {
+            return Turn(service: self, question: question, options: options, showReasoning: showReasoning, lookup: lookup, ticket: nil)
+        }
+        let ticket: GenerationQueue.Ticket
+        do {
+            ticket = try await queue.enter()
+        } catch let error as APIError {
+            metrics.rejectedByQueue()
+            throw error
+        }
+        return Turn(service: self, question: question, options: options, showReasoning: showReasoning, lookup: lookup, ticket: ticket)
+    }
+
+    /// The options of one request: the server's defaults, overridden by what the request says
+    /// (each checked).
+    func askOptions(template: String?, topK: Int?, maxTokens: Int?, temperature: Float?, seed: UInt64?, mode: String?, abstainBelow: Double?) async throws -> AskOptions {
+        var options = configuration.defaults
+        try Self.check(topK, "top_k", in: 1...50)
+        let context = answerer.generator.contextLength
+        try Self.check(maxTokens, "max_tokens", in: 1...(context / 2))
+        try Self.check(temperature, "temperature", in: 0...2)
+        try Self.check(abstainBelow, "abstain_below", in: -1...1)
+        if let template {
+            let names = answerer.templates.names
+            guard names.contains(template) else {
+                throw APIError.badRequest("no template \"\(template)\"; the templates are \(names.joined(separator: ", "))", code: "unknown_template")
+            }
+            options.template = template
+        }
+        let hasVectors = try await blocking { try !self.store.embedder().isEmpty }
+        options.mode = try self.mode(mode, hasVectors: hasVectors)
+        if let topK { options.topK = topK }
+        if let maxTokens { options.answerTokens = maxTokens }
+        if let temperature { options.sampling.temperature = temperature }
+        if let seed { options.sampling.seed = seed }
+        if let abstainBelow { options.abstainBelow = abstainBelow }
+        return options
+    }
+
+    struct AskRequest: Decodable {
+        var question: String
+        var topK: Int?
+        var template: String?
+        var maxTokens: Int?
+        var temperature: Float?
+        var seed: UInt64?
+        var mode: String?
+        var abstainBelow: Double?
+        var stream: Bool?
+        var showReasoning: Bool?
+    }
+
+    /// `POST /v1/ask`: the answer as JSON (as `rag ask --json`), or with `"stream":true` as
+    /// Server-Sent Events: `token` events (`{"text":…}`), one `sources` event
+    /// (`{"citations":[…]}`), then `done` (the rest of the JSON answer); `error` if it fails.
+    func ask(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let body = try await body(AskRequest.self, request)
+        let question = try checkText(body.question, field: "question")
+        let options = try await askOptions(
+            template: body.template, topK: body.topK, maxTokens: body.maxTokens, temperature: body.temperature, seed: body.seed,
+            mode: body.mode, abstainBelow: body.abstainBelow)
+        let showReasoning = body.showReasoning ?? false
+        let turn = try await turn(question, options: options, showReasoning: showReasoning)
+        guard body.stream == true else {
+            let result = try await turn.run { _ in }
+            return JSON.response(.ok, AskReport(result, showReasoning: showReasoning))
+        }
+        return Response(status: .ok, headers: Self.sseHeaders, body: ResponseBody { writer in
+            struct Token: Encodable { var text: String }
+            struct Sources: Encodable { var citations: [AskReport.Citation] }
+            do {
+                let result = try await turn.run { text in try await writer.write(Self.sse("token", Token(text: text))) }
+                try await writer.write(Self.sse("sources", Sources(citations: AskReport.citations(result.sources))))
+                let done = AskReport(result, showReasoning: showReasoning)
+                try await writer.write(Self.sse("done", done))
+            } catch {
+                let api = APIError.from(error)
+                try? await writer.write(Self.sse("error", api.body))
+            }
+            try await writer.finish(nil)
+        })
+    }
+}

@@ -1,0 +1,91 @@
+internal import Foundation
+internal import Synchronization
+internal import HTTPTypes
+
+/// One generation at a time, the rest waiting in arrival order, at most `capacity` of them:
+/// past that, `enter` fails at once (the route answers 503 with Retry-After).
+final class GenerationQueue: Sendable {
+    let capacity: Int
+    private struct Waiter {
+        var id: UInt64
+        var continuation: CheckedContinuation<Void, any Error>
+    }
+    private struct State {
+        var busy = false
+        var waiting: [Waiter] = []
+        var nextID: UInt64 = 0
+    }
+    private let state = Mutex(State())
+    /// Called with the depth (running + waiting) whenever it changes.
+    let onChange: @Sendable (Int) -> Void
+
+    init(capacity: Int, onChange: @escaping @Sendable (Int) -> Void = { _ in }) {
+        self.capacity = capacity
+        self.onChange = onChange
+    }
+
+    /// Requests running or waiting.
+    var depth: Int { state.withLock { ($0.busy ? 1 : 0) + $0.waiting.count } }
+
+    /// Waits for the turn of this request; the ticket gives it back (when released or dropped).
+    func enter() async throws -> Ticket {
+        let id = state.withLock { s in
+            s.nextID += 1
+            return s.nextID
+        }
+        enum Action { case run, wait, full }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let action: Action = state.withLock { s in
+                    if !s.busy {
+                        s.busy = true
+                        return .run
+                    }
+                    if s.waiting.count >= capacity { return .full }
+                    s.waiting.append(Waiter(id: id, continuation: continuation))
+                    return .wait
+                }
+                switch action {
+                case .run: continuation.resume()
+                case .wait: break
+                case .full:
+                    continuation.resume(throwing: APIError(
+                        .serviceUnavailable, "the generation queue is full (\(capacity) waiting); retry later",
+                        code: "queue_full", headers: [.retryAfter: "5"]))
+                }
+            }
+        } onCancel: {
+            let waiter = state.withLock { s -> Waiter? in
+                guard let i = s.waiting.firstIndex(where: { $0.id == id }) else { return nil }
+                return s.waiting.remove(at: i)
+            }
+            waiter?.continuation.resume(throwing: CancellationError())
+            onChange(depth)
+        }
+        onChange(depth)
+        return Ticket(queue: self)
+    }
+
+    fileprivate func leave() {
+        let next = state.withLock { s -> Waiter? in
+            if s.waiting.isEmpty {
+                s.busy = false
+                return nil
+            }
+            return s.waiting.removeFirst()
+        }
+        next?.continuation.resume()
+        onChange(depth)
+    }
+
+    /// A turn at the generator: released once, explicitly or when dropped.
+    final class Ticket: Sendable {
+        private let queue: GenerationQueue
+        private let released = Atomic<Bool>(false)
+        fileprivate init(queue: GenerationQueue) { self.queue = queue }
+        func release() {
+            if !released.exchange(true, ordering: .acquiringAndReleasing) { queue.leave() }
+        }
+        deinit { release() }
+    }
+}

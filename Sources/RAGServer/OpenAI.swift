@@ -1,0 +1,210 @@
+internal import Foundation
+internal import HTTPTypes
+internal import Hummingbird
+internal import NIOCore
+internal import RAG
+internal import RAGLLM
+internal import RAGEmbedding
+
+/// OpenAI-compatible routes, so existing clients work unchanged: chat completions (model `rag`,
+/// or `rag:TEMPLATE`: the last user message is answered with retrieval), embeddings, models.
+extension RAGService {
+    struct ChatRequest: Decodable {
+        struct Message: Decodable {
+            var role: String
+            var content: Content?
+        }
+        /// A string, or an array of parts of which the text parts count.
+        struct Content: Decodable {
+            var text: String
+            struct Part: Decodable { var type: String; var text: String? }
+            init(from decoder: any Decoder) throws {
+                let container = try decoder.singleValueContainer()
+                if let text = try? container.decode(String.self) {
+                    self.text = text
+                } else {
+                    let parts = try container.decode([Part].self)
+                    text = parts.filter { $0.type == "text" }.compactMap(\.text).joined(separator: "\n")
+                }
+            }
+        }
+        struct StreamOptions: Decodable { var includeUsage: Bool? }
+        var model: String
+        var messages: [Message]
+        var stream: Bool?
+        var streamOptions: StreamOptions?
+        var maxTokens: Int?
+        var maxCompletionTokens: Int?
+        var temperature: Float?
+        var seed: UInt64?
+        var n: Int?
+    }
+
+    struct Usage: Encodable { var promptTokens: Int; var completionTokens: Int; var totalTokens: Int }
+
+    /// The template a model name selects: `rag` → the default, `rag:cot` → cot.
+    func template(forModel model: String) throws -> String? {
+        if model == "rag" { return nil }
+        if model.hasPrefix("rag:") { return String(model.dropFirst(4)) }
+        throw APIError(.notFound, "the model `\(model)` does not exist; use `rag` (or `rag:TEMPLATE`, e.g. rag:cot)", code: "model_not_found")
+    }
+
+    func chatCompletions(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let body = try await body(ChatRequest.self, request)
+        let template = try template(forModel: body.model)
+        guard !body.messages.isEmpty else { throw APIError.badRequest("`messages` is empty", code: "empty_messages") }
+        try Self.check(body.n, "n", in: 1...1)
+        guard let last = body.messages.last(where: { $0.role == "user" }), let content = last.content else {
+            throw APIError.badRequest("`messages` holds no user message to answer", code: "no_user_message")
+        }
+        let question = try checkText(content.text, field: "question")
+        let options = try await askOptions(
+            template: template, topK: nil, maxTokens: body.maxCompletionTokens ?? body.maxTokens, temperature: body.temperature,
+            seed: body.seed, mode: nil, abstainBelow: nil)
+        let turn = try await turn(question, options: options, showReasoning: false)
+        let id = "chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        let created = Int(Date().timeIntervalSince1970)
+        @Sendable func finishReason(_ result: AskResult) -> String {
+            result.generation?.stopReason == .maxTokens ? "length" : "stop"
+        }
+        @Sendable func usage(_ result: AskResult) -> Usage {
+            let prompt = result.generation?.promptTokens.count ?? 0, completion = result.generation?.tokens.count ?? 0
+            return Usage(promptTokens: prompt, completionTokens: completion, totalTokens: prompt + completion)
+        }
+        if body.stream != true {
+            let result = try await turn.run { _ in }
+            struct Message: Encodable { var role = "assistant"; var content: String }
+            struct Choice: Encodable { var index = 0; var message: Message; var finishReason: String }
+            struct Output: Encodable {
+                var id: String; var object = "chat.completion"; var created: Int; var model: String; var choices: [Choice]
+                var usage: Usage; var citations: [AskReport.Citation]; var cached: Bool
+            }
+            return JSON.response(.ok, Output(
+                id: id, created: created, model: body.model,
+                choices: [Choice(message: Message(content: result.answer), finishReason: finishReason(result))],
+                usage: usage(result), citations: AskReport.citations(result.sources), cached: result.cached))
+        }
+        let includeUsage = body.streamOptions?.includeUsage ?? false
+        let model = body.model
+        return Response(status: .ok, headers: Self.sseHeaders, body: ResponseBody { writer in
+            struct Delta: Encodable { var role: String?; var content: String? }
+            struct Choice: Encodable { var index = 0; var delta: Delta; var finishReason: String? }
+            struct Chunk: Encodable {
+                var id: String; var object = "chat.completion.chunk"; var created: Int; var model: String; var choices: [Choice]
+                var usage: Usage?; var citations: [AskReport.Citation]?
+                // Explicit nulls, as OpenAI sends them.
+                enum CodingKeys: String, CodingKey { case id, object, created, model, choices, usage, citations }
+                func encode(to encoder: any Encoder) throws {
+                    var c = encoder.container(keyedBy: CodingKeys.self)
+                    try c.encode(id, forKey: .id); try c.encode(object, forKey: .object); try c.encode(created, forKey: .created)
+                    try c.encode(model, forKey: .model); try c.encode(choices, forKey: .choices)
+                    try c.encode(usage, forKey: .usage)
+                    try c.encodeIfPresent(citations, forKey: .citations)
+                }
+            }
+            func chunk(_ delta: Delta, finish: String? = nil) -> ByteBuffer {
+                Self.sse(nil, Chunk(id: id, created: created, model: model, choices: [Choice(delta: delta, finishReason: finish)]))
+            }
+            do {
+                try await writer.write(chunk(Delta(role: "assistant", content: "")))
+                let result = try await turn.run { text in try await writer.write(chunk(Delta(content: text))) }
+                var last = Chunk(
+                    id: id, created: created, model: model,
+                    choices: [Choice(delta: Delta(), finishReason: finishReason(result))])
+                last.citations = AskReport.citations(result.sources)
+                try await writer.write(Self.sse(nil, last))
+                if includeUsage {
+                    try await writer.write(Self.sse(nil, Chunk(id: id, created: created, model: model, choices: [], usage: usage(result))))
+                }
+                try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+            } catch {
+                let api = APIError.from(error)
+                try? await writer.write(Self.sse(nil, api.body))
+            }
+            try await writer.finish(nil)
+        })
+    }
+
+    struct EmbeddingsRequest: Decodable {
+        /// A string or an array of strings (token-id arrays are refused: the ids would be another model's).
+        struct Input: Decodable {
+            var texts: [String]
+            init(from decoder: any Decoder) throws {
+                let container = try decoder.singleValueContainer()
+                if let one = try? container.decode(String.self) {
+                    texts = [one]
+                } else if let many = try? container.decode([String].self) {
+                    texts = many
+                } else {
+                    throw DecodingError.typeMismatch(
+                        String.self, .init(codingPath: decoder.codingPath, debugDescription: "expected a string or an array of strings"))
+                }
+            }
+        }
+        var input: Input
+        var model: String
+        var encodingFormat: String?
+        var dimensions: Int?
+    }
+
+    static let embeddingModels = ["all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2", "rag"]
+
+    func embeddings(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let body = try await body(EmbeddingsRequest.self, request)
+        guard Self.embeddingModels.contains(body.model) else {
+            throw APIError(.notFound, "the embedding model `\(body.model)` does not exist; use all-MiniLM-L6-v2", code: "model_not_found")
+        }
+        let texts = body.input.texts
+        guard !texts.isEmpty else { throw APIError.badRequest("`input` is empty", code: "empty_input") }
+        guard texts.count <= 256 else { throw APIError.badRequest("`input` has \(texts.count) texts; the limit is 256", code: "too_many_inputs") }
+        for (i, text) in texts.enumerated() {
+            guard !text.isEmpty else { throw APIError.badRequest("`input[\(i)]` is empty", code: "empty_input") }
+            guard text.count <= 20_000 else { throw APIError.badRequest("`input[\(i)]` is longer than 20000 characters", code: "input_too_long") }
+        }
+        let format = body.encodingFormat ?? "float"
+        guard format == "float" || format == "base64" else {
+            throw APIError.badRequest("`encoding_format` must be float or base64", code: "invalid_encoding_format")
+        }
+        if let dimensions = body.dimensions, dimensions != embedder.dimensions {
+            throw APIError.badRequest("`dimensions`: this model gives \(embedder.dimensions)-d vectors only", code: "invalid_dimensions")
+        }
+        let embedder = self.embedder
+        let (vectors, tokens) = try await blocking {
+            let tokenized = embedder.tokenize(texts)
+            return (embedder.embed(tokenized: tokenized.map(\.ids)), tokenized.reduce(0) { $0 + $1.ids.count })
+        }
+        struct Item: Encodable {
+            var object = "embedding"; var index: Int; var embedding: Vector
+            enum Vector: Encodable {
+                case floats([Float]), base64(String)
+                func encode(to encoder: any Encoder) throws {
+                    var c = encoder.singleValueContainer()
+                    switch self {
+                    case .floats(let v): try c.encode(v)
+                    case .base64(let s): try c.encode(s)
+                    }
+                }
+            }
+        }
+        struct Output: Encodable {
+            var object = "list"; var data: [Item]; var model: String; var usage: EmbeddingUsage
+        }
+        struct EmbeddingUsage: Encodable { var promptTokens: Int; var totalTokens: Int }
+        let items = vectors.enumerated().map { i, v in
+            Item(index: i, embedding: format == "base64"
+                ? .base64(v.withUnsafeBytes { Data($0) }.base64EncodedString())  // little-endian f32, as OpenAI sends
+                : .floats(v))
+        }
+        return JSON.response(.ok, Output(data: items, model: body.model, usage: EmbeddingUsage(promptTokens: tokens, totalTokens: tokens)))
+    }
+
+    func models() -> Response {
+        struct Model: Encodable { var id: String; var object = "model"; var created: Int; var ownedBy = "rag" }
+        struct Output: Encodable { var object = "list"; var data: [Model] }
+        let created = Int(started.timeIntervalSince1970)
+        var data = [Model(id: "rag", created: created)]
+        data += answerer.templates.names.filter { $0 != "default" }.map { Model(id: "rag:\($0)", created: created) }
+        data.append(Model(id: embedder.name, created: created))
+        return JSON.response(.ok, Output(data: data))
+    }
+}

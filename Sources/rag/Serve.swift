@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import RAG
+import RAGCore
+import RAGLLM
+import RAGServer
+import RAGStorage
+
+/// `rag serve`: the index, the embedder and the local model over HTTP.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve search, answers and uploads over HTTP (JSON, Server-Sent Events, OpenAI-compatible routes).",
+        discussion: """
+        Routes: POST /v1/search, POST /v1/ask ("stream":true for Server-Sent Events), POST/GET \
+        /v1/documents, DELETE /v1/documents/{id}, POST /v1/chat/completions (model "rag" or \
+        "rag:TEMPLATE"), POST /v1/embeddings, GET /v1/models, GET /healthz, GET /metrics (Prometheus). \
+        One generation runs at a time; up to --queue more wait, and past that requests get 503 with \
+        Retry-After. Binds to 127.0.0.1 unless --host says otherwise; with --api-key (or \
+        $RAG_API_KEY) every route but /healthz needs "Authorization: Bearer KEY".
+        """)
+
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var embedderOptions: EmbedderOptions
+    @OptionGroup var generatorOptions: GeneratorOptions
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port to listen on (0: any free port, printed at start).") var port = 8080
+    @Option(name: .customLong("api-key"), help: "Require Authorization: Bearer KEY (default: $RAG_API_KEY, else none).")
+    var apiKey: String? = ProcessInfo.processInfo.environment["RAG_API_KEY"]
+    @Option(help: "Generations that may wait behind the running one.") var queue = 8
+    @Option(help: "Default template (default, cot, fewshot, or one in --templates).") var template = "default"
+    @Option(help: ArgumentHelp("A folder of your own templates (NAME.mustache).", valueName: "dir")) var templates: String?
+    @Option(help: "Context size in tokens.") var context = 2048
+    @Option(name: .customLong("max-tokens"), help: "Default most tokens per answer.") var maxTokens = 256
+    @Option(name: .customLong("abstain-below"), help: "Answer \"I don't know\" below this cosine similarity.") var abstainBelow = 0.3
+    @Option(name: .customLong("max-upload-mb"), help: "Largest upload, MiB.") var maxUploadMB = 32
+    @Option(name: .customLong("cache-size"), help: "Answers kept in the semantic answer cache (0: no cache).") var cacheSize = 256
+    @Option(name: .customLong("cache-similarity"), help: "Cosine similarity at which a question counts as asked before.") var cacheSimilarity = 0.95
+    @Option(name: .customLong("cache-ttl"), help: "Seconds an answer stays in the cache.") var cacheTTL = 3600.0
+    @OptionGroup var fusion: FusionOptions
+
+    func validate() throws {
+        try fusion.check()
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+        guard queue >= 0 else { throw ValidationError("--queue must be ≥ 0") }
+        guard maxTokens > 0, context > maxTokens + 64 else { throw ValidationError("--context must exceed --max-tokens by at least 64 tokens") }
+        guard (0.0...1.0).contains(cacheSimilarity) else { throw ValidationError("--cache-similarity must be between 0 and 1") }
+        guard cacheTTL > 0, cacheSize >= 0, maxUploadMB > 0 else { throw ValidationError("--cache-ttl, --cache-size and --max-upload-mb must be positive") }
+        if let apiKey, apiKey.isEmpty { throw ValidationError("--api-key is empty") }
+    }
+
+    func run() async throws {
+        let service: RAGService
+        do {
+            let store = try self.store.open(mode: .createIfMissing)
+            let embedder = try embedderOptions.load()
+            let model = try generatorOptions.load()
+            let generator = Generator(model: model, contextLength: min(context, model.config.contextLength))
+            let library = TemplateLibrary(user: templates)
+            guard library.names.contains(template) else {
+                throw RAGError(.invalidInput, "no template \"\(template)\"; the templates are \(library.names.joined(separator: ", "))")
+            }
+            let answerer = Answerer(
+                retriever: Retriever(store: store, embedder: embedder, denseWeight: fusion.denseWeight, bm25Weight: fusion.bm25Weight),
+                generator: generator, templates: library,
+                cache: cacheSize > 0 ? AnswerCache(threshold: cacheSimilarity, ttl: cacheTTL, capacity: cacheSize) : nil)
+            var configuration = ServerConfiguration()
+            configuration.host = host
+            configuration.port = port
+            configuration.apiKey = apiKey
+            configuration.queueCapacity = queue
+            configuration.maxUploadBytes = maxUploadMB << 20
+            configuration.defaults.template = template
+            configuration.defaults.answerTokens = maxTokens
+            configuration.defaults.abstainBelow = abstainBelow
+            service = RAGService(configuration: configuration, store: store, embedder: embedder, answerer: answerer)
+        } catch {
+            throw fail(error)
+        }
+        let db = store.db, host = host, keyed = apiKey != nil
+        do {
+            try await service.run { port in
+                printError("rag serve: listening on http://\(host):\(port) (index \(db), \(keyed ? "API key required" : "no API key"))")
+            }
+        } catch {
+            throw fail(error)
+        }
+    }
+}
