@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // Value types, protocols and errors shared by every module. No dependencies.
@@ -67,6 +68,7 @@ let package = Package(
                 "RAG", "RAGCore", "RAGStorage", "RAGEmbedding", "RAGLLM", "RAGText",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -90,7 +92,11 @@ let package = Package(
         ),
         .testTarget(name: "RAGTests", dependencies: ["RAG", "RAGText", "RAGEmbedding", "RAGLLM"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "ragTests", dependencies: ["RAG"], swiftSettings: swiftSettings),
-        .testTarget(name: "RAGServerTests", dependencies: ["RAGServer", "RAG", "RAGLLM", "RAGEmbedding", "RAGStorage"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RAGServerTests",
+            dependencies: ["RAGServer", "RAG", "RAGLLM", "RAGEmbedding", "RAGStorage", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

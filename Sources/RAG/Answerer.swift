@@ -106,6 +106,8 @@ public struct AskOptions: Sendable {
     public var sampling = SamplingOptions()
     /// Keep the template's fixed prefix (system text, examples) computed once and reuse it.
     public var prefixCache = true
+    /// Generate to `answerTokens` even past the model's end of generation (benchmarks, tests).
+    public var ignoreEndOfGeneration = false
 
     public init() {}
 }
@@ -219,7 +221,7 @@ public final class Answerer: Sendable {
         let question = question.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !question.isEmpty else { throw RAGError(.invalidInput, "the question is empty") }
         guard let vector = try retriever.embed(question) else { return CacheLookup() }
-        let key = "\(generator.model.file.path)|\(options.template)|\(options.topK)|\(options.mode)|\(options.answerTokens)|\(options.abstainBelow)|\(options.sampling)|\(showReasoning)|\(retriever.denseWeight)|\(retriever.bm25Weight)"
+        let key = "\(generator.model.file.path)|\(options.template)|\(options.topK)|\(options.mode)|\(options.answerTokens)|\(options.abstainBelow)|\(options.sampling)|\(showReasoning)|\(options.ignoreEndOfGeneration)|\(retriever.denseWeight)|\(retriever.bm25Weight)"
         let revision = try retriever.store.revision()
         var hit = cache.lookup(vector, key: key, revision: revision)
         if hit != nil {
@@ -277,7 +279,8 @@ public final class Answerer: Sendable {
         let ids = generator.model.tokenizer.encode(prepared.prompt)
         let keep = options.prefixCache ? zip(ids, try fixedPrefix(options.template)).prefix { $0 == $1 }.count : 0
         let result = try generator.generate(
-            prompt: ids, options: GenerationOptions(maxTokens: options.answerTokens, sampling: options.sampling, keepPrefix: keep),
+            prompt: ids, options: GenerationOptions(
+                maxTokens: options.answerTokens, sampling: options.sampling, keepPrefix: keep, ignoreEndOfGeneration: options.ignoreEndOfGeneration),
             emit: { piece in if let out = filter.feed(piece) { emit(out) } }, cancelled: cancelled)
         if let rest = filter.finish() { emit(rest) }
         let text = result.text.trimmingCharacters(in: .whitespacesAndNewlines)

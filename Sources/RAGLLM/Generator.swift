@@ -12,12 +12,19 @@ public struct GenerationOptions: Sendable {
     /// examples): their KV cache is kept apart and reused by later prompts that start with them,
     /// whatever ran in between.
     public var keepPrefix = 0
+    /// Never choose an end-of-generation token: run to `maxTokens` or a stop string (for
+    /// benchmarks and tests, as llama.cpp's `ignore_eos`).
+    public var ignoreEndOfGeneration = false
 
-    public init(maxTokens: Int = 256, sampling: SamplingOptions = SamplingOptions(), stop: [String] = [], keepPrefix: Int = 0) {
+    public init(
+        maxTokens: Int = 256, sampling: SamplingOptions = SamplingOptions(), stop: [String] = [], keepPrefix: Int = 0,
+        ignoreEndOfGeneration: Bool = false
+    ) {
         self.maxTokens = maxTokens
         self.sampling = sampling
         self.stop = stop
         self.keepPrefix = keepPrefix
+        self.ignoreEndOfGeneration = ignoreEndOfGeneration
     }
 }
 
@@ -140,7 +147,14 @@ public final class Generator: Sendable {
         var decodeStart: UInt64 = 0
         while true {
             if cancelled() { result.stopReason = .cancelled; break }
-            let next = sampler.sample(session.logits, history: session.history[...])
+            let next: Int32
+            if options.ignoreEndOfGeneration {
+                var logits = session.logits
+                for id in model.tokenizer.endOfGeneration where Int(id) < logits.count { logits[Int(id)] = -.infinity }
+                next = sampler.sample(logits, history: session.history[...])
+            } else {
+                next = sampler.sample(session.logits, history: session.history[...])
+            }
             if result.tokens.isEmpty {
                 result.timeToFirstToken = seconds(since: start)
                 decodeStart = DispatchTime.now().uptimeNanoseconds

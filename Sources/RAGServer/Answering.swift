@@ -37,7 +37,11 @@ struct Turn: Sendable {
             service.metrics.cancelledByClient()
             throw error
         }
-        guard let result else { throw CancellationError() }
+        guard let result, result.generation?.stopReason != .cancelled else {
+            // No answer, or one cut short: this task was cancelled (the client hung up).
+            service.metrics.cancelledByClient()
+            throw CancellationError()
+        }
         service.metrics.retrieved(milliseconds: result.retrieveMilliseconds)
         if let g = result.generation {
             service.metrics.generated(prefillPerSecond: g.promptTokensPerSecond, decodePerSecond: g.decodeTokensPerSecond, firstToken: g.timeToFirstToken)
@@ -103,17 +107,21 @@ extension RAGService {
         var abstainBelow: Double?
         var stream: Bool?
         var showReasoning: Bool?
+        /// Generate `max_tokens` whatever the model says (as llama.cpp's server option).
+        var ignoreEos: Bool?
     }
 
     /// `POST /v1/ask`: the answer as JSON (as `rag ask --json`), or with `"stream":true` as
     /// Server-Sent Events: `token` events (`{"text":…}`), one `sources` event
     /// (`{"citations":[…]}`), then `done` (the rest of the JSON answer); `error` if it fails.
     func ask(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let body = try await body(AskRequest.self, request)
+        var request = request
+        let body = try await body(AskRequest.self, &request)
         let question = try checkText(body.question, field: "question")
-        let options = try await askOptions(
+        var options = try await askOptions(
             template: body.template, topK: body.topK, maxTokens: body.maxTokens, temperature: body.temperature, seed: body.seed,
             mode: body.mode, abstainBelow: body.abstainBelow)
+        options.ignoreEndOfGeneration = body.ignoreEos ?? false
         let showReasoning = body.showReasoning ?? false
         let turn = try await turn(question, options: options, showReasoning: showReasoning)
         guard body.stream == true else {
@@ -124,6 +132,7 @@ extension RAGService {
             struct Token: Encodable { var text: String }
             struct Sources: Encodable { var citations: [AskReport.Citation] }
             do {
+                // A write to a client that hung up fails, which stops the generation at its next token.
                 let result = try await turn.run { text in try await writer.write(Self.sse("token", Token(text: text))) }
                 try await writer.write(Self.sse("sources", Sources(citations: AskReport.citations(result.sources))))
                 let done = AskReport(result, showReasoning: showReasoning)

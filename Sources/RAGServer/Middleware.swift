@@ -20,7 +20,7 @@ struct ErrorAndMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
             if api.status == .notFound, (error as? HTTPError) != nil {
                 api = notFound(request)
             }
-            if api.status.code >= 500 {
+            if api.status.code >= 500, api.status != .serviceUnavailable {
                 context.logger.error("\(request.method) \(request.uri.path): \(api.message)")
             }
             response = api.response()

@@ -50,7 +50,8 @@ extension RAGService {
     }
 
     func chatCompletions(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let body = try await body(ChatRequest.self, request)
+        var request = request
+        let body = try await body(ChatRequest.self, &request)
         let template = try template(forModel: body.model)
         guard !body.messages.isEmpty else { throw APIError.badRequest("`messages` is empty", code: "empty_messages") }
         try Self.check(body.n, "n", in: 1...1)
@@ -150,7 +151,8 @@ extension RAGService {
     static let embeddingModels = ["all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2", "rag"]
 
     func embeddings(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let body = try await body(EmbeddingsRequest.self, request)
+        var request = request
+        let body = try await body(EmbeddingsRequest.self, &request)
         guard Self.embeddingModels.contains(body.model) else {
             throw APIError(.notFound, "the embedding model `\(body.model)` does not exist; use all-MiniLM-L6-v2", code: "model_not_found")
         }

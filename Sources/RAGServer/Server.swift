@@ -1,7 +1,7 @@
 public import Foundation
 internal import HTTPTypes
 public import Hummingbird
-internal import Logging
+public import Logging
 internal import NIOCore
 public import RAG
 internal import RAGCore
@@ -24,6 +24,8 @@ public struct ServerConfiguration: Sendable {
     public var maxQuestionCharacters = 4000
     /// Defaults of /v1/ask and chat completions.
     public var defaults = AskOptions()
+    /// Server errors (5xx) are logged at `.error`.
+    public var logLevel = Logger.Level.warning
     public init() {}
 }
 
@@ -80,7 +82,7 @@ public final class RAGService: Sendable {
     /// Runs the server until the process is told to stop; `onRunning` gets the bound port.
     public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         var logger = Logger(label: "rag")
-        logger.logLevel = .warning
+        logger.logLevel = configuration.logLevel
         let app = Application(
             router: router(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "rag"),
@@ -98,9 +100,9 @@ public final class RAGService: Sendable {
         }
     }
 
-    func body<T: Decodable>(_ type: T.Type, _ request: Request, limit: Int? = nil) async throws -> T {
-        var request = request
-        let buffer = try await request.collectBody(upTo: limit ?? configuration.maxBodyBytes)
+    /// Collects and decodes the body.
+    func body<T: Decodable>(_ type: T.Type, _ request: inout Request, limit: Int? = nil) async throws -> T {
+        let buffer = try await request.body.collect(upTo: limit ?? configuration.maxBodyBytes)
         return try JSON.decode(T.self, from: buffer)
     }
 
@@ -162,7 +164,8 @@ public final class RAGService: Sendable {
     }
 
     func search(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let body = try await body(SearchRequest.self, request)
+        var request = request
+        let body = try await body(SearchRequest.self, &request)
         let query = try checkText(body.query, field: "query")
         try Self.check(body.topK, "top_k", in: 1...100)
         let hasVectors = try await blocking { try !self.store.embedder().isEmpty }
