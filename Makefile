@@ -8,7 +8,7 @@ DB ?= indexes/default.sqlite
 RAG := .build/release/rag
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup build debug test run bench bench-ingest bench-embed bench-index bench-llm bench-ask models clean
+.PHONY: setup build debug test run serve bench bench-ingest bench-embed bench-index bench-llm bench-ask bench-serve models clean
 
 ## setup: install the system libraries (idempotent: nothing to do when present)
 setup:
@@ -35,6 +35,8 @@ debug: setup
 test: setup models
 	swift build -c release --build-tests -Xswiftc -enable-testing
 	swift test -c release --skip-build
+	swift build -c release --product rag
+	scripts/test-clients.sh
 
 ## run: build, ingest the built-in corpus, run sample searches and answer a question with the local model
 run: build models
@@ -44,8 +46,13 @@ run: build models
 	$(RAG) search "how much memory do the keys and values of past tokens take" --db $(DB) --top-k 3 --mode dense
 	$(RAG) ask "How does speculative decoding speed up generation?" --db $(DB)
 
+## serve: the HTTP API over the demo corpus's index on 127.0.0.1:8080
+serve: build models
+	$(RAG) ingest corpus --db $(DB) > /dev/null
+	$(RAG) serve --db $(DB)
+
 ## bench: every benchmark, release build
-bench: bench-ingest bench-embed bench-index bench-llm bench-ask
+bench: bench-ingest bench-embed bench-index bench-llm bench-ask bench-serve
 
 ## bench-embed: embedding throughput and query latency against onnxruntime (same run)
 bench-embed: build models
@@ -62,7 +69,13 @@ bench-llm: build models
 ## bench-ask: 10 questions over corpus/ end to end; time to first token with and without the prefix cache
 bench-ask: build models
 	$(RAG) ingest corpus --db $(DB) > /dev/null
-	$(RAG) bench ask --questions scripts/questions.txt --db $(DB)
+	$(RAG) bench ask --questions scripts/questions.txt --db $(DB) --template default
+	$(RAG) bench ask --questions scripts/questions.txt --db $(DB) --template fewshot
+
+## bench-serve: 8 concurrent /v1/search clients against rag serve: requests/s, p50, p95
+bench-serve: build models
+	$(RAG) ingest corpus --db $(DB) > /dev/null
+	scripts/bench-serve.sh $(DB)
 
 ## bench-ingest: ingest throughput on the demo corpus and on SciFact (../shared/data)
 bench-ingest: build models
