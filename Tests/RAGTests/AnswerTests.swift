@@ -197,3 +197,46 @@ import Testing
         #expect(try !answerer.ask("Which port does Lantern listen on?", options: options).cached)
     }
 }
+
+/// The metrics on cases worked by hand.
+@Suite struct RetrievalMetricsTests {
+    @Test func ndcgUsesGradedGainsALog2DiscountAndTheIdealOrder() {
+        let judged = ["a": 2, "b": 1, "c": 0]
+        // Ranked b, x, a: DCG = 1/log2(2) + 0 + 2/log2(4) = 2; ideal a, b: 2 + 1/log2(3) = 2.6309.
+        #expect(abs(RetrievalMetrics.ndcg(["b", "x", "a"], judged, k: 10) - 2 / (2 + 1 / log2(3.0))) < 1e-12)
+        #expect(RetrievalMetrics.ndcg(["a", "b"], judged, k: 10) == 1)
+        #expect(RetrievalMetrics.ndcg(["x", "a"], judged, k: 1) == 0)  // cut at k
+        #expect(RetrievalMetrics.ndcg(["a"], ["c": 0], k: 10) == 0)  // nothing relevant judged
+    }
+
+    @Test func recallAndReciprocalRank() {
+        let judged = ["a": 1, "b": 1, "c": 0]
+        #expect(RetrievalMetrics.recall(["c", "a", "x"], judged, k: 100) == 0.5)
+        #expect(RetrievalMetrics.recall(["c", "a", "b"], judged, k: 2) == 0.5)
+        #expect(RetrievalMetrics.reciprocalRank(["c", "x", "b"], judged, k: 10) == 1.0 / 3)
+        #expect(RetrievalMetrics.reciprocalRank(["c", "x", "b"], judged, k: 2) == 0)
+        #expect(RetrievalMetrics.percentile([5, 1, 3, 2, 4], 0.5) == 3 && RetrievalMetrics.percentile([5, 1, 3, 2, 4], 0.95) == 5)
+    }
+
+    @Test func aSmallBEIRCollectionIsEvaluatedEndToEnd() throws {
+        let ws = try Workspace()
+        try ws.write("c/corpus.jsonl", """
+            {"_id": "d1", "title": "Lantern", "text": "Lantern is a caching proxy listening on port 7070."}
+            {"_id": "d2", "title": "Harbor", "text": "Harbor stores its vector index in harbor.db."}
+            {"_id": "d3", "title": "Beacon", "text": "Beacon is a tide gauge that reports every 90 seconds."}
+            """)
+        try ws.write("c/queries.jsonl", """
+            {"_id": "q1", "text": "which port does the caching proxy use"}
+            {"_id": "q2", "text": "tide gauge reporting interval"}
+            {"_id": "q3", "text": "unjudged query"}
+            """)
+        try ws.write("c/qrels.tsv", "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td3\t2\n")
+        let collection = try BEIRQueries(queriesFile: ws.path("c/queries.jsonl"), qrelsFile: ws.path("c/qrels.tsv"))
+        #expect(collection.queries.map(\.id) == ["q1", "q2"])
+        let store = try Store(path: ws.path("index.sqlite"))
+        _ = try Ingestor(store: store).run(paths: [ws.path("c/corpus.jsonl")])
+        let result = try RetrievalEvaluation.run(collection, retriever: Retriever(store: store, embedder: nil), mode: .bm25)
+        #expect(result.queries == 2 && result.ndcg10 == 1 && result.recall100 == 1 && result.mrr10 == 1)
+        #expect(throws: RAGError.self) { try BEIRQueries(queriesFile: ws.path("c/queries.jsonl"), qrelsFile: ws.path("c/corpus.jsonl")) }
+    }
+}
