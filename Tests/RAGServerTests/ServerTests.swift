@@ -117,51 +117,50 @@ final class TestServer: Sendable {
 }
 
 @Suite(.serialized) struct ServerRouteTests {
-    static let server: TestServer = {
-        let box = UnsafeBox()
-        let done = DispatchSemaphore(value: 0)
-        Task { box.value = try! await TestServer(); done.signal() }
-        done.wait()
-        return box.value!
-    }()
-    final class UnsafeBox: @unchecked Sendable { var value: TestServer? }
+    /// One server for the suite, started by the first test that asks (no thread blocks on it:
+    /// the concurrency pool has as many threads as cores).
+    static let shared = Task { try await TestServer() }
 
     @Test func healthAndModelsAnswer() async throws {
-        let health = try await Self.server.request("GET", "/healthz")
+        let s = try await Self.shared.value
+        let health = try await s.request("GET", "/healthz")
         #expect(health.status == 200 && health.json["status"] as? String == "ok" && health.json["documents"] as? Int == 2)
-        let models = try await Self.server.request("GET", "/v1/models")
+        let models = try await s.request("GET", "/v1/models")
         let ids = (models.json["data"] as? [[String: Any]])?.compactMap { $0["id"] as? String } ?? []
         #expect(ids.contains("rag") && ids.contains("rag:cot") && ids.contains("all-MiniLM-L6-v2"))
     }
 
     @Test func searchFindsTheChunkAndIsCounted() async throws {
-        let reply = try await Self.server.post("/v1/search", ["query": "Which port does Lantern listen on?", "top_k": 2])
+        let s = try await Self.shared.value
+        let reply = try await s.post("/v1/search", ["query": "Which port does Lantern listen on?", "top_k": 2])
         #expect(reply.status == 200 && reply.headers["content-type"] == "application/json")
         let results = reply.json["results"] as? [[String: Any]] ?? []
         #expect(results.count == 2 && (results[0]["document"] as? String)?.hasSuffix("lantern.md") == true)
         #expect((results[0]["text"] as? String)?.contains("7070") == true && results[0]["rank"] as? Int == 1)
-        let bm25 = try await Self.server.post("/v1/search", ["query": "harbor.db", "mode": "bm25"])
+        let bm25 = try await s.post("/v1/search", ["query": "harbor.db", "mode": "bm25"])
         #expect(((bm25.json["results"] as? [[String: Any]])?.first?["document"] as? String)?.hasSuffix("harbor.md") == true)
-        #expect(try await Self.server.metric(#"rag_http_requests_total{route="/v1/search",method="POST",status="200"}"#) ?? 0 >= 2)
+        #expect(try await s.metric(#"rag_http_requests_total{route="/v1/search",method="POST",status="200"}"#) ?? 0 >= 2)
     }
 
     @Test func askAnswersWithCitationsThenFromTheCache() async throws {
+        let s = try await Self.shared.value
         let question = "Where does Harbor keep its vector index?"
-        let reply = try await Self.server.post("/v1/ask", ["question": question, "max_tokens": 12])
+        let reply = try await s.post("/v1/ask", ["question": question, "max_tokens": 12])
         #expect(reply.status == 200)
         #expect((reply.json["answer"] as? String)?.isEmpty == false && reply.json["cached"] as? Bool == false)
         let citations = reply.json["citations"] as? [[String: Any]] ?? []
         #expect(citations.first?["n"] as? Int == 1 && (citations.first?["document"] as? String)?.hasSuffix("harbor.md") == true)
         let timings = reply.json["timings"] as? [String: Any] ?? [:]
         #expect((timings["prompt_tokens"] as? Int ?? 0) > 50 && timings["ttft_ms"] != nil && timings["retrieve_ms"] != nil)
-        let again = try await Self.server.post("/v1/ask", ["question": "Where does Harbor keep its vector index", "max_tokens": 12])
+        let again = try await s.post("/v1/ask", ["question": "Where does Harbor keep its vector index", "max_tokens": 12])
         #expect(again.json["cached"] as? Bool == true && again.json["answer"] as? String == reply.json["answer"] as? String)
-        #expect(try await Self.server.metric("rag_answer_cache_hits_total") ?? 0 >= 1)
-        #expect(try await Self.server.metric("rag_decode_tokens_per_second_count") ?? 0 >= 1)
+        #expect(try await s.metric("rag_answer_cache_hits_total") ?? 0 >= 1)
+        #expect(try await s.metric("rag_decode_tokens_per_second_count") ?? 0 >= 1)
     }
 
     @Test func askStreamsTokensThenSourcesThenDone() async throws {
-        let reply = try await Self.server.post("/v1/ask", ["question": "What is the default ef_search value?", "max_tokens": 10, "stream": true])
+        let s = try await Self.shared.value
+        let reply = try await s.post("/v1/ask", ["question": "What is the default ef_search value?", "max_tokens": 10, "stream": true])
         #expect(reply.status == 200 && reply.headers["content-type"] == "text/event-stream")
         let events = TestServer.events(reply.text)
         let names = events.map(\.event)
@@ -174,7 +173,8 @@ final class TestServer: Sendable {
     }
 
     @Test func openAIChatCompletionsAndEmbeddings() async throws {
-        let chat = try await Self.server.post("/v1/chat/completions", [
+        let s = try await Self.shared.value
+        let chat = try await s.post("/v1/chat/completions", [
             "model": "rag", "max_tokens": 8,
             "messages": [["role": "system", "content": "Be brief."], ["role": "user", "content": "Which port does Lantern listen on?"]],
         ])
@@ -184,7 +184,7 @@ final class TestServer: Sendable {
         #expect(["stop", "length"].contains(choice?["finish_reason"] as? String ?? ""))
         #expect(((chat.json["usage"] as? [String: Any])?["total_tokens"] as? Int ?? 0) > 0)
 
-        let stream = try await Self.server.post("/v1/chat/completions", [
+        let stream = try await s.post("/v1/chat/completions", [
             "model": "rag:default", "max_tokens": 6, "stream": true, "stream_options": ["include_usage": true],
             "messages": [["role": "user", "content": [["type": "text", "text": "What is M in Harbor's tuning?"]]]],
         ])
@@ -192,11 +192,11 @@ final class TestServer: Sendable {
         #expect(events.last?.event == "done-marker" && events.first?.data["object"] as? String == "chat.completion.chunk")
         #expect(events.dropLast().last?.data["usage"] as? [String: Any] != nil)
 
-        let floats = try await Self.server.post("/v1/embeddings", ["model": "all-MiniLM-L6-v2", "input": ["Lantern", "Harbor"]])
+        let floats = try await s.post("/v1/embeddings", ["model": "all-MiniLM-L6-v2", "input": ["Lantern", "Harbor"]])
         let data = floats.json["data"] as? [[String: Any]] ?? []
         let vector = (data.first?["embedding"] as? [Double]) ?? []
         #expect(data.count == 2 && vector.count == 384)
-        let base64 = try await Self.server.post("/v1/embeddings", ["model": "all-MiniLM-L6-v2", "input": "Lantern", "encoding_format": "base64"])
+        let base64 = try await s.post("/v1/embeddings", ["model": "all-MiniLM-L6-v2", "input": "Lantern", "encoding_format": "base64"])
         let encoded = ((base64.json["data"] as? [[String: Any]])?.first?["embedding"] as? String).flatMap { Data(base64Encoded: $0) } ?? Data()
         let decoded = encoded.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
         #expect(decoded.count == 384 && zip(decoded, vector).allSatisfy { abs(Double($0) - $1) < 1e-6 })
@@ -204,7 +204,7 @@ final class TestServer: Sendable {
 
     /// Each bad request gets its 4xx JSON error; none changes the index or stops the server.
     @Test func badInputGetsAClearErrorAndChangesNothing() async throws {
-        let s = Self.server
+        let s = try await Self.shared.value
         let revision = try s.store.revision()
         let documents = try s.store.documents().count
         func expect(_ reply: TestServer.Reply, _ status: Int, _ code: String, sourceLocation: SourceLocation = #_sourceLocation) {
@@ -246,7 +246,7 @@ final class TestServer: Sendable {
 
     /// Uploaded files are stored by content: a file name with a path in it names nothing on disk.
     @Test func uploadsAreIngestedByContentListedAndDeleted() async throws {
-        let s = Self.server
+        let s = try await Self.shared.value
         let boundary = "rag-test-boundary"
         var form = Data()
         form += Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"../../etc/passwd.md\"\r\nContent-Type: text/markdown\r\n\r\n".utf8)
@@ -296,7 +296,7 @@ final class TestServer: Sendable {
     @Test func aFullQueueIsA503WithRetryAfter() async throws {
         let s = try await TestServer(queue: 0, cache: false)
         let first = Task { try await s.post("/v1/ask", ["question": "Where does Harbor store its vector index?", "max_tokens": 96]) }
-        for _ in 0..<200 where s.service.queue.depth == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        for _ in 0..<3000 where s.service.queue.depth == 0 { try await Task.sleep(for: .milliseconds(10)) }
         let second = try await s.post("/v1/ask", ["question": "Which port does Lantern listen on?", "max_tokens": 4])
         #expect(second.status == 503 && second.errorCode == "queue_full" && second.headers["retry-after"] != nil)
         #expect(try await first.value.status == 200)
@@ -336,16 +336,17 @@ final class TestServer: Sendable {
         let queue = GenerationQueue(capacity: 2)
         let first = try await queue.enter()
         let order = OrderLog()
-        let waiters = (1...2).map { n in
-            Task {
-                try await Task.sleep(for: .milliseconds(20 * n))  // arrive in order
+        var waiters: [Task<Void, any Error>] = []
+        for n in 1...2 {
+            waiters.append(Task {
                 let ticket = try await queue.enter()
                 order.append(n)
                 ticket.release()
-            }
+            })
+            // The next one arrives only once this one waits (polled: the machine may be busy).
+            for _ in 0..<1000 where queue.depth < n + 1 { try await Task.sleep(for: .milliseconds(10)) }
         }
-        try await Task.sleep(for: .milliseconds(100))
-        #expect(queue.depth == 3)
+        try #require(queue.depth == 3)
         await #expect(throws: APIError.self) { _ = try await queue.enter() }
         first.release()
         for w in waiters { try await w.value }
