@@ -86,13 +86,6 @@ public struct Retriever: Sendable {
         }
     }
 
-    /// The cosine similarity of the query to its nearest chunk; nil when the index holds no
-    /// vectors (a BM25-only index) or no embedder is loaded.
-    public func bestSimilarity(_ query: String) throws -> Double? {
-        guard embedder != nil, try !store.embedder().isEmpty else { return nil }
-        return try dense(query, limit: 1).first?.1
-    }
-
     /// The query's embedding; nil when no embedder is loaded or the index holds no vectors.
     public func embed(_ query: String) throws -> [Float]? {
         guard let embedder, try !store.embedder().isEmpty else { return nil }
