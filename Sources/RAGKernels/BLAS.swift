@@ -1,7 +1,15 @@
 internal import COpenBLAS
+internal import Foundation
 
 /// The OpenBLAS calls rag uses, with row-major shapes spelled out.
+///
+/// OpenBLAS's thread count is one process-wide setting, read by every call as it runs: a call
+/// that raises it while another thread's call is running makes that call split its work with a
+/// count it did not start with (wrong results were seen when a generator and an embedder ran at
+/// once). So every call here holds one lock, and `threaded` changes the count only inside it.
 public enum BLAS {
+    private static let lock = NSRecursiveLock()
+
     /// out (m × n) = a (m × k) · bᵀ, where b is stored (n × k) — PyTorch's Linear weight layout —
     /// plus `bias` (n) on every row when given. Leading dimensions default to the packed widths.
     public static func matmulTransposed(
@@ -13,6 +21,8 @@ public enum BLAS {
         if let bias {
             for row in 0..<m { (out + row * ldc).update(from: bias, count: n) }
         }
+        lock.lock()
+        defer { lock.unlock() }
         cblas_sgemm(
             CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k), 1,
             a, Int32(lda ?? k), b, Int32(ldb ?? k), bias != nil ? 1 : 0, out, Int32(ldc))
@@ -23,9 +33,27 @@ public enum BLAS {
         _ a: UnsafePointer<Float>, rows m: Int, _ b: UnsafePointer<Float>, columns n: Int, inner k: Int,
         into out: UnsafeMutablePointer<Float>, lda: Int, ldb: Int, ldc: Int, beta: Float = 0
     ) {
+        lock.lock()
+        defer { lock.unlock() }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, out, Int32(ldc))
     }
 
     /// Threads OpenBLAS may use for one call.
-    public static func setThreads(_ count: Int) { openblas_set_num_threads(Int32(count)) }
+    public static func setThreads(_ count: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        openblas_set_num_threads(Int32(count))
+    }
+
+    /// Runs `body`'s calls on `count` threads, then goes back to one; no other thread's call
+    /// runs meanwhile.
+    public static func threaded<T>(_ count: Int, _ body: () throws -> T) rethrows -> T {
+        lock.lock()
+        defer {
+            openblas_set_num_threads(1)
+            lock.unlock()
+        }
+        openblas_set_num_threads(Int32(count))
+        return try body()
+    }
 }

@@ -224,9 +224,9 @@ public final class Session: @unchecked Sendable {
             wholeMatrix.withUnsafeMutableBufferPointer { m in
                 let whole = UnsafeTransfer(m.baseAddress!)
                 Parallel.forEach(outputs, threads: threads) { o, _ in w.decodeRow(o, into: whole.value + o * columns) }
-                BLAS.setThreads(threads)
-                BLAS.matmulTransposed(source, rows: n, whole.value, outputs: outputs, inner: columns, into: out)
-                BLAS.setThreads(1)
+                BLAS.threaded(threads) {
+                    BLAS.matmulTransposed(source, rows: n, whole.value, outputs: outputs, inner: columns, into: out)
+                }
             }
         } else {
             // Each thread streams one contiguous run of rows (hardware prefetch follows it).
