@@ -8,7 +8,7 @@ DB ?= indexes/default.sqlite
 RAG := .build/release/rag
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup build debug test run serve bench bench-ingest bench-embed bench-index bench-llm bench-ask bench-serve models clean
+.PHONY: setup build debug test run serve bench bench-ingest bench-embed bench-index bench-llm bench-ask bench-serve eval models clean
 
 ## setup: install the system libraries (idempotent: nothing to do when present)
 setup:
@@ -51,8 +51,11 @@ serve: build models
 	$(RAG) ingest corpus --db $(DB) > /dev/null
 	$(RAG) serve --db $(DB)
 
-## bench: every benchmark, release build
-bench: bench-ingest bench-embed bench-index bench-llm bench-ask bench-serve
+## bench: every benchmark (release build, references measured in the same run), then one table
+bench: build models
+	@table=$$(mktemp); export BENCH_TABLE=$$table; \
+	$(MAKE) --no-print-directory bench-ingest bench-embed bench-index bench-llm bench-ask bench-serve && \
+	python3 scripts/benchtable.py $$table; status=$$?; rm -f $$table; exit $$status
 
 ## bench-embed: embedding throughput and query latency against onnxruntime (same run)
 bench-embed: build models
@@ -69,8 +72,7 @@ bench-llm: build models
 ## bench-ask: 10 questions over corpus/ end to end; time to first token with and without the prefix cache
 bench-ask: build models
 	$(RAG) ingest corpus --db $(DB) > /dev/null
-	$(RAG) bench ask --questions scripts/questions.txt --db $(DB) --template default
-	$(RAG) bench ask --questions scripts/questions.txt --db $(DB) --template fewshot
+	scripts/bench-ask.sh $(DB)
 
 ## bench-serve: 8 concurrent /v1/search clients against rag serve: requests/s, p50, p95
 bench-serve: build models
@@ -80,6 +82,10 @@ bench-serve: build models
 ## bench-ingest: ingest throughput on the demo corpus and on SciFact (../shared/data)
 bench-ingest: build models
 	scripts/bench-ingest.sh
+
+## eval: retrieval and answer quality on the development splits in ../shared/data (see docs/evaluation.md)
+eval: build models
+	scripts/eval.sh
 
 clean:
 	rm -rf .build indexes/*.sqlite*

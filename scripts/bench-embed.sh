@@ -27,6 +27,7 @@ for round in 1 2 3 4 5; do
 done
 python3 - "$out/rag.json" "$out/ort.json" "$out" <<'PY'
 import json, statistics, sys
+sys.path.insert(0, "scripts"); from benchtable import row
 rag, ort = (json.load(open(p)) for p in sys.argv[1:3])
 for name, d in (("rag", rag), ("ort", ort)):
     d["query_latency_ms_p50"] = statistics.median(
@@ -41,5 +42,6 @@ print(f"{'embedding, ' + str(rag['threads']) + ' threads':34} {'rag':>10} {'onnx
 for name, a, b, higher in rows:
     ratio = a / b if higher else b / a
     print(f"{name:34} {a:10.1f} {b:12.1f} {ratio:6.2f}x")
+    row(f"embedding: {name}", a, b, higher)
 print("(ratio > 1: rag is better)")
 PY

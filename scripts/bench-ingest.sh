@@ -16,6 +16,7 @@ measure() {  # name, paths...
     /usr/bin/time -f "%M" -o "$work/rss" "$RAG" ingest "$@" --db "$db" --json > "$work/out.json"
     python3 - "$name" "$run" "$work/out.json" "$(cat "$work/rss")" "$db" <<'PY'
 import json, os, sys
+sys.path.insert(0, "scripts"); from benchtable import row
 name, run, path, rss_kb, db = sys.argv[1:]
 r = json.load(open(path))
 docs = r["added"] + r["updated"] + r["unchanged"]
@@ -23,6 +24,8 @@ s = max(r["seconds"], 1e-9)
 size = sum(os.path.getsize(f) for f in (db, db + "-wal") if os.path.exists(f))
 print(f"{name:12} {run:6}  {docs:6d} docs  {r['chunks']:7d} chunks  {s:7.2f} s  "
       f"{docs / s:9.0f} docs/s  {r['chunks'] / s:8.0f} chunks/s  peak RSS {int(rss_kb) / 1024:6.1f} MB  index {size / 1e6:6.1f} MB")
+if run == "first":
+    row(f"ingest {name}: chunks/s", r["chunks"] / s)
 PY
   done
 }

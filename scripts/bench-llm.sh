@@ -29,6 +29,7 @@ for model in qwen2.5-coder-0.5b-instruct-q4_k_m smollm2; do
 done
 python3 - "$out" <<'PY'
 import json, sys
+sys.path.insert(0, "scripts"); from benchtable import row
 out = sys.argv[1]
 print(f"{'generator, 2 threads':44} {'rag':>10} {'llama.cpp':>10} {'ratio':>7}")
 for anchor, label in (("qwen", "Qwen2.5-Coder-0.5B Q4_K_M"), ("smollm2", "SmolLM2-135M Q4_1")):
@@ -43,6 +44,7 @@ for anchor, label in (("qwen", "Qwen2.5-Coder-0.5B Q4_K_M"), ("smollm2", "SmolLM
     for name, a, b, higher in rows:
         ratio = a / b if higher else b / a
         print(f"{name:44} {a:10.1f} {b:10.1f} {ratio:6.2f}x")
+        row(name, a, b, higher)
     print(f"  rag runs: prefill {r1['prefill_tok_s']} / {r2['prefill_tok_s']}, decode {r1['decode_tok_s']} / {r2['decode_tok_s']} tok/s; "
           f"first greedy ids rag {r1['first_gen_ids']} llama.cpp {ref['first_gen_ids']}")
 print("(ratio > 1: rag is better; peak RSS ratio = llama.cpp / rag)")

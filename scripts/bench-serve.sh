@@ -47,6 +47,9 @@ async def main():
     pct = lambda p: round(latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000, 1)
     print(json.dumps({"clients": CLIENTS, "seconds": round(elapsed, 1), "requests": len(latencies),
                       "requests_per_s": round(len(latencies) / elapsed, 1), "p50_ms": pct(0.50), "p95_ms": pct(0.95)}))
+    sys.path.insert(0, "scripts"); from benchtable import row
+    row(f"serve: /v1/search requests/s ({CLIENTS} clients)", len(latencies) / elapsed)
+    row(f"serve: /v1/search p95 ms ({CLIENTS} clients)", pct(0.95))
 
 asyncio.run(main())
 PY

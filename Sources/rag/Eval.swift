@@ -2,12 +2,15 @@ import ArgumentParser
 import Foundation
 import RAG
 import RAGCore
+import RAGLLM
 import RAGStorage
+import RAGText
 
 /// `rag eval`: quality on public datasets.
 struct Eval: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Evaluate retrieval on a BEIR-format collection.", subcommands: [EvalRetrieval.self])
+        abstract: "Evaluate retrieval (BEIR collections) and answers (QA datasets).",
+        subcommands: [EvalRetrieval.self, EvalQA.self])
 }
 
 /// `rag eval retrieval`: nDCG@10, recall@100, MRR@10 and query latency over every judged query.
@@ -64,12 +67,132 @@ struct EvalRetrieval: AsyncParsableCommand {
     }
 
     /// `~/.cache/rag/eval/NAME-HASH.sqlite`, the hash of the corpus's absolute path.
-    static func cachedIndex(for corpus: String) -> String {
+    static func cachedIndex(for corpus: String, suffix: String = "") -> String {
         let absolute = URL(fileURLWithPath: corpus).standardizedFileURL.path
         var hasher = SHA256()
         hasher.update(Array(absolute.utf8))
         let name = URL(fileURLWithPath: absolute).deletingLastPathComponent().lastPathComponent
         let cache = (ProcessInfo.processInfo.environment["XDG_CACHE_HOME"] ?? NSHomeDirectory() + "/.cache") + "/rag/eval"
-        return "\(cache)/\(name)-\(hasher.finalizeHex().prefix(12)).sqlite"
+        return "\(cache)/\(name)-\(hasher.finalizeHex().prefix(12))\(suffix).sqlite"
+    }
+}
+
+/// `rag eval qa`: answers a QA dataset's questions with `rag ask`'s pipeline and scores them.
+struct EvalQA: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "qa",
+        abstract: "Answer a QA dataset's questions and score the answers and the retrieval.",
+        discussion: """
+        --dataset is a folder with qa.jsonl (question, answer, source, optional long_answer) and \
+        docs/. docs/ is ingested (into --db or an index in the cache, reused), every question is \
+        answered as `rag ask` would, and scored: yes/no/maybe accuracy and macro-F1 when every gold \
+        answer is one of them (the label is the answer's first yes, no or maybe), else exact match \
+        and token F1 (SQuAD normalisation); ROUGE-L against long_answer (or answer); the gold \
+        source's hit rate in the first k documents (ranked by their best chunk) and in the prompt; \
+        seconds per question, prompt tokens, decode tok/s. --no-generate scores retrieval only.
+        """)
+
+    @Option(help: ArgumentHelp("The dataset folder (qa.jsonl, docs/).", valueName: "dir")) var dataset: String
+    @Option(help: "Only the first N questions.") var limit: Int?
+    @Option(help: "Template name (default, cot, fewshot, yesno, or one in --templates).") var template = "default"
+    @Option(help: ArgumentHelp("A folder of your own templates (NAME.mustache).", valueName: "dir")) var templates: String?
+    @Option(help: "How many chunks to retrieve for the prompt.") var topK = 5
+    @Option(help: "The cut-off of the source hit rate (documents).") var k = 5
+    @Option(name: .customLong("max-tokens"), help: "Most tokens in an answer.") var maxTokens = 256
+    @Option(name: .customLong("abstain-below"), help: "Answer \"I don't know\" when the best chunk's cosine similarity is below this.") var abstainBelow = 0.3
+    @Option(help: "Context size in tokens.") var context = 2048
+    @Option(help: "Most tokens in one chunk (the cached index is per chunk size).") var chunkTokens = 200
+    @Option(help: "bm25, dense or hybrid.") var mode: SearchMode = .hybrid
+    @Option(help: ArgumentHelp("The index file (default: one per dataset and chunk size in the cache).", valueName: "file")) var db: String?
+    @Option(help: ArgumentHelp("Write one JSON line per question here.", valueName: "file")) var out: String?
+    @Flag(name: .customLong("no-generate"), help: "Score retrieval only; do not call the model.") var noGenerate = false
+    @OptionGroup var embedderOptions: EmbedderOptions
+    @OptionGroup var generatorOptions: GeneratorOptions
+    @OptionGroup var fusion: FusionOptions
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func validate() throws {
+        try fusion.check()
+        guard (1...50).contains(topK) else { throw ValidationError("--top-k must be between 1 and 50 (got \(topK)).") }
+        guard (1...50).contains(k) else { throw ValidationError("--k must be between 1 and 50 (got \(k)).") }
+        guard (16...256).contains(chunkTokens) else { throw ValidationError("--chunk-tokens must be between 16 and 256 (got \(chunkTokens)).") }
+        guard maxTokens > 0, context > maxTokens + 64 else { throw ValidationError("--context must exceed --max-tokens by at least 64 tokens") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+    }
+
+    func run() async throws {
+        do {
+            var data = try QADataset(directory: dataset)
+            if let limit { data.items = Array(data.items.prefix(limit)) }
+            let path = db ?? EvalRetrieval.cachedIndex(for: data.directory + "/qa.jsonl", suffix: "-c\(chunkTokens)")
+            let store = try Store(path: path, mode: .createIfMissing)
+            let embedder = try embedderOptions.load()
+            var ingestOptions = Ingestor.Options()
+            ingestOptions.chunker.tokenBudget = chunkTokens
+            let bar = stderrIsTerminal && !json ? ProgressBar() : nil
+            let report = try Ingestor(store: store, embedder: embedder).run(paths: [data.documents], options: ingestOptions) { bar?.update($0) }
+            bar?.finish()
+            if !json, report.chunks > 0 { printError("ingested \(report.documents) documents, \(report.chunks) chunks into \(path)") }
+            let model = try generatorOptions.load()
+            let answerer = Answerer(
+                retriever: Retriever(store: store, embedder: embedder, denseWeight: fusion.denseWeight, bm25Weight: fusion.bm25Weight),
+                generator: Generator(model: model, contextLength: min(context, model.config.contextLength)),
+                templates: TemplateLibrary(user: templates))
+            var options = AskOptions()
+            options.topK = topK
+            options.template = template
+            options.mode = mode
+            options.answerTokens = maxTokens
+            options.abstainBelow = abstainBelow
+            _ = try answerer.prepare("check the template", options: options)  // an unknown template fails before any work
+
+            let output: FileHandle?
+            if let out {
+                guard FileManager.default.createFile(atPath: out, contents: nil), let handle = FileHandle(forWritingAtPath: out) else {
+                    throw RAGError(.io, "\(out): cannot create the file")
+                }
+                output = handle
+            } else {
+                output = nil
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            let labelled = data.isLabelled
+            var progressRecords: [QARecord] = []
+            let showProgress = stderrIsTerminal && !json
+            let started = Date()
+            let (result, _) = try QAEvaluation.run(data, answerer: answerer, options: options, k: k, generate: !noGenerate) { record, done, total in
+                if let output, let line = try? encoder.encode(record) { output.write(line + Data("\n".utf8)) }
+                progressRecords.append(record)
+                guard showProgress else { return }
+                let so_far = QAEvaluation.summarize(progressRecords, labelled: labelled && !noGenerate, generated: !noGenerate, k: k)
+                let elapsed = Date().timeIntervalSince(started)
+                let eta = elapsed / Double(done) * Double(total - done)
+                let width = 24, filled = width * done / total
+                var line = "\r[\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(done)/\(total)"
+                if let a = so_far.accuracy { line += String(format: " · accuracy %.3f", a) }
+                if let f = so_far.f1 { line += String(format: " · F1 %.3f", f) }
+                line += String(format: " · hit@%d %.3f · %.1f s/question · ETA %.0f s  ", k, so_far.sourceHitK, so_far.secondsPerQuestion, eta)
+                FileHandle.standardError.write(Data(line.utf8))
+                if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
+            }
+            try output?.close()
+            if json {
+                printJSON(result)
+                return
+            }
+            var lines = ["\(result.questions) questions (\(noGenerate ? "retrieval only" : "template \(template), top-k \(topK)"), \(mode.rawValue), chunks of \(chunkTokens) tokens)"]
+            if let a = result.accuracy, let m = result.macroF1 {
+                lines.append(String(format: "yes/no/maybe: accuracy %.4f · macro-F1 %.4f · %d without a label", a, m, result.unlabelled ?? 0))
+            }
+            if let em = result.exactMatch, let f1 = result.f1 { lines.append(String(format: "exact match %.4f · token F1 %.4f", em, f1)) }
+            if let r = result.rougeL { lines.append(String(format: "ROUGE-L %.4f", r)) }
+            lines.append(String(format: "source: hit@1 %.4f · hit@%d %.4f · MRR@10 %.4f · in the prompt %.4f", result.sourceHit1, k, result.sourceHitK, result.mrr10, result.sourceInContext))
+            lines.append(String(format: "cost: %.2f s/question · %.0f prompt tokens · %.1f decode tok/s · %d abstained",
+                                result.secondsPerQuestion, result.promptTokens, result.decodeTokS, result.abstained))
+            print(lines.joined(separator: "\n"))
+        } catch {
+            throw fail(error)
+        }
     }
 }

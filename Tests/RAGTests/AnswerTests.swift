@@ -14,7 +14,7 @@ import Testing
 
     /// Golden files: the rendered system message and user turn of each built-in template, so a
     /// template change shows up as a diff here.
-    @Test(arguments: ["default", "cot", "fewshot"])
+    @Test(arguments: ["default", "cot", "fewshot", "yesno"])
     func builtInTemplatesRenderAsTheGoldenFiles(name: String) throws {
         let (system, user) = try TemplateLibrary(directories: [TemplateLibrary.builtInDirectory])
             .render(name, question: "Where is the index & what is ef_search?", sources: Self.sources)
@@ -238,5 +238,80 @@ import Testing
         let result = try RetrievalEvaluation.run(collection, retriever: Retriever(store: store, embedder: nil), mode: .bm25)
         #expect(result.queries == 2 && result.ndcg10 == 1 && result.recall100 == 1 && result.mrr10 == 1)
         #expect(throws: RAGError.self) { try BEIRQueries(queriesFile: ws.path("c/queries.jsonl"), qrelsFile: ws.path("c/corpus.jsonl")) }
+    }
+}
+
+@Suite struct QAMetricsTests {
+    @Test func exactMatchAndTokenF1UseSQuADNormalisation() {
+        #expect(QAMetrics.normalize("The  Cat, sat!") == ["cat", "sat"])
+        #expect(QAMetrics.exactMatch("the cat sat.", "Cat sat") == 1)
+        #expect(QAMetrics.exactMatch("a cat sat down", "cat sat") == 0)
+        // prediction: cat sat on mat (4), gold: cat sat (2); shared 2 → P 0.5, R 1, F1 2/3.
+        #expect(abs(QAMetrics.tokenF1("The cat sat on the mat", "cat sat") - 2.0 / 3) < 1e-12)
+        // Multiplicity: "cat cat" vs "cat": shared 1 → P 0.5, R 1.
+        #expect(abs(QAMetrics.tokenF1("cat cat", "cat") - 2.0 / 3) < 1e-12)
+        #expect(QAMetrics.tokenF1("dog", "cat") == 0 && QAMetrics.tokenF1("", "") == 1)
+    }
+
+    @Test func rougeLIsTheLongestCommonSubsequenceFMeasure() {
+        // "the cat was found under the bed" vs "the cat was under the bed": LCS 6, P 6/7, R 6/6.
+        let f = QAMetrics.rougeL("the cat was found under the bed", "The cat was under the bed.")
+        #expect(abs(f - 2 * (6.0 / 7) / (6.0 / 7 + 1)) < 1e-12)
+        #expect(QAMetrics.rougeL("x y", "a b") == 0 && QAMetrics.rougeL("", "a") == 0)
+        // Order matters: "b a" vs "a b" shares a subsequence of one.
+        #expect(QAMetrics.rougeL("b a", "a b") == 0.5)
+    }
+
+    @Test func labelsAndMacroF1() {
+        #expect(QAMetrics.label("Yes, the trial shows it [1].") == "yes")
+        #expect(QAMetrics.label("Maybe: the results are mixed, no clear effect") == "maybe")
+        #expect(QAMetrics.label("I don't know.") == nil && QAMetrics.label("Nobody knows") == nil)
+        #expect(QAMetrics.withoutCitations("Port 7070 [1], set by --port [2, 3].") == "Port 7070, set by --port.")
+        // gold y y n m, predicted y n n nil: yes F1 2/3, no 2/3, maybe 0 → 4/9.
+        let f1 = QAMetrics.macroF1(gold: ["yes", "yes", "no", "maybe"], predicted: ["yes", "no", "no", nil])
+        #expect(abs(f1 - 4.0 / 9) < 1e-12)
+    }
+
+    /// A QA folder answered end to end with the real models: labels parsed, the gold source found,
+    /// per-question records, bad datasets refused with the file and line.
+    @Test func aSmallQADatasetIsAnsweredAndScored() throws {
+        let ws = try Workspace()
+        try ws.write("qa/docs/lantern.txt", "Lantern is a caching proxy. It listens on port 7070 unless --port is given.")
+        try ws.write("qa/docs/harbor.txt", "Harbor is a retrieval service. It stores its vector index in a SQLite file named harbor.db.")
+        try ws.write("qa/docs/beacon.txt", "Beacon is a tide gauge on the north pier. It reports the water level every 90 seconds.")
+        try ws.write("qa/qa.jsonl", """
+            {"question": "Does Lantern listen on port 7070 by default?", "answer": "yes", "source": "docs/lantern.txt", "id": 1}
+            {"question": "Does Harbor keep its vector index in a SQLite file?", "answer": "yes", "source": "docs/harbor.txt", "long_answer": "Harbor stores its index in harbor.db."}
+            """)
+        let dataset = try QADataset(directory: ws.path("qa"))
+        #expect(dataset.isLabelled && dataset.items.map(\.id) == ["1", nil])
+        let store = try Store(path: ws.path("qa.sqlite"))
+        let embedder = try SentenceEmbedder()
+        _ = try Ingestor(store: store, embedder: embedder).run(paths: [dataset.documents])
+        let answerer = Answerer(
+            retriever: Retriever(store: store, embedder: embedder),
+            generator: Generator(model: AnswererTests.setup.2.generator.model, contextLength: 1024),
+            templates: TemplateLibrary(directories: [TemplateLibrary.builtInDirectory]))
+        var options = AskOptions()
+        options.template = "yesno"
+        options.answerTokens = 16
+        var seen: [Int] = []
+        let (result, records) = try QAEvaluation.run(dataset, answerer: answerer, options: options, k: 1) { _, done, _ in seen.append(done) }
+        #expect(seen == [1, 2] && records.count == 2 && result.questions == 2)
+        #expect(result.sourceHit1 == 1 && result.sourceHitK == 1 && result.sourceInContext == 1)
+        #expect(records.allSatisfy { $0.promptTokens > 0 && !$0.answer.isEmpty && $0.correct == ($0.label == "yes") })
+        #expect(result.accuracy == Double(records.filter { $0.correct == true }.count) / 2)
+        #expect(result.exactMatch == nil && result.rougeL != nil)
+        let json = String(decoding: try JSONEncoder().encode(result), as: UTF8.self)
+        #expect(json.contains("\"source_hit@1\":1") && json.contains("\"accuracy\"") && json.contains("\"seconds_per_question\""))
+
+        // Retrieval only: no model call, the same hit rate.
+        let retrieval = try QAEvaluation.run(dataset, answerer: answerer, options: options, k: 1, generate: false)
+        #expect(retrieval.result.sourceHit1 == 1 && retrieval.result.accuracy == nil && retrieval.records.allSatisfy { $0.promptTokens == 0 })
+
+        try ws.write("bad/qa.jsonl", "{\"question\": \"q\", \"answer\": \"a\", \"source\": \"docs/x.txt\"}\n{\"question\": 5}\n")
+        try ws.write("bad/docs/x.txt", "x")
+        #expect { try QADataset(directory: ws.path("bad")) } throws: { ($0 as? RAGError)?.message.contains("qa.jsonl:2:") == true }
+        #expect(throws: RAGError.self) { try QADataset(directory: ws.path("qa/docs")) }
     }
 }

@@ -1,0 +1,292 @@
+public import Foundation
+public import RAGCore
+internal import RAGLLM
+
+/// Answer-quality metrics as the QA benchmarks define them: SQuAD's exact match and token F1
+/// (lower case, no punctuation, no articles), ROUGE-L (longest common subsequence F-measure over
+/// lower-case alphanumeric tokens, as `rouge-score` computes it), and yes/no/maybe labels.
+public enum QAMetrics {
+    /// SQuAD normalisation: lower case, punctuation removed, articles removed, whitespace collapsed.
+    public static func normalize(_ text: String) -> [String] {
+        let lowered = text.lowercased().unicodeScalars.filter { !($0.isASCII && CharacterSet.punctuationCharacters.union(.symbols).contains($0)) }
+        return String(String.UnicodeScalarView(lowered))
+            .split(whereSeparator: { $0.isWhitespace })
+            .map(String.init)
+            .filter { !["a", "an", "the"].contains($0) }
+    }
+
+    public static func exactMatch(_ prediction: String, _ gold: String) -> Double {
+        normalize(prediction) == normalize(gold) ? 1 : 0
+    }
+
+    /// Token F1: the harmonic mean of precision and recall of the shared tokens (with multiplicity).
+    public static func tokenF1(_ prediction: String, _ gold: String) -> Double {
+        let p = normalize(prediction), g = normalize(gold)
+        guard !p.isEmpty, !g.isEmpty else { return p == g ? 1 : 0 }
+        var counts: [String: Int] = [:]
+        for token in g { counts[token, default: 0] += 1 }
+        var shared = 0
+        for token in p where (counts[token] ?? 0) > 0 {
+            counts[token]! -= 1
+            shared += 1
+        }
+        guard shared > 0 else { return 0 }
+        let precision = Double(shared) / Double(p.count), recall = Double(shared) / Double(g.count)
+        return 2 * precision * recall / (precision + recall)
+    }
+
+    /// ROUGE-L F-measure: LCS over lower-case `[a-z0-9]+` tokens.
+    public static func rougeL(_ prediction: String, _ reference: String) -> Double {
+        func tokens(_ s: String) -> [Substring] {
+            s.lowercased().split(whereSeparator: { !($0.isASCII && ($0.isLetter || $0.isNumber)) })
+        }
+        let p = tokens(prediction), r = tokens(reference)
+        guard !p.isEmpty, !r.isEmpty else { return 0 }
+        var previous = [Int](repeating: 0, count: r.count + 1), current = previous
+        for a in p {
+            for (j, b) in r.enumerated() {
+                current[j + 1] = a == b ? previous[j] + 1 : max(previous[j + 1], current[j])
+            }
+            swap(&previous, &current)
+        }
+        let lcs = Double(previous[r.count])
+        guard lcs > 0 else { return 0 }
+        let precision = lcs / Double(p.count), recall = lcs / Double(r.count)
+        return 2 * precision * recall / (precision + recall)
+    }
+
+    public static let labels = ["yes", "no", "maybe"]
+
+    /// The yes/no/maybe label of an answer: its first word that is one of them ("I don't know"
+    /// has none).
+    public static func label(_ answer: String) -> String? {
+        for word in answer.lowercased().split(whereSeparator: { !$0.isLetter }) where labels.contains(String(word)) {
+            return String(word)
+        }
+        return nil
+    }
+
+    /// Macro-F1 over the labels that occur in the gold answers or the predictions (as
+    /// scikit-learn averages); an unlabelled prediction is a miss of its gold label.
+    public static func macroF1(gold: [String], predicted: [String?]) -> Double {
+        let classes = Set(gold).union(predicted.compactMap { $0 })
+        guard !classes.isEmpty else { return 0 }
+        var total = 0.0
+        for c in classes {
+            var tp = 0, fp = 0, fn = 0
+            for (g, p) in zip(gold, predicted) {
+                if p == c, g == c { tp += 1 } else if p == c { fp += 1 } else if g == c { fn += 1 }
+            }
+            total += tp == 0 ? 0 : 2 * Double(tp) / Double(2 * tp + fp + fn)
+        }
+        return total / Double(classes.count)
+    }
+
+    /// Citation markers such as `[1]` or `[2, 3]` removed (they are not part of an answer).
+    public static func withoutCitations(_ text: String) -> String {
+        text.replacingOccurrences(of: #"\s*\[\d+(\s*,\s*\d+)*\]"#, with: "", options: .regularExpression)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+/// A QA dataset folder: `qa.jsonl` (`question`, `answer`, `source`, optional `long_answer` and
+/// `id`) and the documents under `docs/`.
+public struct QADataset: Sendable {
+    public struct Item: Sendable, Decodable {
+        public var question: String
+        public var answer: String
+        public var source: String
+        public var longAnswer: String?
+        public var id: String?
+
+        enum CodingKeys: String, CodingKey { case question, answer, source, longAnswer = "long_answer", id }
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            question = try c.decode(String.self, forKey: .question)
+            answer = try c.decode(String.self, forKey: .answer)
+            source = try c.decode(String.self, forKey: .source)
+            longAnswer = try c.decodeIfPresent(String.self, forKey: .longAnswer)
+            id = (try? c.decodeIfPresent(String.self, forKey: .id)) ?? (try? c.decodeIfPresent(Int.self, forKey: .id)).flatMap { $0.map(String.init) }
+        }
+        public init(question: String, answer: String, source: String, longAnswer: String? = nil, id: String? = nil) {
+            (self.question, self.answer, self.source, self.longAnswer, self.id) = (question, answer, source, longAnswer, id)
+        }
+    }
+
+    public var directory: String
+    public var items: [Item]
+    public var documents: String { directory + "/docs" }
+    /// Every gold answer is yes, no or maybe: scored as labels.
+    public var isLabelled: Bool { items.allSatisfy { QAMetrics.labels.contains($0.answer.lowercased()) } }
+
+    public init(directory: String) throws {
+        self.directory = URL(fileURLWithPath: directory).standardizedFileURL.path
+        let file = self.directory + "/qa.jsonl"
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            throw RAGError(.notFound, "\(file): cannot read it; a QA dataset is a folder with qa.jsonl and docs/")
+        }
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: self.directory + "/docs", isDirectory: &isFolder), isFolder.boolValue else {
+            throw RAGError(.notFound, "\(self.directory)/docs: no such folder; the documents of a QA dataset live in docs/")
+        }
+        items = []
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+        where !line.trimmingCharacters(in: .whitespaces).isEmpty {
+            do {
+                items.append(try JSONDecoder().decode(Item.self, from: Data(line.utf8)))
+            } catch {
+                throw RAGError(.invalidInput, "\(file):\(number + 1): expected a JSON object with string fields question, answer and source")
+            }
+        }
+        guard !items.isEmpty else { throw RAGError(.invalidInput, "\(file): no questions") }
+    }
+}
+
+/// One question's outcome (a line of `--out`).
+public struct QARecord: Sendable, Encodable {
+    public var id: String?
+    public var question: String
+    public var gold: String
+    public var answer: String
+    public var label: String?
+    public var correct: Bool?
+    public var exactMatch: Double?
+    public var f1: Double?
+    public var rougeL: Double?
+    /// 1-based rank of the gold source among the retrieved documents (nil: not in the first 50).
+    public var sourceRank: Int?
+    public var sourceInContext: Bool
+    public var abstained: Bool
+    public var seconds: Double
+    public var promptTokens: Int
+    public var decodeTokS: Double
+    public var documents: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case id, question, gold, answer, label, correct, exactMatch = "exact_match", f1, rougeL = "rouge_l",
+             sourceRank = "source_rank", sourceInContext = "source_in_context", abstained, seconds,
+             promptTokens = "prompt_tokens", decodeTokS = "decode_tok_s", documents
+    }
+}
+
+/// Answers a dataset's questions with the `rag ask` pipeline and scores them.
+public struct QAEvaluation: Sendable {
+    public struct Result: Sendable, Encodable {
+        public var questions: Int
+        public var accuracy: Double?
+        public var macroF1: Double?
+        public var exactMatch: Double?
+        public var f1: Double?
+        public var rougeL: Double?
+        public var sourceHit1: Double
+        public var sourceHitK: Double
+        public var k: Int
+        public var sourceInContext: Double
+        public var mrr10: Double
+        public var abstained: Int
+        public var unlabelled: Int?
+        public var secondsPerQuestion: Double
+        public var promptTokens: Double
+        public var decodeTokS: Double
+
+        struct Key: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init(_ s: String) { stringValue = s }
+            init?(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: Key.self)
+            try c.encode(questions, forKey: Key("questions"))
+            try c.encodeIfPresent(accuracy, forKey: Key("accuracy"))
+            try c.encodeIfPresent(macroF1, forKey: Key("macro_f1"))
+            try c.encodeIfPresent(unlabelled, forKey: Key("unlabelled"))
+            try c.encodeIfPresent(exactMatch, forKey: Key("exact_match"))
+            try c.encodeIfPresent(f1, forKey: Key("f1"))
+            try c.encodeIfPresent(rougeL, forKey: Key("rouge_l"))
+            try c.encode(sourceHit1, forKey: Key("source_hit@1"))
+            try c.encode(sourceHitK, forKey: Key("source_hit@\(k)"))
+            try c.encode(mrr10, forKey: Key("source_mrr@10"))
+            try c.encode(sourceInContext, forKey: Key("source_in_context"))
+            try c.encode(abstained, forKey: Key("abstained"))
+            try c.encode(secondsPerQuestion, forKey: Key("seconds_per_question"))
+            try c.encode(promptTokens, forKey: Key("prompt_tokens"))
+            try c.encode(decodeTokS, forKey: Key("decode_tok_s"))
+        }
+    }
+
+    /// Whether `document` (as stored) is the dataset's `source` (a path relative to the dataset folder).
+    public static func isSource(_ document: String, _ source: String, in directory: String) -> Bool {
+        document == source || document == directory + "/" + source || document.hasSuffix("/" + source)
+    }
+
+    /// Runs every item. `generate: false` scores retrieval only (no model call). `k` is the
+    /// cut-off of the source hit rate, over documents ranked by their best chunk.
+    public static func run(
+        _ dataset: QADataset, answerer: Answerer, options: AskOptions, k: Int = 5, generate: Bool = true,
+        progress: (QARecord, Int, Int) -> Void = { _, _, _ in }
+    ) throws -> (result: Result, records: [QARecord]) {
+        let labelled = dataset.isLabelled
+        var records: [QARecord] = []
+        for (i, item) in dataset.items.enumerated() {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let hits = try answerer.retriever.search(item.question, mode: options.mode, topK: max(50, options.topK))
+            var documents: [String] = []
+            for hit in hits where !documents.contains(hit.document) { documents.append(hit.document) }
+            let rank = documents.firstIndex { isSource($0, item.source, in: dataset.directory) }.map { $0 + 1 }
+            var record = QARecord(
+                id: item.id, question: item.question, gold: item.answer, answer: "", sourceRank: rank,
+                sourceInContext: false, abstained: false, seconds: 0, promptTokens: 0, decodeTokS: 0,
+                documents: Array(documents.prefix(k)))
+            if generate {
+                let result = try answerer.ask(item.question, options: options)
+                record.answer = result.answer
+                record.abstained = result.abstained
+                record.sourceInContext = result.sources.contains { isSource($0.document, item.source, in: dataset.directory) }
+                record.promptTokens = result.generation?.promptTokens.count ?? 0
+                record.decodeTokS = result.generation?.decodeTokensPerSecond ?? 0
+                let answer = QAMetrics.withoutCitations(result.answer)
+                if labelled {
+                    record.label = QAMetrics.label(answer)
+                    record.correct = record.label == item.answer.lowercased()
+                } else {
+                    record.exactMatch = QAMetrics.exactMatch(answer, item.answer)
+                    record.f1 = QAMetrics.tokenF1(answer, item.answer)
+                }
+                record.rougeL = QAMetrics.rougeL(answer, item.longAnswer ?? item.answer)
+            } else {
+                let sources = try answerer.prepare(item.question, options: options).sources
+                record.sourceInContext = sources.contains { isSource($0.document, item.source, in: dataset.directory) }
+            }
+            record.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            records.append(record)
+            progress(record, i + 1, dataset.items.count)
+        }
+        return (summarize(records, labelled: labelled && generate, generated: generate, k: k), records)
+    }
+
+    public static func summarize(_ records: [QARecord], labelled: Bool, generated: Bool, k: Int) -> Result {
+        let n = Double(max(1, records.count))
+        func mean(_ values: [Double]) -> Double { round4(values.reduce(0, +) / Double(max(1, values.count))) }
+        func round4(_ x: Double) -> Double { (x * 1e4).rounded() / 1e4 }
+        let generatedDecode = records.filter { $0.decodeTokS > 0 }.map(\.decodeTokS)
+        return Result(
+            questions: records.count,
+            accuracy: labelled ? mean(records.map { $0.correct == true ? 1 : 0 }) : nil,
+            macroF1: labelled ? round4(QAMetrics.macroF1(gold: records.map { $0.gold.lowercased() }, predicted: records.map(\.label))) : nil,
+            exactMatch: generated && !labelled ? mean(records.compactMap(\.exactMatch)) : nil,
+            f1: generated && !labelled ? mean(records.compactMap(\.f1)) : nil,
+            rougeL: generated ? mean(records.compactMap(\.rougeL)) : nil,
+            sourceHit1: round4(Double(records.filter { $0.sourceRank == 1 }.count) / n),
+            sourceHitK: round4(Double(records.filter { ($0.sourceRank ?? .max) <= k }.count) / n),
+            k: k,
+            sourceInContext: round4(Double(records.filter(\.sourceInContext).count) / n),
+            mrr10: mean(records.map { $0.sourceRank.map { $0 <= 10 ? 1 / Double($0) : 0 } ?? 0 }),
+            abstained: records.filter(\.abstained).count,
+            unlabelled: labelled ? records.filter { $0.label == nil }.count : nil,
+            secondsPerQuestion: round4(records.map(\.seconds).reduce(0, +) / n),
+            promptTokens: generated ? (records.map { Double($0.promptTokens) }.reduce(0, +) / n).rounded() : 0,
+            decodeTokS: generatedDecode.isEmpty ? 0 : (generatedDecode.reduce(0, +) / Double(generatedDecode.count) * 10).rounded() / 10)
+    }
+}
