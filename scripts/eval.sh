@@ -20,7 +20,7 @@ for mode in bm25 dense hybrid; do
 done
 
 echo "== PubMedQA cv, template yesno, first $PUBMED_LIMIT questions"
-"$RAG" eval qa --dataset "$DATA/pubmedqa" --template yesno --max-tokens 48 --limit "$PUBMED_LIMIT" \
+"$RAG" eval qa --dataset "$DATA/pubmedqa" --template yesno --top-k 3 --max-tokens 48 --limit "$PUBMED_LIMIT" \
   --out "$OUT/pubmedqa.jsonl" --json | tee "$OUT/pubmedqa.json"
 
 echo "== COVID-QA, retrieval, all questions"
