@@ -245,7 +245,7 @@ public final class Answerer: Sendable {
             return hit
         }
         let result = try answer(question, options: options, vector: lookup.vector, showReasoning: showReasoning, emit: emit, cancelled: cancelled)
-        if let cache, let vector = lookup.vector, result.generation?.stopReason != .cancelled {
+        if let cache, let vector = lookup.vector, !lookup.key.isEmpty, result.generation?.stopReason != .cancelled {
             cache.insert(vector, key: lookup.key, revision: lookup.revision, result: result)
         }
         return result

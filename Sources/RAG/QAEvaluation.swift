@@ -156,6 +156,8 @@ public struct QARecord: Sendable, Encodable {
     /// 1-based rank of the gold source among the retrieved documents (nil: not in the first 50).
     public var sourceRank: Int?
     public var sourceInContext: Bool
+    /// The cosine similarity of the question to its nearest chunk (what `--abstain-below` tests).
+    public var similarity: Double?
     public var abstained: Bool
     public var seconds: Double
     public var promptTokens: Int
@@ -164,8 +166,31 @@ public struct QARecord: Sendable, Encodable {
 
     enum CodingKeys: String, CodingKey {
         case id, question, gold, answer, label, correct, exactMatch = "exact_match", f1, rougeL = "rouge_l",
-             sourceRank = "source_rank", sourceInContext = "source_in_context", abstained, seconds,
+             sourceRank = "source_rank", sourceInContext = "source_in_context", similarity, abstained, seconds,
              promptTokens = "prompt_tokens", decodeTokS = "decode_tok_s", documents
+    }
+
+    /// Fields that do not apply are left out, but a scored label question always has `label`
+    /// (null when the answer holds no yes, no or maybe) and every record has `source_rank`.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encodeIfPresent(id, forKey: .id)
+        try c.encode(question, forKey: .question)
+        try c.encode(gold, forKey: .gold)
+        try c.encode(answer, forKey: .answer)
+        if correct != nil { try c.encode(label, forKey: .label) }
+        try c.encodeIfPresent(correct, forKey: .correct)
+        try c.encodeIfPresent(exactMatch, forKey: .exactMatch)
+        try c.encodeIfPresent(f1, forKey: .f1)
+        try c.encodeIfPresent(rougeL, forKey: .rougeL)
+        try c.encode(sourceRank, forKey: .sourceRank)
+        try c.encode(sourceInContext, forKey: .sourceInContext)
+        try c.encodeIfPresent(similarity.map { ($0 * 1e4).rounded() / 1e4 }, forKey: .similarity)
+        try c.encode(abstained, forKey: .abstained)
+        try c.encode(seconds, forKey: .seconds)
+        try c.encode(promptTokens, forKey: .promptTokens)
+        try c.encode(decodeTokS, forKey: .decodeTokS)
+        try c.encode(documents, forKey: .documents)
     }
 }
 
@@ -231,7 +256,10 @@ public struct QAEvaluation: Sendable {
         var records: [QARecord] = []
         for (i, item) in dataset.items.enumerated() {
             let start = DispatchTime.now().uptimeNanoseconds
-            let hits = try answerer.retriever.search(item.question, mode: options.mode, topK: max(50, options.topK))
+            // One embedding of the question serves the ranking below and the answer's retrieval.
+            let vector = options.mode == .bm25 ? nil : try answerer.retriever.embed(item.question)
+            let retrieval = try answerer.retriever.retrieve(item.question, mode: options.mode, topK: max(50, options.topK), vector: vector)
+            let hits = retrieval.hits
             var documents: [String] = []
             for hit in hits where !documents.contains(hit.document) { documents.append(hit.document) }
             let rank = documents.firstIndex { isSource($0, item.source, in: dataset.directory) }.map { $0 + 1 }
@@ -239,8 +267,9 @@ public struct QAEvaluation: Sendable {
                 id: item.id, question: item.question, gold: item.answer, answer: "", sourceRank: rank,
                 sourceInContext: false, abstained: false, seconds: 0, promptTokens: 0, decodeTokS: 0,
                 documents: Array(documents.prefix(k)))
+            record.similarity = retrieval.bestSimilarity
             if generate {
-                let result = try answerer.ask(item.question, options: options)
+                let result = try answerer.ask(item.question, options: options, lookup: Answerer.CacheLookup(vector: vector))
                 record.answer = result.answer
                 record.abstained = result.abstained
                 record.sourceInContext = result.sources.contains { isSource($0.document, item.source, in: dataset.directory) }
@@ -256,7 +285,7 @@ public struct QAEvaluation: Sendable {
                 }
                 record.rougeL = QAMetrics.rougeL(answer, item.longAnswer ?? item.answer)
             } else {
-                let sources = try answerer.prepare(item.question, options: options).sources
+                let sources = try answerer.prepare(item.question, options: options, vector: vector).sources
                 record.sourceInContext = sources.contains { isSource($0.document, item.source, in: dataset.directory) }
             }
             record.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9

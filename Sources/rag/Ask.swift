@@ -13,7 +13,7 @@ struct Ask: AsyncParsableCommand {
         Hybrid retrieval (or BM25 when the index holds no vectors) finds the chunks; neighbouring \
         chunks of one document are merged; as many sources as fit the context (minus the answer's \
         budget) are numbered [1], [2], … in a prompt rendered from a template (templates/*.mustache: \
-        default, cot, fewshot; --templates DIR adds your own). When no chunk is similar enough to the \
+        default, cot, fewshot, yesno; --templates DIR adds your own). When no chunk is similar enough to the \
         question (cosine below --abstain-below), rag answers "I don't know" without calling the model.
         """)
 
@@ -21,7 +21,7 @@ struct Ask: AsyncParsableCommand {
     @OptionGroup var embedderOptions: EmbedderOptions
     @OptionGroup var generatorOptions: GeneratorOptions
     @Argument(help: "The question.") var question: String
-    @Option(help: "Template name (default, cot, fewshot, or one in --templates).") var template = "default"
+    @Option(help: "Template name (default, cot, fewshot, yesno, or one in --templates).") var template = "default"
     @Option(help: ArgumentHelp("A folder of your own templates (NAME.mustache).", valueName: "dir")) var templates: String?
     @Option(help: "How many chunks to retrieve.") var topK = 5
     @Option(name: .customLong("max-tokens"), help: "Most tokens in the answer.") var maxTokens = 256

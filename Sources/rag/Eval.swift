@@ -30,6 +30,7 @@ struct EvalRetrieval: AsyncParsableCommand {
     @Option(help: ArgumentHelp("qrels TSV (query-id, corpus-id, score).", valueName: "file")) var qrels: String
     @Option(help: "bm25, dense or hybrid.") var mode: SearchMode = .hybrid
     @Option(help: ArgumentHelp("The index file (default: one per corpus in the cache).", valueName: "file")) var db: String?
+    @OptionGroup var chunking: ChunkingOptions
     @OptionGroup var embedderOptions: EmbedderOptions
     @OptionGroup var fusion: FusionOptions
     @Flag(help: "Print one JSON object.") var json = false
@@ -40,11 +41,15 @@ struct EvalRetrieval: AsyncParsableCommand {
         do {
             let collection = try BEIRQueries(queriesFile: queries, qrelsFile: qrels)
             guard FileManager.default.fileExists(atPath: corpus) else { throw RAGError(.notFound, "\(corpus): no such corpus file") }
-            let path = db ?? Self.cachedIndex(for: corpus)
+            // One cached index per corpus and chunking (the default chunking keeps the older name).
+            let defaults = chunking.configuration == Chunker.Configuration()
+            let path = db ?? Self.cachedIndex(for: corpus, suffix: defaults ? "" : chunking.cacheSuffix)
             let store = try Store(path: path, mode: .createIfMissing)
             let embedder = try embedderOptions.load()
             let bar = stderrIsTerminal && !json ? ProgressBar() : nil
-            let report = try Ingestor(store: store, embedder: embedder).run(paths: [corpus]) { bar?.update($0) }
+            var ingestOptions = Ingestor.Options()
+            ingestOptions.chunker = chunking.configuration
+            let report = try Ingestor(store: store, embedder: embedder).run(paths: [corpus], options: ingestOptions) { bar?.update($0) }
             bar?.finish()
             if !json, report.chunks > 0 { printError("ingested \(report.documents) documents, \(report.chunks) chunks into \(path)") }
             let retriever = Retriever(store: store, embedder: embedder, denseWeight: fusion.denseWeight, bm25Weight: fusion.bm25Weight)
@@ -101,9 +106,9 @@ struct EvalQA: AsyncParsableCommand {
     @Option(name: .customLong("max-tokens"), help: "Most tokens in an answer.") var maxTokens = 256
     @Option(name: .customLong("abstain-below"), help: "Answer \"I don't know\" when the best chunk's cosine similarity is below this.") var abstainBelow = 0.3
     @Option(help: "Context size in tokens.") var context = 2048
-    @Option(help: "Most tokens in one chunk (the cached index is per chunk size).") var chunkTokens = 200
+    @OptionGroup var chunking: ChunkingOptions
     @Option(help: "bm25, dense or hybrid.") var mode: SearchMode = .hybrid
-    @Option(help: ArgumentHelp("The index file (default: one per dataset and chunk size in the cache).", valueName: "file")) var db: String?
+    @Option(help: ArgumentHelp("The index file (default: one per dataset and chunking in the cache).", valueName: "file")) var db: String?
     @Option(help: ArgumentHelp("Write one JSON line per question here.", valueName: "file")) var out: String?
     @Flag(name: .customLong("no-generate"), help: "Score retrieval only; do not call the model.") var noGenerate = false
     @OptionGroup var embedderOptions: EmbedderOptions
@@ -115,7 +120,6 @@ struct EvalQA: AsyncParsableCommand {
         try fusion.check()
         guard (1...50).contains(topK) else { throw ValidationError("--top-k must be between 1 and 50 (got \(topK)).") }
         guard (1...50).contains(k) else { throw ValidationError("--k must be between 1 and 50 (got \(k)).") }
-        guard (16...256).contains(chunkTokens) else { throw ValidationError("--chunk-tokens must be between 16 and 256 (got \(chunkTokens)).") }
         guard maxTokens > 0, context > maxTokens + 64 else { throw ValidationError("--context must exceed --max-tokens by at least 64 tokens") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
     }
@@ -124,11 +128,11 @@ struct EvalQA: AsyncParsableCommand {
         do {
             var data = try QADataset(directory: dataset)
             if let limit { data.items = Array(data.items.prefix(limit)) }
-            let path = db ?? EvalRetrieval.cachedIndex(for: data.directory + "/qa.jsonl", suffix: "-c\(chunkTokens)")
+            let path = db ?? EvalRetrieval.cachedIndex(for: data.directory + "/qa.jsonl", suffix: chunking.cacheSuffix)
             let store = try Store(path: path, mode: .createIfMissing)
             let embedder = try embedderOptions.load()
             var ingestOptions = Ingestor.Options()
-            ingestOptions.chunker.tokenBudget = chunkTokens
+            ingestOptions.chunker = chunking.configuration
             let bar = stderrIsTerminal && !json ? ProgressBar() : nil
             let report = try Ingestor(store: store, embedder: embedder).run(paths: [data.documents], options: ingestOptions) { bar?.update($0) }
             bar?.finish()
@@ -144,7 +148,7 @@ struct EvalQA: AsyncParsableCommand {
             options.mode = mode
             options.answerTokens = maxTokens
             options.abstainBelow = abstainBelow
-            _ = try answerer.prepare("check the template", options: options)  // an unknown template fails before any work
+            _ = try answerer.templates.render(template, question: "?", sources: [])  // an unknown template fails before any work
 
             let output: FileHandle?
             if let out {
@@ -181,7 +185,7 @@ struct EvalQA: AsyncParsableCommand {
                 printJSON(result)
                 return
             }
-            var lines = ["\(result.questions) questions (\(noGenerate ? "retrieval only" : "template \(template), top-k \(topK)"), \(mode.rawValue), chunks of \(chunkTokens) tokens)"]
+            var lines = ["\(result.questions) questions (\(noGenerate ? "retrieval only" : "template \(template), top-k \(topK)"), \(mode.rawValue), chunks of \(chunking.chunkTokens) tokens, overlap \(chunking.chunkOverlap))"]
             if let a = result.accuracy, let m = result.macroF1 {
                 lines.append(String(format: "yes/no/maybe: accuracy %.4f · macro-F1 %.4f · %d without a label", a, m, result.unlabelled ?? 0))
             }

@@ -7,6 +7,30 @@ import RAGIndex
 import RAGText
 import RAGEmbedding
 
+/// `--chunk-tokens N --chunk-overlap F`, shared by `rag ingest` and `rag eval qa`.
+struct ChunkingOptions: ParsableArguments {
+    @Option(help: "Most tokens in one chunk.") var chunkTokens = 200
+    @Option(help: "Neighbouring chunks share their boundary sentence when it is at most this fraction of --chunk-tokens (0: no overlap).")
+    var chunkOverlap = 0.35
+
+    func validate() throws {
+        guard (16...256).contains(chunkTokens) else {
+            throw ValidationError("--chunk-tokens must be between 16 and 256 (got \(chunkTokens)).")
+        }
+        guard (0...0.5).contains(chunkOverlap) else {
+            throw ValidationError("--chunk-overlap must be between 0 and 0.5 (got \(chunkOverlap)).")
+        }
+    }
+
+    var configuration: Chunker.Configuration { Chunker.Configuration(tokenBudget: chunkTokens, overlapFraction: chunkOverlap) }
+
+    /// Names the chunking in a cached index's file name: `-c200`, `-c128-o0` (the default
+    /// overlap is left out, so older names stay valid).
+    var cacheSuffix: String {
+        "-c\(chunkTokens)" + (chunkOverlap == Chunker.Configuration().overlapFraction ? "" : "-o\(Int((chunkOverlap * 100).rounded()))")
+    }
+}
+
 struct Ingest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Load, chunk and index files and folders (incremental: only what changed).",
@@ -24,16 +48,10 @@ struct Ingest: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Only files matching this glob (repeatable).", valueName: "glob")) var include: [String] = []
     @Option(help: ArgumentHelp("Skip files matching this glob (repeatable).", valueName: "glob")) var exclude: [String] = []
     @Flag(help: "Keep documents whose files disappeared.") var noPrune = false
-    @Option(help: "Most tokens in one chunk.") var chunkTokens = 200
+    @OptionGroup var chunking: ChunkingOptions
     @Option(help: "HNSW links per node for a new vector index (default 16; a different value rebuilds an existing one).") var m: Int?
     @Option(help: "HNSW build beam width for a new vector index (default 200; a different value rebuilds an existing one).") var efConstruction: Int?
     @Flag(help: "Print one JSON object instead of a summary.") var json = false
-
-    func validate() throws {
-        guard (16...256).contains(chunkTokens) else {
-            throw ValidationError("--chunk-tokens must be between 16 and 256 (got \(chunkTokens)).")
-        }
-    }
 
     func run() async throws {
         let report: IngestReport
@@ -48,7 +66,7 @@ struct Ingest: AsyncParsableCommand {
             options.include = include
             options.exclude = exclude
             options.prune = !noPrune
-            options.chunker.tokenBudget = chunkTokens
+            options.chunker = chunking.configuration
             let bar = stderrIsTerminal ? ProgressBar() : nil
             let embedder = noEmbed ? nil : try model.load()
             report = try Ingestor(store: store, embedder: embedder).run(paths: paths, options: options) { progress in

@@ -308,6 +308,10 @@ import Testing
         // Retrieval only: no model call, the same hit rate.
         let retrieval = try QAEvaluation.run(dataset, answerer: answerer, options: options, k: 1, generate: false)
         #expect(retrieval.result.sourceHit1 == 1 && retrieval.result.accuracy == nil && retrieval.records.allSatisfy { $0.promptTokens == 0 })
+        // A scored label question's line always has "label" (null when none); retrieval-only lines do not.
+        let scored = String(decoding: try JSONEncoder().encode(records[0]), as: UTF8.self)
+        let unscored = String(decoding: try JSONEncoder().encode(retrieval.records[0]), as: UTF8.self)
+        #expect(scored.contains("\"label\":") && scored.contains("\"source_rank\":1") && !unscored.contains("\"label\""))
 
         try ws.write("bad/qa.jsonl", "{\"question\": \"q\", \"answer\": \"a\", \"source\": \"docs/x.txt\"}\n{\"question\": 5}\n")
         try ws.write("bad/docs/x.txt", "x")

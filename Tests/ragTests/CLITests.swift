@@ -162,6 +162,12 @@ final class TempDir {
         r = try RagBinary.run(["search", "fine", "--db", "plain.sqlite", "--json"], in: dir.url)
         #expect((r.json["results"] as? [Any])?.count == 1)
 
+        // another chunk overlap re-chunks the unchanged file; one out of range is a usage error
+        r = try RagBinary.run(["ingest", "good", "--db", "plain.sqlite", "--no-embed", "--chunk-overlap", "0", "--json"], in: dir.url)
+        #expect(r.status == 0 && (r.json["chunks"] as? Int ?? 0) > 0)
+        r = try RagBinary.run(["ingest", "good", "--db", "plain.sqlite", "--no-embed", "--chunk-overlap", "0.9"], in: dir.url)
+        #expect(r.status == 64 && r.stderr.contains("--chunk-overlap must be between 0 and 0.5"))
+
         // a missing embedding model names `make models`
         r = try RagBinary.run(["ingest", "good", "--db", "x.sqlite", "--embedder", "/nonexistent"], in: dir.url)
         #expect(r.status != 0 && r.stderr.contains("make models"))
