@@ -245,6 +245,7 @@ public final class Answerer: Sendable {
             return hit
         }
         let result = try answer(question, options: options, vector: lookup.vector, showReasoning: showReasoning, emit: emit, cancelled: cancelled)
+        // A lookup that only carries the question's vector (made without the cache) files nothing.
         if let cache, let vector = lookup.vector, !lookup.key.isEmpty, result.generation?.stopReason != .cancelled {
             cache.insert(vector, key: lookup.key, revision: lookup.revision, result: result)
         }

@@ -7,7 +7,7 @@ import RAGIndex
 import RAGText
 import RAGEmbedding
 
-/// `--chunk-tokens N --chunk-overlap F`, shared by `rag ingest` and `rag eval qa`.
+/// `--chunk-tokens N --chunk-overlap F`, shared by `rag ingest`, `rag eval retrieval` and `rag eval qa`.
 struct ChunkingOptions: ParsableArguments {
     @Option(help: "Most tokens in one chunk.") var chunkTokens = 200
     @Option(help: "Neighbouring chunks share their boundary sentence when it is at most this fraction of --chunk-tokens (0: no overlap).")
