@@ -185,7 +185,7 @@ public struct QARecord: Sendable, Encodable {
         try c.encodeIfPresent(rougeL, forKey: .rougeL)
         try c.encode(sourceRank, forKey: .sourceRank)
         try c.encode(sourceInContext, forKey: .sourceInContext)
-        try c.encodeIfPresent(similarity.map { ($0 * 1e4).rounded() / 1e4 }, forKey: .similarity)
+        try c.encodeIfPresent(similarity.map(round4), forKey: .similarity)
         try c.encode(abstained, forKey: .abstained)
         try c.encode(seconds, forKey: .seconds)
         try c.encode(promptTokens, forKey: .promptTokens)
@@ -298,7 +298,6 @@ public struct QAEvaluation: Sendable {
     public static func summarize(_ records: [QARecord], labelled: Bool, generated: Bool, k: Int) -> Result {
         let n = Double(max(1, records.count))
         func mean(_ values: [Double]) -> Double { round4(values.reduce(0, +) / Double(max(1, values.count))) }
-        func round4(_ x: Double) -> Double { (x * 1e4).rounded() / 1e4 }
         let generatedDecode = records.filter { $0.decodeTokS > 0 }.map(\.decodeTokS)
         return Result(
             questions: records.count,
@@ -319,3 +318,6 @@ public struct QAEvaluation: Sendable {
             decodeTokS: generatedDecode.isEmpty ? 0 : (generatedDecode.reduce(0, +) / Double(generatedDecode.count) * 10).rounded() / 10)
     }
 }
+
+/// Four decimals: the precision the evaluation reports figures at.
+private func round4(_ x: Double) -> Double { (x * 1e4).rounded() / 1e4 }
