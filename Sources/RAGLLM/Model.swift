@@ -36,7 +36,7 @@ public final class LanguageModel: @unchecked Sendable {
         tokenizer = try BPETokenizer(file)
         chatTemplate = file.metadata["tokenizer.chat_template"]?.string
         let d = config.embeddingLength, kv = config.headCountKV * config.headDimension, ff = config.feedForwardLength
-        embedding = try Matrix(file, "token_embd.weight", rows: config.vocabSize, columns: d, repack: config.tiedEmbeddings)
+        embedding = try Matrix(file, "token_embd.weight", rows: config.vocabSize, columns: d)
 
         func vector(_ name: String, _ count: Int, required: Bool = true) throws -> [Float]? {
             guard let info = file.tensor(name) else {

@@ -14,8 +14,12 @@ public final class Session: @unchecked Sendable {
     public let contextLength: Int
     public let batchSize: Int
     public let threads: Int
+    /// The threads every product and attention of this session is split over.
+    let pool: WorkerPool
     /// From this many rows on, products go through decoded weight panels and OpenBLAS.
     static let gemmRows = 32
+    /// Weight rows per cache tile when more than eight tokens share a pass.
+    static let tileRows = 16
     /// A weight matrix decoded to f32 (prompt processing).
     private var wholeMatrix: [Float] = []
     /// Tokens in the cache (the position of the next token).
@@ -62,14 +66,28 @@ public final class Session: @unchecked Sendable {
         dequantized = .allocate(capacity: batchSize * max(d, ff))
         keyRows = .allocate(capacity: self.threads * self.contextLength * headDim)
         valueRows = .allocate(capacity: self.threads * self.contextLength * headDim)
+        pool = WorkerPool(threads: self.threads)
         BLAS.setThreads(1)
         logits = [Float](repeating: 0, count: c.vocabSize)
     }
 
     deinit {
+        pool.shutdown()
         for p in [x, h, q, k, v, attention, gate, up, scores, dequantized, keyRows, valueRows] { p.deallocate() }
         keys.deallocate()
         values.deallocate()
+    }
+
+    /// Jobs handed to the worker threads so far (each one barrier).
+    public var synchronisations: Int { pool.jobs }
+
+    /// The mean wall time of one empty job on the worker threads, in seconds: what one barrier
+    /// costs when the workers are awake.
+    public func barrierSeconds(iterations: Int = 20_000) -> Double {
+        pool.run { _ in }
+        let start = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<iterations { pool.run { _ in } }
+        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(iterations)
     }
 
     /// Forgets everything after the first `count` tokens (0: start over).
@@ -210,7 +228,7 @@ public final class Session: @unchecked Sendable {
                 let a = buffer(format, width: columns)
                 a.quantize(input, rows: n, stride: columns, threads: threads)
                 let dq = UnsafeTransfer(dequantized)
-                Parallel.forEach(threads, threads: threads) { t, _ in
+                pool.forEach(threads) { t, _ in
                     let per = (n + self.threads - 1) / self.threads
                     let lo = min(n, t * per), hi = min(n, lo + per)
                     a.dequantize(rows: lo..<hi, into: dq.value, stride: columns)
@@ -223,7 +241,7 @@ public final class Session: @unchecked Sendable {
             if wholeMatrix.count < outputs * columns { wholeMatrix = [Float](repeating: 0, count: outputs * columns) }
             wholeMatrix.withUnsafeMutableBufferPointer { m in
                 let whole = UnsafeTransfer(m.baseAddress!)
-                Parallel.forEach(outputs, threads: threads) { o, _ in w.decodeRow(o, into: whole.value + o * columns) }
+                pool.forEach(outputs) { o, _ in w.decodeRow(o, into: whole.value + o * columns) }
                 BLAS.threaded(threads) {
                     BLAS.matmulTransposed(source, rows: n, whole.value, outputs: outputs, inner: columns, into: out)
                 }
@@ -235,26 +253,25 @@ public final class Session: @unchecked Sendable {
             if let format = w.activationFormat {
                 let a = buffer(format, width: columns)
                 a.quantize(input, rows: n, stride: columns)
-                Parallel.forEach(chunks, threads: threads) { c, _ in
-                    let out = target.value
+                pool.forEach(chunks) { c, _ in
                     let lo = c * chunk, hi = min(outputs, lo + chunk)
-                    var o = lo
-                    if n == 1, w.hasQ8_0Rows {
-                        // One token: four rows per pass (four memory streams, one activation read).
-                        while o + 4 <= hi {
-                            QuantDot.q8_0x4(w.row(o), stride: w.rowBytes, a.row(0), blocks: columns / 32, into: out + o)
-                            o += 4
+                    // Tiles of weight rows small enough to stay in cache while every group of up
+                    // to eight tokens passes over them.
+                    var tile = lo
+                    while tile < hi {
+                        let end = n <= QuantDot.maxRows ? hi : min(hi, tile + Self.tileRows)
+                        var first = 0
+                        while first < n {
+                            let nx = min(QuantDot.maxRows, n - first)
+                            w.dot(rows: tile..<end, a, first: first, nx: nx, into: target.value + first * outputs, ldo: outputs)
+                            first += nx
                         }
-                    }
-                    // Each weight row once, against every token (it stays in cache meanwhile).
-                    while o < hi {
-                        for r in 0..<n { out[r * outputs + o] = w.dot(o, a.row(r)) }
-                        o += 1
+                        tile = end
                     }
                 }
             } else {
                 let source = UnsafeTransfer(input)
-                Parallel.forEach(chunks, threads: threads) { c, _ in
+                pool.forEach(chunks) { c, _ in
                     withUnsafeTemporaryAllocation(of: Float.self, capacity: columns) { row in
                         let lo = c * chunk, hi = min(outputs, lo + chunk)
                         for o in lo..<hi {
@@ -316,7 +333,7 @@ public final class Session: @unchecked Sendable {
         let length = base + n
         if n >= Self.gemmRows {
             // One item per query head; each thread converts its head's keys and values once.
-            Parallel.forEach(heads, threads: threads) { head, thread in
+            pool.forEach(heads) { head, thread in
                 let kvHead = head / group
                 let kf = kr.value + thread * context * headDim, vf = vr.value + thread * context * headDim
                 for t in 0..<length {
@@ -345,7 +362,7 @@ public final class Session: @unchecked Sendable {
             }
             return
         }
-        Parallel.forEach(n * heads, threads: threads) { item, thread in
+        pool.forEach(n * heads) { item, thread in
             let r = item / heads, head = item % heads
             let kvHead = head / group
             let visible = base + r + 1

@@ -7,7 +7,9 @@ import RAGLLM
 /// Same protocol as ../shared/anchors/llama_bench.py, so the two can be divided: a 64-token
 /// warm-up; then per rep a fresh cache, prefill = wall time of evaluating the whole prompt (in
 /// batches of 512), decode = wall time of `--n-gen` steps of (argmax → evaluate that token),
-/// end-of-generation ignored. Medians over `--reps`; one JSON line.
+/// end-of-generation ignored. Medians over `--reps`; then one decode step of 1 and of 4 tokens,
+/// the cost of the worker threads' barriers, the weight bytes a token reads ÷ its decode time
+/// (GB/s) and the machine's streaming-read bandwidth (`MemoryBandwidth`). One JSON line.
 struct LLMBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "llm", abstract: "Prefill and decode speed of the generator.")
 
@@ -54,6 +56,27 @@ struct LLMBench: AsyncParsableCommand {
                 firstIds = Array(generated.prefix(8))
             }
             func median(_ x: [Double]) -> Double { x.sorted()[x.count / 2] }
+            // One decode step of 1 token and of 4 tokens at the same position (the multi-row
+            // kernels: one pass over the weights serves the 4), and the threads' barriers.
+            let base = session.position
+            var one: [Double] = [], four: [Double] = []
+            for _ in 0..<max(5, reps * 4) {
+                let next = Sampler.argmax(session.logits)
+                var s = Date()
+                try session.evaluate([next])
+                one.append(Date().timeIntervalSince(s))
+                session.truncate(to: base)
+                s = Date()
+                try session.evaluate([next, next, next, next])
+                four.append(Date().timeIntervalSince(s))
+                session.truncate(to: base)
+            }
+            let jobsBefore = session.synchronisations
+            try session.evaluate([Sampler.argmax(session.logits)])
+            let jobsPerToken = session.synchronisations - jobsBefore
+            let barrier = session.barrierSeconds()
+            let peakRSS = peakRSSMiB()  // before the bandwidth buffer
+            let bandwidth = MemoryBandwidth.measure(threads: threads)
             let result: [String: Any] = [
                 "runtime": "rag", "model": (generator.path as NSString).lastPathComponent, "threads": threads,
                 "kernels": CPUFeatures.kernels, "n_prompt": ids.count, "n_gen": nGen,
@@ -62,7 +85,13 @@ struct LLMBench: AsyncParsableCommand {
                 "prefill_runs_s": prefill.map { ($0 * 1e4).rounded() / 1e4 }, "decode_runs_s": decode.map { ($0 * 1e4).rounded() / 1e4 },
                 "decode_step_max_ms": stepMax, "reps": reps, "first_gen_ids": firstIds.map(Int.init),
                 "load_s": (loadSeconds * 1000).rounded() / 1000, "weight_mib_per_token": Double(model.weightBytesPerToken) / 1_048_576,
-                "peak_rss_mib": (peakRSSMiB() * 10).rounded() / 10,
+                "peak_rss_mib": (peakRSS * 10).rounded() / 10,
+                "step1_ms": (median(one) * 1e5).rounded() / 100, "step4_ms": (median(four) * 1e5).rounded() / 100,
+                "step4_over_step1": (median(four) / median(one) * 100).rounded() / 100,
+                "barriers_per_token": jobsPerToken, "barrier_us": (barrier * 1e8).rounded() / 100,
+                "sync_ms_per_token": (Double(jobsPerToken) * barrier * 1e5).rounded() / 100,
+                "decode_gb_s": (Double(model.weightBytesPerToken) * Double(nGen) / median(decode) / 1e7).rounded() / 100,
+                "memory_read_gb_s": (bandwidth / 1e7).rounded() / 100,
             ]
             let json = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
             print(String(decoding: json, as: UTF8.self))

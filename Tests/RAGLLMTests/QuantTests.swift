@@ -104,40 +104,47 @@ func plainElement(_ type: GGMLType, _ block: [UInt8], _ e: Int) -> Float {
 
     /// Integer dots against quantized activations equal the plain dot of the dequantized weights
     /// with the dequantized activations (up to float summation order), and stay close to the dot
-    /// with the original activations.
+    /// with the original activations — for one to eight activation rows per pass over the weights.
     @Test(arguments: [
-        (GGMLType.q8_0, [0], ActivationFormat.q8_0), (.q4_0, [0], .q8_0), (.q4_1, [0, 2], .q8_1), (.q5_0, [0], .q8_0),
-        (.q4_K, [0, 2], .q8_K), (.q6_K, [208], .q8_K),
+        (GGMLType.q8_0, [0]), (.q4_0, [0]), (.q4_1, [0, 2]), (.q5_0, [0]), (.q4_K, [0, 2]), (.q6_K, [208]),
     ])
-    func integerDotsMatchDequantizeThenDot(type: GGMLType, scales: [Int], format: ActivationFormat) {
-        let n = 768, blocks = n / type.blockSize
-        let weights = randomBlocks(type, blocks: blocks, scaleOffsets: scales, seed: 77 + UInt64(type.rawValue))
-        let x = Self.randomActivations(n, seed: 5)
-        let activations = QuantizedActivations(format: format, width: n, capacity: 1)
-        x.withUnsafeBufferPointer { activations.quantize($0.baseAddress!, rows: 1, stride: n) }
-        var w = [Float](repeating: 0, count: n)
-        weights.withUnsafeBytes { raw in w.withUnsafeMutableBufferPointer { type.dequantize(raw.baseAddress!, count: n, into: $0.baseAddress!) } }
-        var viaQuantized = 0.0, exact = 0.0
-        for i in 0..<n {
-            viaQuantized += Double(w[i]) * Double(activations.value(row: 0, i))
-            exact += Double(w[i]) * Double(x[i])
-        }
-        let fast: Float = weights.withUnsafeBytes { raw in
-            let (p, row) = (raw.baseAddress!, activations.row(0))
-            switch type {
-            case .q8_0: return QuantDot.q8_0(p, row, blocks: blocks)
-            case .q4_0: return QuantDot.q4_0(p, row, blocks: blocks)
-            case .q4_1: return QuantDot.q4_1(p, row, blocks: blocks)
-            case .q5_0: return QuantDot.q5_0(p, row, blocks: blocks)
-            case .q4_K: return QuantDot.q4_K(p, row, blocks: blocks)
-            default: return QuantDot.q6_K(p, row, blocks: blocks)
-            }
-        }
-        let scale = max(1, abs(viaQuantized))
+    func integerDotsMatchDequantizeThenDot(type: GGMLType, scales: [Int]) throws {
+        let n = 768, weightRows = 3, xRows = 8
+        let kind = try #require(QuantDot.Weights(rawValue: Int32(type.rawValue)))
+        let rowBytes = n / type.blockSize * type.bytesPerBlock
+        let weights = randomBlocks(type, blocks: weightRows * n / type.blockSize, scaleOffsets: scales, seed: 77 + UInt64(type.rawValue))
+        let x = Self.randomActivations(xRows * n, seed: 5)
+        let activations = QuantizedActivations(format: kind.activations, width: n, capacity: xRows)
+        x.withUnsafeBufferPointer { activations.quantize($0.baseAddress!, rows: xRows, stride: n) }
+        var w = [Float](repeating: 0, count: weightRows * n)
+        weights.withUnsafeBytes { raw in w.withUnsafeMutableBufferPointer { type.dequantize(raw.baseAddress!, count: $0.count, into: $0.baseAddress!) } }
         // Q4_1's minimum uses the f16-rounded block sum, as ggml's Q8_1 does: a little looser.
         let tolerance = type == .q4_1 ? 2e-3 : 1e-5
-        #expect(abs(Double(fast) - viaQuantized) / scale < tolerance, "\(type): \(fast) vs \(viaQuantized)")
-        #expect(abs(Double(fast) - exact) / max(1, abs(exact)) < 0.02, "\(type): \(fast) vs exact \(exact)")
+        for nx in 1...QuantDot.maxRows {
+            for first in stride(from: 0, to: xRows - nx + 1, by: max(1, xRows - nx)) {
+                var out = [Float](repeating: .nan, count: nx * weightRows)
+                weights.withUnsafeBytes { raw in
+                    out.withUnsafeMutableBufferPointer {
+                        QuantDot.rows(kind, raw.baseAddress!, rowBytes: rowBytes, count: weightRows, activations, first: first, nx: nx, into: $0.baseAddress!, ldo: weightRows)
+                    }
+                }
+                for r in 0..<nx {
+                    for o in 0..<weightRows {
+                        // Errors are measured against Σ|wᵢxᵢ| (what rounding scales with), not
+                        // against the dot itself, which cancellation can bring near zero.
+                        var viaQuantized = 0.0, exact = 0.0, magnitude = 0.0
+                        for i in 0..<n {
+                            viaQuantized += Double(w[o * n + i]) * Double(activations.value(row: first + r, i))
+                            exact += Double(w[o * n + i]) * Double(x[(first + r) * n + i])
+                            magnitude += abs(Double(w[o * n + i]) * Double(x[(first + r) * n + i]))
+                        }
+                        let fast = Double(out[r * weightRows + o])
+                        #expect(abs(fast - viaQuantized) / max(1, magnitude) < tolerance, "\(type) nx \(nx) row \(first + r)·\(o): \(fast) vs \(viaQuantized)")
+                        #expect(abs(fast - exact) / max(1, magnitude) < 0.01, "\(type) nx \(nx): \(fast) vs exact \(exact)")
+                    }
+                }
+            }
+        }
     }
 
     @Test func activationBlocksRoundAsGGMLDoes() {
@@ -152,12 +159,13 @@ func plainElement(_ type: GGMLType, _ block: [UInt8], _ e: Int) -> Float {
         #expect(a.scales[0] == Float(Float16(Float(15.5) / 127)))
         #expect(a.scales[1] == 0 && (32..<64).allSatisfy { a.quants[$0] == 0 })
         // Q8_K: the value of largest magnitude maps to −127 (so a positive maximum to +127 after
-        // the sign of the scale), the scale is kept in f32, and groups of 16 are summed.
+        // the sign of the scale), the scale is kept in f32, and groups of 16 and 32 are summed.
         var y = [Float](repeating: 0.25, count: 256)
         y[7] = -3
         let b = QuantizedActivations(format: .q8_K, width: 256, capacity: 1)
         y.withUnsafeBufferPointer { b.quantize($0.baseAddress!, rows: 1, stride: 256) }
         #expect(b.quants[7] == -127 && b.scales[0] == 1 / (-127 / Float(-3)))
-        #expect(b.groupSums[0] == Int32(b.quants[7]) + 15 * Int32(b.quants[0]) && b.groupSums[1] == 16 * Int32(b.quants[0]))
+        #expect(b.sum16[0] == Int16(b.quants[7]) + 15 * Int16(b.quants[0]) && b.sum16[1] == 16 * Int16(b.quants[0]))
+        #expect(b.sum32[0] == b.sum16[0] + b.sum16[1])
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import RAGLLM
 
-/// llama.cpp's outputs for the two models (copied into Fixtures/llm_reference.json).
+/// llama.cpp's outputs for the three models (copied into Fixtures/llm_reference.json).
 struct Reference: Decodable {
     struct Candidate: Decodable { var id: Int32; var logit: Float; var piece: String }
     struct Prompt: Decodable {
@@ -18,9 +18,10 @@ struct Reference: Decodable {
         var file: String
         var bos: Int32
         var eos: Int32
-        var eog_ids: [Int32]
+        /// nil where the reference does not list them (the 1.5B entry).
+        var eog_ids: [Int32]?
         var prompts: [Prompt]
-        var speed: Speed
+        var speed: Speed?
     }
     var models: [String: Model]
 
@@ -31,6 +32,8 @@ struct Reference: Decodable {
 
     static let smolLM2 = "smollm2-135m-instruct-q4_1"
     static let qwen = "qwen2.5-coder-0.5b-instruct-q4_k_m"
+    static let qwenLarge = "qwen2.5-coder-1.5b-instruct-q4_k_m"
+    static let all = [smolLM2, qwen, qwenLarge]
 
     static let modelsDirectory = ProcessInfo.processInfo.environment["RAG_MODELS_DIR"]
         ?? (ProcessInfo.processInfo.environment["XDG_CACHE_HOME"] ?? NSHomeDirectory() + "/.cache") + "/rag/models"

@@ -1,0 +1,34 @@
+#ifndef RAG_CQUANTDOT_H
+#define RAG_CQUANTDOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/// Integer dot products of quantized weight rows, read as GGUF stores them, with activation rows
+/// quantized to int8 (rag's QuantizedActivations). The innermost loops only: which rows, which
+/// threads and which instruction set are the Swift caller's choice (RAGKernels.QuantDot).
+
+/// `count` activation rows of `width` values, each array laid out row after row:
+/// `qs` width int8 per row; `d` one scale per block (32 values for Q8_0/Q8_1, 256 for Q8_K);
+/// `s` (Q8_1 only) d·Σq per 32 values; `sum16` / `sum32` Σq per 16 / 32 values (Q8_K only).
+typedef struct {
+    const int8_t *qs;
+    const float *d;
+    const float *s;
+    const int16_t *sum16;
+    const int16_t *sum32;
+    int32_t width;
+} rag_q8_rows;
+
+/// Weight types by their ggml ids.
+enum { RAG_Q4_0 = 2, RAG_Q4_1 = 3, RAG_Q5_0 = 6, RAG_Q8_0 = 8, RAG_Q4_K = 12, RAG_Q6_K = 14 };
+
+/// out[r · ldo + o] = W[o] · x[r] for weight rows o < rows (`row_bytes` apart from `w`) and
+/// activation rows r < nx (1 … 8): each weight block is loaded and unpacked once for all nx rows.
+/// Returns 0, or −1 for a type or nx it does not take.
+/// `_avx2`: AVX2 + FMA + F16C (`vpmaddubsw`/`vpmaddwd`); `_vnni`: the same with AVX-512 VL +
+/// VNNI (`vpdpbusd`) — call it only where the CPU has those.
+int rag_quant_dot_avx2(int type, const void *w, size_t row_bytes, int rows, const rag_q8_rows *x, int nx, float *out, size_t ldo);
+int rag_quant_dot_vnni(int type, const void *w, size_t row_bytes, int rows, const rag_q8_rows *x, int nx, float *out, size_t ldo);
+
+#endif
