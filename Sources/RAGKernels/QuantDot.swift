@@ -11,8 +11,8 @@ public enum ActivationFormat: Sendable {
 
 /// Rows of activations quantized to int8 in blocks, in storage this object owns:
 /// `quants` (int8 per value), `scales` (one per block), `sums` (Q8_1: d·Σq per block rounded to
-/// f16, as ggml stores it) and `sum16` / `sum32` (Σq per 16 / 32 values, for the K-quants'
-/// offsets and minimums).
+/// f16, as ggml stores it) and, for Q8_K only, `sum16` / `sum32` (Σq per 16 / 32 values, for the
+/// K-quants' offsets and minimums).
 ///
 /// Rounding follows ggml on x86: Q8_0/Q8_1 multiply by 127/max|x| and round half to even, the
 /// scale kept as f16; Q8_K scales by −127/x at max|x|, rounds half to even, clamps at 127 and keeps
@@ -101,6 +101,8 @@ public final class QuantizedActivations: @unchecked Sendable {
                 }
             }
         }
+        // Only the K-quant dots read the group sums (their offsets and minimums).
+        guard format == .q8_K else { return }
         let groups = width / 16
         let g16 = sum16 + r * groups, g32 = sum32 + r * (groups / 2)
         for k in 0..<groups {

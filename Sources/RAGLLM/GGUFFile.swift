@@ -168,16 +168,6 @@ public final class GGUFFile: @unchecked Sendable {
         return Self.identity(info) != identity
     }
 
-    /// Tells the kernel a tensor's pages will not be read again (after repacking): they leave
-    /// the process's resident memory; reading them later would fault them back in from the file.
-    public func release(_ tensor: GGUFTensorInfo) {
-        guard let base else { return }
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let start = (tensor.offset + page - 1) / page * page
-        let end = (tensor.offset + tensor.byteCount) / page * page
-        if end > start { madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED) }
-    }
-
     /// A metadata value that must be there.
     public func require(_ key: String) throws -> GGUFValue {
         guard let value = metadata[key] else {
