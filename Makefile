@@ -31,11 +31,11 @@ build: setup
 debug: setup
 	swift build
 
-## test: the whole test suite (Swift Testing), in a release build (the kernels are too slow unoptimised)
+## test: the whole test suite (Swift Testing), in a release build (the kernels are too slow unoptimised);
+## one build serves the Swift tests and the client tests (the rag it builds is the one they run)
 test: setup models
 	swift build -c release --build-tests -Xswiftc -enable-testing
 	swift test -c release --skip-build
-	swift build -c release --product rag
 	scripts/test-clients.sh
 
 ## run: build, ingest the built-in corpus, run sample searches and answer a question with the local model
