@@ -93,7 +93,7 @@ let package = Package(
             dependencies: ["RAGStorage", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "RAGTests", dependencies: ["RAG", "RAGText", "RAGEmbedding", "RAGLLM"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+        .testTarget(name: "RAGTests", dependencies: ["RAG", "RAGText", "RAGEmbedding", "RAGLLM", "RAGIndex"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "ragTests", dependencies: ["RAG"], swiftSettings: swiftSettings),
         .testTarget(
             name: "RAGServerTests",

@@ -1,3 +1,4 @@
+public import RAGCore
 public import RAGStorage
 
 /// `rag docs rm`: removes a document, a file's documents, or everything below a folder.
@@ -22,5 +23,24 @@ public struct RemoveDocuments: Sendable {
             for source in partial { try tx.invalidateSource(id: source.id) }
         }
         return documents.count
+    }
+
+    /// Removes one document, its chunks and vectors, in one transaction; nil when there is no
+    /// such document. The document's file goes too when it held nothing else; a record of a
+    /// file that stays (one JSONL line) clears the file's hash, so the next ingest reads it again.
+    public func remove(id: DocumentID) throws -> DocumentRecord? {
+        guard let document = try store.documents().first(where: { $0.id == id }) else { return nil }
+        let file = try store.source(path: document.path)
+        let onlyDocumentOfItsFile = try file.map { try store.documentCount(sourceID: $0.id) == 1 } ?? false
+        let container = try document.path.firstIndex(of: "#").flatMap { try store.source(path: String(document.path[..<$0])) }
+        try store.transaction { tx in
+            try tx.deleteDocument(id: document.id)
+            if let file, onlyDocumentOfItsFile {
+                try tx.deleteSource(id: file.id)
+            } else if let container {
+                try tx.invalidateSource(id: container.id)
+            }
+        }
+        return document
     }
 }

@@ -10,7 +10,7 @@ internal import RAGStorage
 /// A question on its way to an answer: taken from the answer cache, or holding a turn at the
 /// generator. Decided before any byte of the response is sent, so a full queue is still a 503.
 struct Turn: Sendable {
-    let service: RAGService
+    let server: APIServer
     let question: String
     let options: AskOptions
     let showReasoning: Bool
@@ -27,30 +27,30 @@ struct Turn: Sendable {
         }
         var result: AskResult?
         do {
-            for try await event in service.answerer.stream(question, options: options, showReasoning: showReasoning, lookup: lookup) {
+            for try await event in server.answerer.stream(question, options: options, showReasoning: showReasoning, lookup: lookup) {
                 switch event {
                 case .text(let text): try await onText(text)
                 case .finished(let finished): result = finished
                 }
             }
         } catch let error where !(error is RAGError) && !(error is APIError) {
-            service.metrics.cancelledByClient()
+            server.metrics.cancelledByClient()
             throw error
         }
         guard let result, result.generation?.stopReason != .cancelled else {
             // No answer, or one cut short: this task was cancelled (the client hung up).
-            service.metrics.cancelledByClient()
+            server.metrics.cancelledByClient()
             throw CancellationError()
         }
-        service.metrics.retrieved(milliseconds: result.retrieveMilliseconds)
+        server.metrics.retrieved(milliseconds: result.retrieveMilliseconds)
         if let g = result.generation {
-            service.metrics.generated(prefillPerSecond: g.promptTokensPerSecond, decodePerSecond: g.decodeTokensPerSecond, firstToken: g.timeToFirstToken)
+            server.metrics.generated(prefillPerSecond: g.promptTokensPerSecond, decodePerSecond: g.decodeTokensPerSecond, firstToken: g.timeToFirstToken)
         }
         return result
     }
 }
 
-extension RAGService {
+extension APIServer {
     /// Looks the question up in the answer cache, else waits for a turn at the generator
     /// (503 at once when the queue is full).
     func turn(_ question: String, options: AskOptions, showReasoning: Bool) async throws -> Turn {
@@ -58,7 +58,7 @@ extension RAGService {
         let lookup = try await blocking { try answerer.lookup(question, options: options, showReasoning: showReasoning) }
         if answerer.cache != nil, lookup.hit != nil || options.mode != .bm25 { metrics.cache(hit: lookup.hit != nil) }
         if lookup.hit != nil {
-            return Turn(service: self, question: question, options: options, showReasoning: showReasoning, lookup: lookup, ticket: nil)
+            return Turn(server: self, question: question, options: options, showReasoning: showReasoning, lookup: lookup, ticket: nil)
         }
         let ticket: GenerationQueue.Ticket
         do {
@@ -67,7 +67,7 @@ extension RAGService {
             metrics.rejectedByQueue()
             throw error
         }
-        return Turn(service: self, question: question, options: options, showReasoning: showReasoning, lookup: lookup, ticket: ticket)
+        return Turn(server: self, question: question, options: options, showReasoning: showReasoning, lookup: lookup, ticket: ticket)
     }
 
     /// The options of one request: the server's defaults, overridden by what the request says
@@ -86,8 +86,7 @@ extension RAGService {
             }
             options.template = template
         }
-        let hasVectors = try await blocking { try !self.store.embedder().isEmpty }
-        options.mode = try self.mode(mode, hasVectors: hasVectors)
+        options.mode = try await self.mode(mode)
         if let topK { options.topK = topK }
         if let maxTokens { options.answerTokens = maxTokens }
         if let temperature { options.sampling.temperature = temperature }

@@ -6,7 +6,7 @@ internal import RAG
 internal import RAGCore
 internal import RAGStorage
 
-extension RAGService {
+extension APIServer {
     struct DocumentOutput: Encodable {
         var id: Int64; var path: String; var title: String?; var format: String; var size: Int64; var chunks: Int
         var ingestedAt: Double
@@ -41,17 +41,10 @@ extension RAGService {
         guard let id = Int64(text), id > 0 else {
             throw APIError.badRequest("the document id must be a positive integer (got \"\(text)\")", code: "invalid_id")
         }
-        let store = self.store
+        let service = self.service
         let removed: DocumentRecord = try await blocking {
-            guard let document = try store.documents().first(where: { $0.id.rawValue == id }) else {
+            guard let document = try service.remove(id: DocumentID(rawValue: id)) else {
                 throw APIError(.notFound, "no document with id \(id); GET /v1/documents lists them", code: "document_not_found")
-            }
-            try store.transaction { tx in try tx.deleteDocument(id: document.id) }
-            // The whole file gone: forget the file too (an upload, or a file ingested from disk).
-            if let source = try store.source(path: document.path), try store.documentCount(sourceID: source.id) == 0 {
-                try store.transaction { try $0.deleteSource(id: source.id) }
-            } else if let hash = document.path.firstIndex(of: "#"), let source = try store.source(path: String(document.path[..<hash])) {
-                try store.transaction { try $0.invalidateSource(id: source.id) }
             }
             return document
         }
@@ -92,13 +85,13 @@ extension RAGService {
             }
             guard !file.bytes.isEmpty else { throw APIError.badRequest("\(file.name): the file is empty", code: "empty_file") }
         }
-        let ingestor = Ingestor(store: store, embedder: embedder)
+        let service = self.service
         struct Item: Encodable { var name: String; var path: String; var status: String; var chunks: Int; var documents: [DocumentOutput] }
         var items: [Item] = []
         for file in files {
             let store = self.store
             let item: Item = try await blocking {
-                let (report, path) = try ingestor.ingest(upload: file.name, bytes: file.bytes)
+                let (report, path) = try service.ingest(upload: file.name, bytes: file.bytes)
                 let status = report.unchanged > 0 ? "unchanged" : report.updated > 0 ? "updated" : "added"
                 let documents = try store.documents(under: path).map(DocumentOutput.init)
                 return Item(name: file.name, path: path, status: status, chunks: documents.reduce(0) { $0 + $1.chunks }, documents: documents)

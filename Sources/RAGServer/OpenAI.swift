@@ -8,7 +8,7 @@ internal import RAGEmbedding
 
 /// OpenAI-compatible routes, so existing clients work unchanged: chat completions (model `rag`,
 /// or `rag:TEMPLATE`: the last user message is answered with retrieval), embeddings, models.
-extension RAGService {
+extension APIServer {
     struct ChatRequest: Decodable {
         struct Message: Decodable {
             var role: String

@@ -29,28 +29,30 @@ public struct ServerConfiguration: Sendable {
     public init() {}
 }
 
-/// The service behind the routes: one index, one embedder, one generator, the answer cache,
-/// the generation queue and the metrics.
-public final class RAGService: Sendable {
+/// The HTTP API over one `RAGService`: its index, embedder and answerer, plus the generation
+/// queue and the metrics.
+public final class APIServer: Sendable {
     public let configuration: ServerConfiguration
-    public let store: Store
-    public let embedder: SentenceEmbedder
-    public let answerer: Answerer
+    public let service: RAGService
+    let store: Store
+    let embedder: SentenceEmbedder
+    let answerer: Answerer
     let queue: GenerationQueue
     let metrics: ServerMetrics
     let started = Date()
 
-    public init(configuration: ServerConfiguration, store: Store, embedder: SentenceEmbedder, answerer: Answerer) {
+    /// Loads the service's embedder and answerer (the server needs both before it listens).
+    public init(configuration: ServerConfiguration, service: RAGService) throws {
         self.configuration = configuration
-        self.store = store
-        self.embedder = embedder
-        self.answerer = answerer
+        self.service = service
+        store = service.store
+        embedder = try service.embedder()
+        answerer = try service.answerer()
         let metrics = ServerMetrics()
         self.metrics = metrics
         queue = GenerationQueue(capacity: configuration.queueCapacity) { metrics.queue(depth: $0) }
     }
 
-    var retriever: Retriever { answerer.retriever }
     var modelName: String { ((answerer.generator.model.file.path as NSString).lastPathComponent as NSString).deletingPathExtension }
 
     /// The router with every route and the middleware (errors → JSON, metrics, API key).
@@ -155,8 +157,12 @@ public final class RAGService: Sendable {
         var text: String; var snippet: String; var start: Int; var end: Int
     }
 
-    func mode(_ name: String?, hasVectors: Bool) throws -> SearchMode {
-        guard let name else { return hasVectors ? configuration.defaults.mode : .bm25 }
+    /// The request's search mode, or the service's default for this index when it names none.
+    func mode(_ name: String?) async throws -> SearchMode {
+        guard let name else {
+            let service = self.service
+            return try await blocking { try service.mode() }
+        }
         guard let mode = SearchMode(rawValue: name) else {
             throw APIError.badRequest("`mode` must be bm25, dense or hybrid (got \"\(name)\")", code: "invalid_mode")
         }
@@ -168,12 +174,11 @@ public final class RAGService: Sendable {
         let body = try await body(SearchRequest.self, &request)
         let query = try checkText(body.query, field: "query")
         try Self.check(body.topK, "top_k", in: 1...100)
-        let hasVectors = try await blocking { try !self.store.embedder().isEmpty }
-        let mode = try mode(body.mode, hasVectors: hasVectors)
+        let mode = try await mode(body.mode)
         let topK = body.topK ?? 10
-        let retriever = self.retriever
+        let service = self.service
         let start = DispatchTime.now().uptimeNanoseconds
-        let hits = try await blocking { try retriever.search(query, mode: mode, topK: topK) }
+        let hits = try await blocking { try service.search(query, mode: mode, topK: topK).hits }
         let took = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
         metrics.retrieved(milliseconds: took)
         struct Output: Encodable { var results: [SearchResult]; var mode: String; var tookMs: Double }

@@ -42,18 +42,15 @@ struct Ask: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let store = try self.store.open(mode: .mustExist)
-            let hasVectors = try !store.embedder().isEmpty
-            let embedder = hasVectors ? try embedderOptions.load() : nil
-            let model = try generatorOptions.load()
-            let generator = Generator(model: model, contextLength: min(context, model.config.contextLength))
-            let answerer = Answerer(
-                retriever: Retriever(store: store, embedder: embedder, denseWeight: fusion.denseWeight, bm25Weight: fusion.bm25Weight),
-                generator: generator, templates: TemplateLibrary(user: templates))
+            let service = try makeService(db: store.db, .mustExist, embedder: embedderOptions, generator: generatorOptions, fusion: fusion) {
+                $0.contextLength = context
+                $0.userTemplates = templates
+            }
+            let answerer = try service.answerer()
             var options = AskOptions()
             options.topK = topK
             options.template = template
-            options.mode = hasVectors ? .hybrid : .bm25
+            options.mode = try service.mode()
             options.answerTokens = maxTokens
             options.abstainBelow = abstainBelow
             if showPrompt {

@@ -27,22 +27,17 @@ struct AskBench: AsyncParsableCommand {
             }
             let list = text.split(separator: "\n").map(String.init).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
             guard !list.isEmpty else { throw RAGError(.invalidInput, "\(questions): no questions") }
-            let store = try self.store.open(mode: .mustExist)
-            let embedder = try store.embedder().isEmpty ? nil : try embedderOptions.load()
-            let model = try generatorOptions.load()
-            let retriever = Retriever(store: store, embedder: embedder)
+            let service = try makeService(db: store.db, .mustExist, embedder: embedderOptions, generator: generatorOptions)
             var options = AskOptions()
             options.template = template
             options.answerTokens = maxTokens
-            options.mode = embedder == nil ? .bm25 : .hybrid
-            let shared = Generator(model: model)
+            options.mode = try service.mode()
             struct Pass { var ttft: [Double] = []; var retrieve: [Double] = []; var decode: [Double] = []; var reused: [Int] = []; var seconds = 0.0; var promptTokens: [Int] = [] }
             var passes = [Pass(), Pass()]
             for (p, reuse) in [false, true].enumerated() {
                 let start = Date()
                 for q in list {
-                    let generator = reuse ? shared : Generator(model: model)
-                    let answerer = Answerer(retriever: retriever, generator: generator, templates: TemplateLibrary())
+                    let answerer = try service.makeAnswerer(freshGenerator: !reuse)
                     let r = try answerer.ask(q, options: options)
                     passes[p].retrieve.append(r.retrieveMilliseconds)
                     if let g = r.generation {

@@ -45,9 +45,9 @@ struct Docs: AsyncParsableCommand {
             var removed = 0
             var missing: [String] = []
             do {
-                let store = try self.store.open(mode: .mustExist)
+                let service = try makeService(db: store.db, .mustExist)
                 for path in paths.map(absolute) {
-                    let count = try RemoveDocuments(store: store).remove(path)
+                    let count = try service.remove(path)
                     if count == 0 { missing.append(path) }
                     removed += count
                 }

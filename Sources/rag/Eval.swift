@@ -44,16 +44,14 @@ struct EvalRetrieval: AsyncParsableCommand {
             // One cached index per corpus and chunking (the default chunking keeps the older name).
             let defaults = chunking.configuration == Chunker.Configuration()
             let path = db ?? Self.cachedIndex(for: corpus, suffix: defaults ? "" : chunking.cacheSuffix)
-            let store = try Store(path: path, mode: .createIfMissing)
-            let embedder = try embedderOptions.load()
+            let service = try makeService(db: path, .createIfMissing, embedder: embedderOptions, fusion: fusion)
             let bar = stderrIsTerminal && !json ? ProgressBar() : nil
             var ingestOptions = Ingestor.Options()
             ingestOptions.chunker = chunking.configuration
-            let report = try Ingestor(store: store, embedder: embedder).run(paths: [corpus], options: ingestOptions) { bar?.update($0) }
+            let report = try service.ingest([corpus], options: ingestOptions) { bar?.update($0) }
             bar?.finish()
             if !json, report.chunks > 0 { printError("ingested \(report.documents) documents, \(report.chunks) chunks into \(path)") }
-            let retriever = Retriever(store: store, embedder: embedder, denseWeight: fusion.denseWeight, bm25Weight: fusion.bm25Weight)
-            let result = try RetrievalEvaluation.run(collection, retriever: retriever, mode: mode) { done, total in
+            let result = try RetrievalEvaluation.run(collection, retriever: service.retriever(for: mode), mode: mode) { done, total in
                 if !json, stderrIsTerminal, done % 20 == 0 || done == total {
                     FileHandle.standardError.write(Data("\r\(done)/\(total) queries".utf8))
                     if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
@@ -129,19 +127,17 @@ struct EvalQA: AsyncParsableCommand {
             var data = try QADataset(directory: dataset)
             if let limit { data.items = Array(data.items.prefix(limit)) }
             let path = db ?? EvalRetrieval.cachedIndex(for: data.directory + "/qa.jsonl", suffix: chunking.cacheSuffix)
-            let store = try Store(path: path, mode: .createIfMissing)
-            let embedder = try embedderOptions.load()
+            let service = try makeService(db: path, .createIfMissing, embedder: embedderOptions, generator: generatorOptions, fusion: fusion) {
+                $0.contextLength = context
+                $0.userTemplates = templates
+            }
             var ingestOptions = Ingestor.Options()
             ingestOptions.chunker = chunking.configuration
             let bar = stderrIsTerminal && !json ? ProgressBar() : nil
-            let report = try Ingestor(store: store, embedder: embedder).run(paths: [data.documents], options: ingestOptions) { bar?.update($0) }
+            let report = try service.ingest([data.documents], options: ingestOptions) { bar?.update($0) }
             bar?.finish()
             if !json, report.chunks > 0 { printError("ingested \(report.documents) documents, \(report.chunks) chunks into \(path)") }
-            let model = try generatorOptions.load()
-            let answerer = Answerer(
-                retriever: Retriever(store: store, embedder: embedder, denseWeight: fusion.denseWeight, bm25Weight: fusion.bm25Weight),
-                generator: Generator(model: model, contextLength: min(context, model.config.contextLength)),
-                templates: TemplateLibrary(user: templates))
+            let answerer = try service.answerer()
             var options = AskOptions()
             options.topK = topK
             options.template = template

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RAGCore
+import RAG
 import RAGIndex
 import RAGStorage
 
@@ -73,13 +74,7 @@ struct IndexRebuild: AsyncParsableCommand {
         let info: GraphInfo?
         let start = DispatchTime.now().uptimeNanoseconds
         do {
-            let store = try store.open(mode: .mustExist)
-            var parameters: HNSWGraph.Parameters?
-            if m != nil || efConstruction != nil {
-                let stored = try store.graphInfo()
-                parameters = HNSWGraph.Parameters(m: m ?? stored?.m ?? 16, efConstruction: efConstruction ?? stored?.efConstruction ?? 200)
-            }
-            info = try store.rebuildGraph(parameters: parameters)
+            info = try makeService(db: store.db, .mustExist).rebuildIndex(m: m, efConstruction: efConstruction)
         } catch {
             throw fail(error)
         }

@@ -56,22 +56,15 @@ struct Ingest: AsyncParsableCommand {
     func run() async throws {
         let report: IngestReport
         do {
-            let store = try self.store.open(mode: .createIfMissing)
-            if m != nil || efConstruction != nil {
-                let stored = try store.graphInfo()
-                try store.setGraphParameters(HNSWGraph.Parameters(
-                    m: m ?? stored?.m ?? 16, efConstruction: efConstruction ?? stored?.efConstruction ?? 200))
-            }
+            let service = try makeService(db: store.db, .createIfMissing, embedder: model)
+            try service.setGraphParameters(m: m, efConstruction: efConstruction)
             var options = Ingestor.Options()
             options.include = include
             options.exclude = exclude
             options.prune = !noPrune
             options.chunker = chunking.configuration
             let bar = stderrIsTerminal ? ProgressBar() : nil
-            let embedder = noEmbed ? nil : try model.load()
-            report = try Ingestor(store: store, embedder: embedder).run(paths: paths, options: options) { progress in
-                bar?.update(progress)
-            }
+            report = try service.ingest(paths, options: options, embed: !noEmbed) { progress in bar?.update(progress) }
             bar?.finish()
         } catch {
             throw fail(error)

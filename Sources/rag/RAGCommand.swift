@@ -31,10 +31,31 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The index file.", valueName: "file"))
     var db: String = ProcessInfo.processInfo.environment["RAG_DB"] ?? "indexes/default.sqlite"
 
+    /// Seconds a write waits for another process's lock ($RAG_BUSY_TIMEOUT, default 5).
+    static var busyTimeout: Double { ProcessInfo.processInfo.environment["RAG_BUSY_TIMEOUT"].flatMap(Double.init) ?? 5 }
+
     func open(mode: Store.OpenMode) throws -> Store {
-        let timeout = ProcessInfo.processInfo.environment["RAG_BUSY_TIMEOUT"].flatMap(Double.init) ?? 5
-        return try Store(path: db, mode: mode, busyTimeout: timeout)
+        try Store(path: db, mode: mode, busyTimeout: Self.busyTimeout)
     }
+}
+
+/// The service a command works through, configured from the option groups it has; `configure`
+/// sets the rest.
+func makeService(
+    db: String, _ mode: Store.OpenMode, embedder: EmbedderOptions? = nil, generator: GeneratorOptions? = nil,
+    fusion: FusionOptions? = nil, _ configure: (inout RAGService.Configuration) -> Void = { _ in }
+) throws -> RAGService {
+    var configuration = RAGService.Configuration(database: db)
+    configuration.openMode = mode
+    configuration.busyTimeout = StoreOptions.busyTimeout
+    if let embedder { configuration.embedderDirectory = embedder.embedder }
+    if let generator { configuration.generatorPath = generator.path }
+    if let fusion {
+        configuration.denseWeight = fusion.denseWeight
+        configuration.bm25Weight = fusion.bm25Weight
+    }
+    configure(&configuration)
+    return try RAGService(configuration)
 }
 
 /// Prints a `RAGError` (or any error) to stderr and exits non-zero: no stack traces for users.

@@ -30,12 +30,8 @@ struct Search: AsyncParsableCommand {
     func run() async throws {
         let hits: [SearchHit]
         do {
-            let store = try self.store.open(mode: .mustExist)
-            let hasVectors = try !store.embedder().isEmpty
-            let mode = self.mode ?? (hasVectors ? .hybrid : .bm25)
-            let embedder = mode == .bm25 ? nil : try model.load()
-            hits = try Retriever(store: store, embedder: embedder, ef: ef, denseWeight: fusion.denseWeight, bm25Weight: fusion.bm25Weight)
-                .search(query, mode: mode, topK: topK)
+            let service = try makeService(db: store.db, .mustExist, embedder: model, fusion: fusion) { $0.ef = ef }
+            hits = try service.search(query, mode: mode, topK: topK).hits
         } catch {
             throw fail(error)
         }

@@ -49,20 +49,16 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let service: RAGService
+        let server: APIServer
         do {
-            let store = try self.store.open(mode: .createIfMissing)
-            let embedder = try embedderOptions.load()
-            let model = try generatorOptions.load()
-            let generator = Generator(model: model, contextLength: min(context, model.config.contextLength))
-            let library = TemplateLibrary(user: templates)
-            guard library.names.contains(template) else {
-                throw RAGError(.invalidInput, "no template \"\(template)\"; the templates are \(library.names.joined(separator: ", "))")
+            let service = try makeService(db: store.db, .createIfMissing, embedder: embedderOptions, generator: generatorOptions, fusion: fusion) {
+                $0.contextLength = context
+                $0.userTemplates = templates
+                $0.answerCacheCapacity = cacheSize
+                $0.answerCacheSimilarity = cacheSimilarity
+                $0.answerCacheTTL = cacheTTL
             }
-            let answerer = Answerer(
-                retriever: Retriever(store: store, embedder: embedder, denseWeight: fusion.denseWeight, bm25Weight: fusion.bm25Weight),
-                generator: generator, templates: library,
-                cache: cacheSize > 0 ? AnswerCache(threshold: cacheSimilarity, ttl: cacheTTL, capacity: cacheSize) : nil)
+            try service.checkTemplate(template)
             var configuration = ServerConfiguration()
             configuration.host = host
             configuration.port = port
@@ -72,13 +68,13 @@ struct Serve: AsyncParsableCommand {
             configuration.defaults.template = template
             configuration.defaults.answerTokens = maxTokens
             configuration.defaults.abstainBelow = abstainBelow
-            service = RAGService(configuration: configuration, store: store, embedder: embedder, answerer: answerer)
+            server = try APIServer(configuration: configuration, service: service)
         } catch {
             throw fail(error)
         }
         let db = store.db, host = host, keyed = apiKey != nil
         do {
-            try await service.run { port in
+            try await server.run { port in
                 printError("rag serve: listening on http://\(host):\(port) (index \(db), \(keyed ? "API key required" : "no API key"))")
             }
         } catch {

@@ -36,7 +36,7 @@ enum Models {
 final class TestServer: Sendable {
     let folder: Folder
     let store: Store
-    let service: RAGService
+    let server: APIServer
     let port: Int
     let task: Task<Void, any Error>
 
@@ -53,13 +53,14 @@ final class TestServer: Sendable {
         configuration.maxUploadBytes = maxUploadBytes
         configuration.defaults.answerTokens = 16
         configuration.logLevel = .critical  // the tests provoke errors on purpose
-        let answerer = Answerer(
-            retriever: Retriever(store: store, embedder: Models.embedder), generator: Generator(model: Models.small, contextLength: 1024),
-            templates: TemplateLibrary(directories: [TemplateLibrary.builtInDirectory]), cache: cache ? AnswerCache() : nil)
-        let service = RAGService(configuration: configuration, store: store, embedder: Models.embedder, answerer: answerer)
-        self.service = service
+        var settings = RAGService.Configuration(database: folder.path + "/index.sqlite")
+        settings.contextLength = 1024
+        settings.answerCacheCapacity = cache ? 256 : 0
+        let service = try RAGService(settings, store: store, embedder: Models.embedder, model: Models.small)
+        let server = try APIServer(configuration: configuration, service: service)
+        self.server = server
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        task = Task { try await service.run { continuation.yield($0) } }
+        task = Task { try await server.run { continuation.yield($0) } }
         var iterator = ports.makeAsyncIterator()
         port = await iterator.next() ?? 0
     }
@@ -296,7 +297,7 @@ final class TestServer: Sendable {
     @Test func aFullQueueIsA503WithRetryAfter() async throws {
         let s = try await TestServer(queue: 0, cache: false)
         let first = Task { try await s.post("/v1/ask", ["question": "Where does Harbor store its vector index?", "max_tokens": 96]) }
-        for _ in 0..<3000 where s.service.queue.depth == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        for _ in 0..<3000 where s.server.queue.depth == 0 { try await Task.sleep(for: .milliseconds(10)) }
         let second = try await s.post("/v1/ask", ["question": "Which port does Lantern listen on?", "max_tokens": 4])
         #expect(second.status == 503 && second.errorCode == "queue_full" && second.headers["retry-after"] != nil)
         #expect(try await first.value.status == 200)
@@ -322,10 +323,10 @@ final class TestServer: Sendable {
         var cancelled = 0.0
         for _ in 0..<100 {
             cancelled = try await s.metric("rag_generation_cancelled_total") ?? 0
-            if cancelled > 0, s.service.queue.depth == 0 { break }
+            if cancelled > 0, s.server.queue.depth == 0 { break }
             try await Task.sleep(for: .milliseconds(50))
         }
-        #expect(cancelled == 1 && s.service.queue.depth == 0, "cancelled \(cancelled), depth \(s.service.queue.depth), seen \(seen.count) bytes")
+        #expect(cancelled == 1 && s.server.queue.depth == 0, "cancelled \(cancelled), depth \(s.server.queue.depth), seen \(seen.count) bytes")
         let next = try await s.post("/v1/ask", ["question": "Which port does Lantern listen on?", "max_tokens": 4])
         #expect(next.status == 200)
     }

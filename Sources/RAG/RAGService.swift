@@ -1,0 +1,217 @@
+public import Foundation
+public import RAGCore
+public import RAGEmbedding
+public import RAGIndex
+public import RAGLLM
+public import RAGStorage
+public import RAGText
+internal import Synchronization
+
+/// The one place that wires rag's stages: it opens the index, loads each model once (on first
+/// use), builds the retriever, the answerer and the ingestor, and offers what the commands and
+/// the server do — `ingest`, `search`, `ask`/`stream`, `remove`, `documents`. Every default and
+/// every check of a setting is written here once.
+public final class RAGService: Sendable {
+    /// Everything a service is built from.
+    public struct Configuration: Sendable {
+        /// The index file.
+        public var database: String
+        /// Whether a missing index file is created (ingest, serve) or an error (search, ask).
+        public var openMode: Store.OpenMode = .mustExist
+        /// Seconds a write waits for another process's lock.
+        public var busyTimeout: Double = 5
+        /// The sentence embedder's folder (model.safetensors, vocab.txt).
+        public var embedderDirectory = SentenceEmbedder.defaultDirectory
+        /// The generator's GGUF file.
+        public var generatorPath = LanguageModel.defaultPath
+        /// The generator's context in tokens (at most the model's own).
+        public var contextLength = 2048
+        /// A folder of the user's templates (NAME.mustache), next to the built-in ones.
+        public var userTemplates: String?
+        /// Weights of the dense and BM25 lists in hybrid fusion.
+        public var denseWeight = 1.0
+        public var bm25Weight = 1.0
+        /// The HNSW search beam.
+        public var ef = 64
+        /// The semantic answer cache: answers kept (0: no cache), the cosine similarity at which
+        /// a question counts as asked before, and seconds an answer stays.
+        public var answerCacheCapacity = 0
+        public var answerCacheSimilarity = 0.95
+        public var answerCacheTTL: TimeInterval = 3600
+
+        public init(database: String) { self.database = database }
+
+        /// The checks every command and the server share; the message names the setting.
+        public func validate() throws {
+            guard denseWeight >= 0, bm25Weight >= 0, denseWeight + bm25Weight > 0, denseWeight.isFinite, bm25Weight.isFinite else {
+                throw RAGError(.invalidInput, "the dense and BM25 weights must be ≥ 0 and not both 0")
+            }
+            guard (1...10_000).contains(ef) else { throw RAGError(.invalidInput, "ef must be between 1 and 10000 (got \(ef))") }
+            guard contextLength > 64 else { throw RAGError(.invalidInput, "the context must hold more than 64 tokens (got \(contextLength))") }
+            guard answerCacheCapacity >= 0, answerCacheTTL > 0, (0.0...1.0).contains(answerCacheSimilarity) else {
+                throw RAGError(.invalidInput, "the answer cache needs a size ≥ 0, a similarity between 0 and 1 and a positive time to live")
+            }
+        }
+    }
+
+    public let configuration: Configuration
+    public let store: Store
+    public let templates: TemplateLibrary
+    private let loaded: Mutex<Loaded>
+
+    private struct Loaded {
+        var embedder: SentenceEmbedder?
+        var model: LanguageModel?
+        var answerer: Answerer?
+    }
+
+    /// Opens the index; the models load when first needed, unless given here (tests, or a
+    /// caller that shares them between services).
+    public init(_ configuration: Configuration, store: Store? = nil, embedder: SentenceEmbedder? = nil, model: LanguageModel? = nil) throws {
+        try configuration.validate()
+        self.configuration = configuration
+        self.store = try store ?? Store(path: configuration.database, mode: configuration.openMode, busyTimeout: configuration.busyTimeout)
+        templates = TemplateLibrary(user: configuration.userTemplates)
+        loaded = Mutex(Loaded(embedder: embedder, model: model))
+    }
+
+    // MARK: - Stages
+
+    /// The sentence embedder, loaded on first use.
+    public func embedder() throws -> SentenceEmbedder {
+        if let e = loaded.withLock({ $0.embedder }) { return e }
+        let e = try SentenceEmbedder(directory: configuration.embedderDirectory)
+        return loaded.withLock { state in
+            if let known = state.embedder { return known }
+            state.embedder = e
+            return e
+        }
+    }
+
+    /// The generator's model, loaded on first use.
+    public func model() throws -> LanguageModel {
+        if let m = loaded.withLock({ $0.model }) { return m }
+        let m = try LanguageModel.open(configuration.generatorPath)
+        return loaded.withLock { state in
+            if let known = state.model { return known }
+            state.model = m
+            return m
+        }
+    }
+
+    /// Whether the index holds vectors (it was built with an embedder).
+    public func hasVectors() throws -> Bool { try !store.embedder().isEmpty }
+
+    /// The search mode when none is asked for: hybrid when the index holds vectors, else BM25.
+    public func mode(_ requested: SearchMode? = nil) throws -> SearchMode {
+        if let requested { return requested }
+        return try hasVectors() ? .hybrid : .bm25
+    }
+
+    /// A retriever for `mode` (BM25 alone loads no embedder).
+    public func retriever(for mode: SearchMode) throws -> Retriever {
+        Retriever(
+            store: store, embedder: mode == .bm25 ? nil : try embedder(), ef: configuration.ef,
+            denseWeight: configuration.denseWeight, bm25Weight: configuration.bm25Weight)
+    }
+
+    /// A generator of its own (its KV cache and prefix cache start empty).
+    public func makeGenerator() throws -> Generator {
+        let model = try model()
+        return Generator(model: model, contextLength: min(configuration.contextLength, model.config.contextLength))
+    }
+
+    /// The service's answerer: one generator, one answer cache; built on first use. Its
+    /// retriever embeds questions when the index holds vectors or an embedder is loaded.
+    public func answerer() throws -> Answerer {
+        if let a = loaded.withLock({ $0.answerer }) { return a }
+        let embedded = try hasVectors() || loaded.withLock { $0.embedder != nil }
+        let a = try makeAnswerer(retriever: retriever(for: embedded ? .hybrid : .bm25), generator: makeGenerator())
+        return loaded.withLock { state in
+            if let known = state.answerer { return known }
+            state.answerer = a
+            return a
+        }
+    }
+
+    /// An answerer with its own generator and no answer cache (benchmarks compare cold runs).
+    public func makeAnswerer(freshGenerator: Bool) throws -> Answerer {
+        guard freshGenerator else { return try answerer() }
+        return try makeAnswerer(retriever: answerer().retriever, generator: makeGenerator(), cache: false)
+    }
+
+    private func makeAnswerer(retriever: Retriever, generator: Generator, cache: Bool = true) -> Answerer {
+        let c = configuration
+        return Answerer(
+            retriever: retriever, generator: generator, templates: templates,
+            cache: cache && c.answerCacheCapacity > 0
+                ? AnswerCache(threshold: c.answerCacheSimilarity, ttl: c.answerCacheTTL, capacity: c.answerCacheCapacity) : nil)
+    }
+
+    /// Throws unless `name` is a template of this service's library.
+    public func checkTemplate(_ name: String) throws {
+        guard templates.names.contains(name) else {
+            throw RAGError(.invalidInput, "no template \"\(name)\"; the templates are \(templates.names.joined(separator: ", "))")
+        }
+    }
+
+    // MARK: - Use cases
+
+    /// Loads, chunks, embeds (unless `embed` is false) and indexes files and folders.
+    public func ingest(
+        _ paths: [String], options: Ingestor.Options = Ingestor.Options(), embed: Bool = true,
+        progress: (@Sendable (IngestProgress) -> Void)? = nil
+    ) throws -> IngestReport {
+        try Ingestor(store: store, embedder: embed ? embedder() : nil).run(paths: paths, options: options, progress: progress)
+    }
+
+    /// The HNSW parameters asked for, the stored ones for the rest, else the defaults (m 16,
+    /// efConstruction 200); nil when neither is asked for.
+    public func graphParameters(m: Int?, efConstruction: Int?) throws -> HNSWGraph.Parameters? {
+        guard m != nil || efConstruction != nil else { return nil }
+        let stored = try store.graphInfo(), defaults = HNSWGraph.Parameters()
+        return HNSWGraph.Parameters(
+            m: m ?? stored?.m ?? defaults.m, efConstruction: efConstruction ?? stored?.efConstruction ?? defaults.efConstruction)
+    }
+
+    /// Sets the HNSW parameters of the index's vector graph (see `graphParameters`); a change
+    /// rebuilds the graph.
+    public func setGraphParameters(m: Int?, efConstruction: Int?) throws {
+        if let parameters = try graphParameters(m: m, efConstruction: efConstruction) { try store.setGraphParameters(parameters) }
+    }
+
+    /// Rebuilds the vector graph from the stored vectors, with new parameters when given.
+    public func rebuildIndex(m: Int?, efConstruction: Int?) throws -> GraphInfo? {
+        try store.rebuildGraph(parameters: graphParameters(m: m, efConstruction: efConstruction))
+    }
+
+    /// The chunks that best match a query, and the mode used.
+    public func search(_ query: String, mode requested: SearchMode? = nil, topK: Int) throws -> (hits: [SearchHit], mode: SearchMode) {
+        let mode = try mode(requested)
+        return (try retriever(for: mode).search(query, mode: mode, topK: topK), mode)
+    }
+
+    /// Answers a question from the index (see `Answerer.ask`).
+    public func ask(
+        _ question: String, options: AskOptions, showReasoning: Bool = false,
+        emit: @escaping (String) -> Void = { _ in }, cancelled: @escaping () -> Bool = { false }
+    ) throws -> AskResult {
+        try answerer().ask(question, options: options, showReasoning: showReasoning, emit: emit, cancelled: cancelled)
+    }
+
+    /// Indexes the bytes of one uploaded file (its name gives the format; see `Ingestor.uploadPath`).
+    public func ingest(upload name: String, bytes: Data) throws -> (report: IngestReport, path: String) {
+        try Ingestor(store: store, embedder: embedder()).ingest(upload: name, bytes: bytes)
+    }
+
+    /// Removes what `path` names (a document, a file's documents, a folder); how many went.
+    public func remove(_ path: String) throws -> Int { try RemoveDocuments(store: store).remove(path) }
+
+    /// Removes one document (see `RemoveDocuments.remove(id:)`); nil when there is none.
+    public func remove(id: DocumentID) throws -> DocumentRecord? { try RemoveDocuments(store: store).remove(id: id) }
+
+    /// The documents below `path` (all of them when nil).
+    public func documents(under path: String? = nil) throws -> [DocumentRecord] {
+        try store.documents(under: path)
+    }
+}
