@@ -58,10 +58,12 @@ let package = Package(
             dependencies: ["RAGCore", "RAGIndex", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
-        // The recipes: ingest, search.
+        // The stages and their wiring point (RAGService): Ingest, Retrieve, Prompt (with the
+        // built-in templates, a resource bundle), Answer, Evaluate.
         .target(
             name: "RAG",
             dependencies: ["RAGCore", "RAGText", "RAGStorage", "RAGEmbedding", "RAGKernels", "RAGLLM", .product(name: "Mustache", package: "swift-mustache")],
+            resources: [.copy("Prompt/templates")],
             swiftSettings: swiftSettings
         ),
         // `rag serve`: the HTTP API (Hummingbird 2), SSE streaming, OpenAI-compatible routes, metrics.

@@ -12,7 +12,7 @@ struct Ask: AsyncParsableCommand {
         discussion: """
         Hybrid retrieval (or BM25 when the index holds no vectors) finds the chunks; neighbouring \
         chunks of one document are merged; as many sources as fit the context (minus the answer's \
-        budget) are numbered [1], [2], … in a prompt rendered from a template (templates/*.mustache: \
+        budget) are numbered [1], [2], … in a prompt rendered from a template (the built-in templates: \
         default, cot, fewshot, yesno; --templates DIR adds your own). When no chunk is similar enough to the \
         question (cosine below --abstain-below), rag answers "I don't know" without calling the model.
         """)
@@ -46,6 +46,7 @@ struct Ask: AsyncParsableCommand {
                 $0.contextLength = context
                 $0.userTemplates = templates
             }
+            try service.checkTemplate(template)
             let answerer = try service.answerer()
             var options = AskOptions()
             options.topK = topK

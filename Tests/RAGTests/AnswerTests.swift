@@ -16,7 +16,7 @@ import Testing
     /// template change shows up as a diff here.
     @Test(arguments: ["default", "cot", "fewshot", "yesno"])
     func builtInTemplatesRenderAsTheGoldenFiles(name: String) throws {
-        let (system, user) = try TemplateLibrary(directories: [TemplateLibrary.builtInDirectory])
+        let (system, user) = try TemplateLibrary(directories: [TemplateLibrary.builtInDirectory!])
             .render(name, question: "Where is the index & what is ef_search?", sources: Self.sources)
         let rendered = "SYSTEM:\n\(system)\nUSER:\n\(user)\n"
         let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(name).golden.txt")
@@ -29,7 +29,7 @@ import Testing
         let ws = try Workspace()
         try ws.write("t/default.mustache", "S {{question}}\n=== user ===\n{{#sources}}<{{n}}>{{/sources}}")
         try ws.write("t/broken.mustache", "no separator {{question}}")
-        let library = TemplateLibrary(directories: [TemplateLibrary.builtInDirectory, ws.path("t")])
+        let library = TemplateLibrary(directories: [TemplateLibrary.builtInDirectory!, ws.path("t")])
         let (system, user) = try library.render("default", question: "Q", sources: Self.sources)
         #expect(system == "S Q" && user == "<1><2>")
         #expect(throws: RAGError.self) { try library.render("broken", question: "Q", sources: []) }
@@ -79,7 +79,7 @@ import Testing
         let model = try! LanguageModel(path: models + "/gguf/SmolLM2-135M-Instruct.Q4_1.gguf")
         let answerer = Answerer(
             retriever: Retriever(store: store, embedder: embedder), generator: Generator(model: model, contextLength: 1024),
-            templates: TemplateLibrary(directories: [TemplateLibrary.builtInDirectory]))
+            templates: TemplateLibrary(directories: [TemplateLibrary.builtInDirectory!]))
         return (ws, store, answerer)
     }()
 
@@ -291,7 +291,7 @@ import Testing
         let answerer = Answerer(
             retriever: Retriever(store: store, embedder: embedder),
             generator: Generator(model: AnswererTests.setup.2.generator.model, contextLength: 1024),
-            templates: TemplateLibrary(directories: [TemplateLibrary.builtInDirectory]))
+            templates: TemplateLibrary(directories: [TemplateLibrary.builtInDirectory!]))
         var options = AskOptions()
         options.template = "yesno"
         options.answerTokens = 16

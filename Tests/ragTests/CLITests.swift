@@ -23,9 +23,9 @@ struct RagBinary {
         }
     }
 
-    static func start(_ arguments: [String], in directory: URL) throws -> (Process, Pipe, Pipe) {
+    static func start(_ arguments: [String], in directory: URL, executable: String = path) throws -> (Process, Pipe, Pipe) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.currentDirectoryURL = directory
         let out = Pipe(), err = Pipe()
@@ -37,8 +37,8 @@ struct RagBinary {
     }
 
     @discardableResult
-    static func run(_ arguments: [String], in directory: URL) throws -> Result {
-        let (process, out, err) = try start(arguments, in: directory)
+    static func run(_ arguments: [String], in directory: URL, executable: String = path) throws -> Result {
+        let (process, out, err) = try start(arguments, in: directory, executable: executable)
         let errData = ErrBox()
         let group = DispatchGroup()
         DispatchQueue.global().async(group: group) { errData.data = err.fileHandleForReading.readDataToEndOfFile() }
@@ -185,5 +185,23 @@ final class TempDir {
     @Test func helpListsEveryCommand() throws {
         let r = try RagBinary.run(["--help"], in: FileManager.default.temporaryDirectory)
         for command in ["ingest", "search", "stats", "docs"] { #expect(r.stdout.contains(command)) }
+    }
+
+    /// The built-in templates travel with the binary (its resource bundle beside it), not with
+    /// the source tree: a copy of rag in another folder, run from a third, still finds them.
+    @Test func aCopiedRagFindsItsBuiltInTemplatesFromAnyFolder() throws {
+        let dir = try TempDir()
+        let bin = dir.url.appendingPathComponent("bin"), work = dir.url.appendingPathComponent("work")
+        for folder in [bin, work] { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
+        let built = URL(fileURLWithPath: RagBinary.path)
+        try FileManager.default.copyItem(at: built, to: bin.appendingPathComponent("rag"))
+        try FileManager.default.copyItem(
+            at: built.deletingLastPathComponent().appendingPathComponent("rag_RAG.resources"), to: bin.appendingPathComponent("rag_RAG.resources"))
+        try Data("# Harbor\n\nHarbor listens on port 9090.\n".utf8).write(to: work.appendingPathComponent("harbor.md"))
+        let rag = bin.appendingPathComponent("rag").path
+        let ingest = try RagBinary.run(["ingest", "harbor.md", "--db", "i.sqlite", "--no-embed"], in: work, executable: rag)
+        #expect(ingest.status == 0, "\(ingest.stderr)")
+        let ask = try RagBinary.run(["ask", "Which port?", "--db", "i.sqlite", "--template", "nope"], in: work, executable: rag)
+        #expect(ask.status != 0 && ask.stderr.contains("the templates are cot, default, fewshot, yesno"), "\(ask.stderr)")
     }
 }

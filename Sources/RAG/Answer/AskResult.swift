@@ -1,0 +1,38 @@
+public import RAGLLM
+
+public struct AskOptions: Sendable {
+    public var topK = 5
+    public var template = "default"
+    public var mode: SearchMode = .hybrid
+    /// Tokens kept for the answer; the sources get the context minus this and the template.
+    public var answerTokens = 256
+    /// Below this cosine similarity between the question and its nearest chunk, nothing in the
+    /// index is taken to cover the question and the model is not called.
+    public var abstainBelow = 0.3
+    public var sampling = SamplingOptions()
+    /// Keep the template's fixed prefix (system text, examples) computed once and reuse it.
+    public var prefixCache = true
+    /// Generate to `answerTokens` even past the model's end of generation (benchmarks, tests).
+    public var ignoreEndOfGeneration = false
+
+    public init() {}
+}
+
+public enum AskEvent: Sendable {
+    /// Answer text as it is generated.
+    case text(String)
+    case finished(AskResult)
+}
+
+public struct AskResult: Sendable {
+    public var answer: String
+    /// The model's whole text (with the reasoning, for chain-of-thought templates).
+    public var fullText: String
+    public var sources: [Source]
+    public var prompt: String
+    public var abstained: Bool
+    public var retrieveMilliseconds: Double
+    public var generation: GenerationResult?
+    /// Taken from the answer cache (a near-identical question asked before on this index).
+    public var cached = false
+}

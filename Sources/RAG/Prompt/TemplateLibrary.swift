@@ -1,0 +1,92 @@
+public import Foundation
+public import RAGCore
+internal import Mustache
+
+/// Prompt templates: Mustache files whose text above a line `=== user ===` is the system message
+/// and below it the user turn. Values: `question`, `sources` (n, document, heading, text) and,
+/// when a file `NAME.examples.json` sits next to `NAME.mustache`, `examples`.
+public struct TemplateLibrary: Sendable {
+    public let directories: [String]
+
+    /// `$RAG_TEMPLATES` when set, the built-in templates, then the user's folder, which wins on
+    /// equal names.
+    public init(user: String? = nil) {
+        var directories: [String] = []
+        if let root = ProcessInfo.processInfo.environment["RAG_TEMPLATES"] { directories.append(root) }
+        if let builtIn = Self.builtInDirectory { directories.append(builtIn) }
+        if let user { directories.append(user) }
+        self.directories = directories
+    }
+
+    public init(directories: [String]) { self.directories = directories }
+
+    /// The built-in templates: `templates/` of the RAG target's resource bundle, which the build
+    /// puts beside the executable (`rag_RAG.resources`; an installed rag keeps it there). Found
+    /// from the executable's own folder, so rag finds them from any working directory; nil when
+    /// the bundle is missing (then only `$RAG_TEMPLATES` and the user's folder are searched, and
+    /// an unknown template's error lists the folders).
+    public static let builtInDirectory: String? = {
+        var folders: [URL] = []
+        if let executable = Bundle.main.executableURL?.resolvingSymlinksInPath() { folders.append(executable.deletingLastPathComponent()) }
+        folders.append(Bundle.main.bundleURL)
+        for folder in folders {
+            let templates = folder.appendingPathComponent("rag_RAG.resources/templates").path
+            if FileManager.default.fileExists(atPath: templates + "/default.mustache") { return templates }
+        }
+        return nil
+    }()
+
+    public var names: [String] {
+        var names = Set<String>()
+        for d in directories {
+            for f in (try? FileManager.default.contentsOfDirectory(atPath: d)) ?? [] where f.hasSuffix(".mustache") {
+                names.insert(String(f.dropLast(".mustache".count)))
+            }
+        }
+        return names.sorted()
+    }
+
+    func file(_ name: String, _ suffix: String) -> String? {
+        for d in directories.reversed() {
+            let path = d + "/" + name + suffix
+            if FileManager.default.fileExists(atPath: path) { return path }
+        }
+        return nil
+    }
+
+    /// The system message and user turn for a question and its sources.
+    public func render(_ name: String, question: String, sources: [Source]) throws -> (system: String, user: String) {
+        guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }), let path = file(name, ".mustache") else {
+            throw RAGError(.notFound, "no template \"\(name)\"; available: \(names.joined(separator: ", ")) (in \(directories.joined(separator: ", ")))")
+        }
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let template: MustacheTemplate
+        do {
+            template = try MustacheTemplate(string: text)
+        } catch {
+            throw RAGError(.invalidInput, "\(path): not a valid Mustache template (\(error))")
+        }
+        var values: [String: Any] = [
+            "question": question,
+            // An empty heading is left out: Mustache sections treat "" as present.
+            "sources": sources.map { s -> [String: Any] in
+                var v: [String: Any] = ["n": s.n, "document": s.document, "text": s.text]
+                if !s.heading.isEmpty { v["heading"] = s.heading }
+                return v
+            },
+        ]
+        if let examplesPath = file(name, ".examples.json") {
+            guard let data = FileManager.default.contents(atPath: examplesPath),
+                  let examples = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else {
+                throw RAGError(.invalidInput, "\(examplesPath): expected a JSON array of examples ({question, sources, answer})")
+            }
+            values["examples"] = examples
+        }
+        let rendered = template.render(values)
+        let parts = rendered.components(separatedBy: "=== user ===")
+        guard parts.count == 2 else {
+            throw RAGError(.invalidInput, "\(path): needs one line \"=== user ===\" between the system message and the user turn")
+        }
+        return (parts[0].trimmingCharacters(in: .whitespacesAndNewlines), parts[1].trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+}
