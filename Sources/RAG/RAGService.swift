@@ -60,25 +60,29 @@ public final class RAGService: Sendable {
     private let loaded: Mutex<Loaded>
 
     private struct Loaded {
-        var embedder: SentenceEmbedder?
+        var embedder: (any Embedder)?
         var model: LanguageModel?
+        var generator: (any TextGenerator)?
         var answerer: Answerer?
     }
 
-    /// Opens the index; the models load when first needed, unless given here (tests, or a
-    /// caller that shares them between services).
-    public init(_ configuration: Configuration, store: Store? = nil, embedder: SentenceEmbedder? = nil, model: LanguageModel? = nil) throws {
+    /// Opens the index; the models load when first needed, unless given here: an embedder, a
+    /// loaded model, or a generator of any kind (a test twin, a remote one) for the answerer.
+    public init(
+        _ configuration: Configuration, store: Store? = nil, embedder: (any Embedder)? = nil, model: LanguageModel? = nil,
+        generator: (any TextGenerator)? = nil
+    ) throws {
         try configuration.validate()
         self.configuration = configuration
         self.store = try store ?? Store(path: configuration.database, mode: configuration.openMode, busyTimeout: configuration.busyTimeout)
         templates = TemplateLibrary(user: configuration.userTemplates)
-        loaded = Mutex(Loaded(embedder: embedder, model: model))
+        loaded = Mutex(Loaded(embedder: embedder, model: model, generator: generator))
     }
 
     // MARK: - Stages
 
-    /// The sentence embedder, loaded on first use.
-    public func embedder() throws -> SentenceEmbedder {
+    /// The embedder: the one given, else the sentence encoder, loaded on first use.
+    public func embedder() throws -> any Embedder {
         if let e = loaded.withLock({ $0.embedder }) { return e }
         let e = try SentenceEmbedder(directory: configuration.embedderDirectory)
         return loaded.withLock { state in
@@ -115,10 +119,21 @@ public final class RAGService: Sendable {
             denseWeight: configuration.denseWeight, bm25Weight: configuration.bm25Weight)
     }
 
-    /// A generator of its own (its KV cache and prefix cache start empty).
+    /// A generator of its own on the service's model (its KV cache and prefix cache start empty).
     public func makeGenerator() throws -> Generator {
         let model = try model()
         return Generator(model: model, contextLength: min(configuration.contextLength, model.config.contextLength))
+    }
+
+    /// The answerer's generator: the one given, else one on the model (loaded on first use).
+    public func generator() throws -> any TextGenerator {
+        if let g = loaded.withLock({ $0.generator }) { return g }
+        let g = try makeGenerator()
+        return loaded.withLock { state in
+            if let known = state.generator { return known }
+            state.generator = g
+            return g
+        }
     }
 
     /// The service's answerer: one generator, one answer cache; built on first use. Its
@@ -126,7 +141,7 @@ public final class RAGService: Sendable {
     public func answerer() throws -> Answerer {
         if let a = loaded.withLock({ $0.answerer }) { return a }
         let embedded = try hasVectors() || loaded.withLock { $0.embedder != nil }
-        let a = try makeAnswerer(retriever: retriever(for: embedded ? .hybrid : .bm25), generator: makeGenerator())
+        let a = try makeAnswerer(retriever: retriever(for: embedded ? .hybrid : .bm25), generator: generator())
         return loaded.withLock { state in
             if let known = state.answerer { return known }
             state.answerer = a
@@ -140,7 +155,7 @@ public final class RAGService: Sendable {
         return try makeAnswerer(retriever: answerer().retriever, generator: makeGenerator(), cache: false)
     }
 
-    private func makeAnswerer(retriever: Retriever, generator: Generator, cache: Bool = true) -> Answerer {
+    private func makeAnswerer(retriever: Retriever, generator: any TextGenerator, cache: Bool = true) -> Answerer {
         let c = configuration
         return Answerer(
             retriever: retriever, generator: generator, templates: templates,

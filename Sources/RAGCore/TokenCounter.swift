@@ -64,11 +64,3 @@ public struct ApproximateTokenCounter: TokenCounter {
         }
     }
 }
-
-/// Turns texts into unit-length vectors of `dimensions` floats.
-public protocol Embedder: Sendable {
-    var dimensions: Int { get }
-    /// A name stored with the index, so a change of model is noticed.
-    var name: String { get }
-    func embed(_ texts: [String]) -> [[Float]]
-}

@@ -51,6 +51,13 @@ public final class SentenceEmbedder: Embedder {
         embed(tokenized: tokenize(texts).map(\.ids))
     }
 
+    public var tokenCounter: any TokenCounter { tokenizer }
+
+    public func embedCountingTokens(_ texts: [String]) -> (vectors: [[Float]], tokens: Int) {
+        let tokenized = tokenize(texts)
+        return (embed(tokenized: tokenized.map(\.ids)), tokenized.reduce(0) { $0 + $1.ids.count })
+    }
+
     /// Embeds token sequences in batches of `batchSize`, longest first, results in input order.
     public func embed(tokenized: [[Int32]]) -> [[Float]] {
         let order = tokenized.indices.sorted { tokenized[$0].count > tokenized[$1].count }

@@ -1,16 +1,5 @@
+public import RAGCore
 internal import Foundation
-
-/// A chat turn.
-public struct ChatMessage: Sendable, Equatable, Codable {
-    public enum Role: String, Sendable, Codable { case system, user, assistant }
-    public var role: Role
-    public var content: String
-
-    public init(_ role: Role, _ content: String) {
-        self.role = role
-        self.content = content
-    }
-}
 
 /// ChatML, rendered by our code (no Jinja): `<|im_start|>role\ncontent<|im_end|>\n` per turn, then
 /// `<|im_start|>assistant\n` as the generation prompt. When the conversation has no system turn,

@@ -1,64 +1,13 @@
 internal import Foundation
-internal import RAGCore
+public import RAGCore
 internal import Synchronization
-
-public struct GenerationOptions: Sendable {
-    public var maxTokens = 256
-    public var sampling = SamplingOptions()
-    /// Generation stops before any of these strings (they are not part of the text).
-    public var stop: [String] = []
-
-    /// The first `keepPrefix` prompt tokens are a fixed prefix (a template's system text and
-    /// examples): their KV cache is kept apart and reused by later prompts that start with them,
-    /// whatever ran in between.
-    public var keepPrefix = 0
-    /// Never choose an end-of-generation token: run to `maxTokens` or a stop string (for
-    /// benchmarks and tests, as llama.cpp's `ignore_eos`).
-    public var ignoreEndOfGeneration = false
-
-    public init(
-        maxTokens: Int = 256, sampling: SamplingOptions = SamplingOptions(), stop: [String] = [], keepPrefix: Int = 0,
-        ignoreEndOfGeneration: Bool = false
-    ) {
-        self.maxTokens = maxTokens
-        self.sampling = sampling
-        self.stop = stop
-        self.keepPrefix = keepPrefix
-        self.ignoreEndOfGeneration = ignoreEndOfGeneration
-    }
-}
-
-public struct GenerationResult: Sendable {
-    public enum StopReason: String, Sendable { case endOfGeneration = "eog", stopString = "stop", maxTokens = "length", cancelled }
-    public var promptTokens: [Int32]
-    /// Prompt tokens taken from a cache (the previous generation's or a kept prefix), not recomputed.
-    public var reusedPromptTokens: Int
-    public var tokens: [Int32]
-    public var text: String
-    public var stopReason: StopReason
-    /// Seconds from the start to the first token chosen (prompt processing included).
-    public var timeToFirstToken: Double
-    public var promptSeconds: Double
-    public var decodeSeconds: Double
-    /// Tokens evaluated one at a time after the prompt.
-    public var decodedTokens: Int
-
-    public var promptTokensPerSecond: Double { promptSeconds > 0 ? Double(promptTokens.count - reusedPromptTokens) / promptSeconds : 0 }
-    public var decodeTokensPerSecond: Double { decodeSeconds > 0 ? Double(decodedTokens) / decodeSeconds : 0 }
-}
-
-public enum GenerationEvent: Sendable {
-    /// Text that is final: whole UTF-8 characters, never part of a stop string.
-    case text(String)
-    case finished(GenerationResult)
-}
 
 /// Runs generations on one model, one at a time, keeping the last session: a prompt that starts
 /// with the tokens of the previous one reuses their KV cache. Fixed prefixes the caller marks
 /// (`GenerationOptions.keepPrefix`: a template's system text and examples) are kept apart, up to
 /// `keptPrefixes` of them, most recently used first, and restored for any prompt that starts
 /// with one.
-public final class Generator: Sendable {
+public final class Generator: TextGenerator {
     public let model: LanguageModel
     public let contextLength: Int
     public let threads: Int
@@ -81,6 +30,12 @@ public final class Generator: Sendable {
     public var keptPrefixLengths: [Int] { state.withLock { $0.prefixes.map(\.tokens.count) } }
 
     public var chatTemplate: ChatTemplate { ChatTemplate(ggufTemplate: model.chatTemplate) }
+
+    public var modelName: String { URL(fileURLWithPath: model.file.path).deletingPathExtension().lastPathComponent }
+
+    public func renderChat(_ messages: [ChatMessage]) -> String { chatTemplate.render(messages) }
+
+    public func tokenize(_ text: String) -> [Int32] { model.tokenizer.encode(text) }
 
     /// Generates after `prompt` (token ids), calling `emit` with final text pieces as they
     /// come. `cancelled` is polled between batches and tokens.
@@ -181,37 +136,6 @@ public final class Generator: Sendable {
             yield(.finished(result))
         }
     }
-}
-
-/// Blocking work on a thread of its own (8 MiB stack), seen as an async stream of what it
-/// yields; dropping the stream or cancelling its consumer makes `cancelled` true.
-public enum ThreadStream {
-    public static func make<Element: Sendable>(
-        _ body: @escaping @Sendable (_ yield: @escaping (Element) -> Void, _ cancelled: @escaping () -> Bool) throws -> Void
-    ) -> AsyncThrowingStream<Element, any Error> {
-        let (stream, continuation) = AsyncThrowingStream.makeStream(of: Element.self, throwing: (any Error).self)
-        let flag = CancelFlag()
-        continuation.onTermination = { _ in flag.set() }
-        let thread = Thread {
-            do {
-                try body({ continuation.yield($0) }, { flag.isSet })
-                continuation.finish()
-            } catch {
-                continuation.finish(throwing: error)
-            }
-        }
-        thread.stackSize = 8 << 20
-        thread.start()
-        return stream
-    }
-}
-
-/// A cancel flag shared between the stream's termination handler and the generating thread.
-public final class CancelFlag: Sendable {
-    private let value = Atomic<Bool>(false)
-    public init() {}
-    public func set() { value.store(true, ordering: .relaxed) }
-    public var isSet: Bool { value.load(ordering: .relaxed) }
 }
 
 /// Turns token bytes into text pieces that are whole UTF-8 characters and hold back anything that

@@ -1,28 +1,5 @@
+public import RAGCore
 internal import Foundation
-
-/// How the next token is chosen. `temperature` 0 is greedy (argmax, lowest id on ties — what
-/// llama.cpp's greedy sampler does). Otherwise llama.cpp's default chain, in its order:
-/// repetition penalty → top-k → top-p → min-p → temperature → a draw from the seeded generator.
-public struct SamplingOptions: Sendable, Equatable {
-    public var temperature: Float = 0
-    public var topK = 40
-    public var topP: Float = 0.95
-    public var minP: Float = 0.05
-    /// > 1 discourages tokens seen in the last `repeatLastN` tokens (1: off).
-    public var repeatPenalty: Float = 1
-    public var repeatLastN = 64
-    public var seed: UInt64 = 0
-
-    public init(temperature: Float = 0, topK: Int = 40, topP: Float = 0.95, minP: Float = 0.05, repeatPenalty: Float = 1, repeatLastN: Int = 64, seed: UInt64 = 0) {
-        self.temperature = temperature
-        self.topK = topK
-        self.topP = topP
-        self.minP = minP
-        self.repeatPenalty = repeatPenalty
-        self.repeatLastN = repeatLastN
-        self.seed = seed
-    }
-}
 
 public struct Sampler: Sendable {
     public let options: SamplingOptions

@@ -3,6 +3,7 @@ internal import HTTPTypes
 internal import Hummingbird
 internal import NIOCore
 internal import RAG
+internal import RAGCore
 internal import RAGLLM
 internal import RAGEmbedding
 
@@ -172,8 +173,7 @@ extension APIServer {
         }
         let embedder = self.embedder
         let (vectors, tokens) = try await blocking {
-            let tokenized = embedder.tokenize(texts)
-            return (embedder.embed(tokenized: tokenized.map(\.ids)), tokenized.reduce(0) { $0 + $1.ids.count })
+            embedder.embedCountingTokens(texts)
         }
         struct Item: Encodable {
             var object = "embedding"; var index: Int; var embedding: Vector

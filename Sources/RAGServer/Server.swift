@@ -35,7 +35,7 @@ public final class APIServer: Sendable {
     public let configuration: ServerConfiguration
     public let service: RAGService
     let store: Store
-    let embedder: SentenceEmbedder
+    let embedder: any Embedder
     let answerer: Answerer
     let queue: GenerationQueue
     let metrics: ServerMetrics
@@ -53,7 +53,7 @@ public final class APIServer: Sendable {
         queue = GenerationQueue(capacity: configuration.queueCapacity) { metrics.queue(depth: $0) }
     }
 
-    var modelName: String { ((answerer.generator.model.file.path as NSString).lastPathComponent as NSString).deletingPathExtension }
+    var modelName: String { answerer.generator.modelName }
 
     /// The router with every route and the middleware (errors → JSON, metrics, API key).
     public func router() -> Router<BasicRequestContext> {

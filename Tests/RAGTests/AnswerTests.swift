@@ -67,6 +67,12 @@ import Testing
 
 /// The whole pipeline on a small corpus with the real embedder and the small model.
 @Suite(.serialized) struct AnswererTests {
+    static let model: LanguageModel = {
+        let models = ProcessInfo.processInfo.environment["RAG_MODELS_DIR"]
+            ?? (ProcessInfo.processInfo.environment["XDG_CACHE_HOME"] ?? NSHomeDirectory() + "/.cache") + "/rag/models"
+        return try! LanguageModel(path: models + "/gguf/SmolLM2-135M-Instruct.Q4_1.gguf")
+    }()
+
     nonisolated(unsafe) static let setup: (Workspace, Store, Answerer) = {
         let ws = try! Workspace()
         try! ws.write("docs/harbor.md", "# Harbor\n\nHarbor is a retrieval service. Harbor stores its HNSW vector index inside a SQLite file named harbor.db.\n\n## Tuning\n\nThe default ef_search value is 64 and M is 16.\n")
@@ -74,9 +80,6 @@ import Testing
         let store = try! Store(path: ws.path("index.sqlite"))
         let embedder = try! SentenceEmbedder()
         _ = try! Ingestor(store: store, embedder: embedder).run(paths: [ws.docs], options: Ingestor.Options())
-        let models = ProcessInfo.processInfo.environment["RAG_MODELS_DIR"]
-            ?? (ProcessInfo.processInfo.environment["XDG_CACHE_HOME"] ?? NSHomeDirectory() + "/.cache") + "/rag/models"
-        let model = try! LanguageModel(path: models + "/gguf/SmolLM2-135M-Instruct.Q4_1.gguf")
         let answerer = Answerer(
             retriever: Retriever(store: store, embedder: embedder), generator: Generator(model: model, contextLength: 1024),
             templates: TemplateLibrary(directories: [TemplateLibrary.builtInDirectory!]))
@@ -105,7 +108,7 @@ import Testing
         var options = AskOptions()
         options.answerTokens = 1024 - 140  // leaves room for the template and little else
         let prepared = try Self.setup.2.prepare("What is the default ef_search?", options: options)
-        let tokens = Self.setup.2.generator.model.tokenizer.encode(prepared.prompt).count
+        let tokens = Self.setup.2.generator.tokenize(prepared.prompt).count
         #expect(tokens <= 140 && prepared.sources.count <= 1)
     }
 }
@@ -115,9 +118,8 @@ import Testing
 @Suite(.serialized) struct PrefixCacheTests {
     @Test func aTemplatesFixedPrefixIsComputedOnceAndReused() throws {
         let (_, _, shared) = AnswererTests.setup
-        let answerer = Answerer(
-            retriever: shared.retriever, generator: Generator(model: shared.generator.model, contextLength: 1024),
-            templates: shared.templates)
+        let generator = Generator(model: AnswererTests.model, contextLength: 1024)
+        let answerer = Answerer(retriever: shared.retriever, generator: generator, templates: shared.templates)
         let prefix = try answerer.fixedPrefix("fewshot")
         let examples = try answerer.fixedPrefix("default")
         #expect(prefix.count > examples.count + 100)  // the worked examples are part of the fixed prefix
@@ -126,19 +128,19 @@ import Testing
         options.template = "fewshot"
         let first = try answerer.ask("Where does Harbor store its vector index?", options: options)
         #expect(first.generation?.reusedPromptTokens == 0)
-        #expect(answerer.generator.keptPrefixLengths == [prefix.count])
+        #expect(generator.keptPrefixLengths == [prefix.count])
         options.template = "default"
         _ = try answerer.ask("What port does Lantern listen on?", options: options)
         options.template = "fewshot"
         let third = try answerer.ask("What is the default ef_search value?", options: options)
         #expect(third.generation?.reusedPromptTokens == prefix.count)
-        #expect(Set(answerer.generator.keptPrefixLengths) == [prefix.count, examples.count])
+        #expect(Set(generator.keptPrefixLengths) == [prefix.count, examples.count])
         // Without the cache: the whole prompt is computed.
         options.prefixCache = false
-        let fresh = Answerer(
-            retriever: shared.retriever, generator: Generator(model: shared.generator.model, contextLength: 1024), templates: shared.templates)
+        let freshGenerator = Generator(model: AnswererTests.model, contextLength: 1024)
+        let fresh = Answerer(retriever: shared.retriever, generator: freshGenerator, templates: shared.templates)
         let cold = try fresh.ask("What is the default ef_search value?", options: options)
-        #expect(cold.generation?.reusedPromptTokens == 0 && fresh.generator.keptPrefixLengths.isEmpty)
+        #expect(cold.generation?.reusedPromptTokens == 0 && freshGenerator.keptPrefixLengths.isEmpty)
         #expect(cold.generation?.tokens == third.generation?.tokens)
     }
 }
@@ -290,7 +292,7 @@ import Testing
         _ = try Ingestor(store: store, embedder: embedder).run(paths: [dataset.documents])
         let answerer = Answerer(
             retriever: Retriever(store: store, embedder: embedder),
-            generator: Generator(model: AnswererTests.setup.2.generator.model, contextLength: 1024),
+            generator: Generator(model: AnswererTests.model, contextLength: 1024),
             templates: TemplateLibrary(directories: [TemplateLibrary.builtInDirectory!]))
         var options = AskOptions()
         options.template = "yesno"

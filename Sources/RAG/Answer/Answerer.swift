@@ -9,7 +9,7 @@ public final class Answerer: Sendable {
     public static let noAnswer = "I don't know — nothing in the index covers this."
 
     public let retriever: Retriever
-    public let generator: Generator
+    public let generator: any TextGenerator
     public let templates: TemplateLibrary
     /// Each template's fixed prefix, as tokens (see `fixedPrefix`).
     private let prefixes = Mutex<[String: [Int32]]>([:])
@@ -17,7 +17,7 @@ public final class Answerer: Sendable {
     /// Answers of earlier questions, found by similarity (nil: every question is answered anew).
     public let cache: AnswerCache?
 
-    public init(retriever: Retriever, generator: Generator, templates: TemplateLibrary, cache: AnswerCache? = nil) {
+    public init(retriever: Retriever, generator: any TextGenerator, templates: TemplateLibrary, cache: AnswerCache? = nil) {
         self.retriever = retriever
         self.generator = generator
         self.templates = templates
@@ -28,10 +28,9 @@ public final class Answerer: Sendable {
     /// the common prefix of two renderings with different questions and sources.
     public func fixedPrefix(_ template: String) throws -> [Int32] {
         if let known = prefixes.withLock({ $0[template] }) { return known }
-        let chat = generator.chatTemplate, tokenizer = generator.model.tokenizer
         let renderings = try [("a", "alpha"), ("b", "beta")].map { name, text in
             let (system, user) = try templates.render(template, question: text, sources: [Source(n: 1, document: name, heading: "", chunkIDs: [], text: text)])
-            return tokenizer.encode(chat.render([ChatMessage(.system, system), ChatMessage(.user, user)]))
+            return generator.tokenize(generator.renderChat([ChatMessage(.system, system), ChatMessage(.user, user)]))
         }
         let common = Array(zip(renderings[0], renderings[1]).prefix { $0 == $1 }.map(\.0))
         prefixes.withLock { $0[template] = common }
@@ -50,22 +49,20 @@ public final class Answerer: Sendable {
         let abstain = found.hits.isEmpty || (found.bestSimilarity.map { $0 < options.abstainBelow } ?? false)
         let merged = Self.merge(found.hits)
         // Fit the sources into the context: what is left after the answer and the template.
-        let tokenizer = generator.model.tokenizer
-        let chat = generator.chatTemplate
         func render(_ sources: [Source]) throws -> String {
             let (system, user) = try templates.render(options.template, question: question, sources: sources)
-            return chat.render([ChatMessage(.system, system), ChatMessage(.user, user)])
+            return generator.renderChat([ChatMessage(.system, system), ChatMessage(.user, user)])
         }
         let budget = generator.contextLength - options.answerTokens
         var sources: [Source] = []
         for candidate in merged {
             var next = candidate
             next.n = sources.count + 1
-            if tokenizer.encode(try render(sources + [next])).count > budget {
+            if generator.tokenize(try render(sources + [next])).count > budget {
                 if sources.isEmpty {
                     // Even one source is too long: keep as much of its text as fits.
                     var text = next.text
-                    while !text.isEmpty, tokenizer.encode(try render([Source(n: 1, document: next.document, heading: next.heading, chunkIDs: next.chunkIDs, text: text)])).count > budget {
+                    while !text.isEmpty, generator.tokenize(try render([Source(n: 1, document: next.document, heading: next.heading, chunkIDs: next.chunkIDs, text: text)])).count > budget {
                         text = String(text.prefix(text.count * 3 / 4))
                     }
                     next.text = text
@@ -94,7 +91,7 @@ public final class Answerer: Sendable {
         let question = question.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !question.isEmpty else { throw RAGError(.invalidInput, "the question is empty") }
         guard let vector = try retriever.embed(question) else { return CacheLookup() }
-        let key = "\(generator.model.file.path)|\(options.template)|\(options.topK)|\(options.mode)|\(options.answerTokens)|\(options.abstainBelow)|\(options.sampling)|\(showReasoning)|\(options.ignoreEndOfGeneration)|\(retriever.denseWeight)|\(retriever.bm25Weight)"
+        let key = "\(generator.modelName)|\(options.template)|\(options.topK)|\(options.mode)|\(options.answerTokens)|\(options.abstainBelow)|\(options.sampling)|\(showReasoning)|\(options.ignoreEndOfGeneration)|\(retriever.denseWeight)|\(retriever.bm25Weight)"
         let revision = try retriever.store.revision()
         var hit = cache.lookup(vector, key: key, revision: revision)
         if hit != nil {
@@ -150,7 +147,7 @@ public final class Answerer: Sendable {
         }
         let reasons = options.template == "cot"
         var filter = AnswerFilter(passThrough: showReasoning || !reasons)
-        let ids = generator.model.tokenizer.encode(prepared.prompt)
+        let ids = generator.tokenize(prepared.prompt)
         let keep = options.prefixCache ? zip(ids, try fixedPrefix(options.template)).prefix { $0 == $1 }.count : 0
         let result = try generator.generate(
             prompt: ids, options: GenerationOptions(

@@ -1,4 +1,4 @@
-public import RAGLLM
+public import RAGCore
 
 public struct AskOptions: Sendable {
     public var topK = 5

@@ -28,12 +28,12 @@ public struct Ingestor: Sendable {
     public var loader = DocumentLoader()
     public var counter: any TokenCounter
     /// Embeds every chunk when set; its tokenizer then counts the chunker's tokens.
-    public var embedder: SentenceEmbedder?
+    public var embedder: (any Embedder)?
 
-    public init(store: Store, embedder: SentenceEmbedder? = nil) {
+    public init(store: Store, embedder: (any Embedder)? = nil) {
         self.store = store
         self.embedder = embedder
-        self.counter = embedder?.tokenizer ?? ApproximateTokenCounter()
+        self.counter = embedder?.tokenCounter ?? ApproximateTokenCounter()
     }
 
     /// Stored with the index: a change of any of these re-chunks every document.
@@ -106,7 +106,7 @@ public struct Ingestor: Sendable {
 
     /// The text each chunk is embedded as: its heading path, then its text — or the text alone
     /// when the heading would push it past the encoder's window (no chunk text is ever cut).
-    static func embeddingText(_ draft: ChunkDraft, tokenizer: WordPieceTokenizer, maxTokens: Int) -> String {
+    static func embeddingText(_ draft: ChunkDraft, tokenizer: any TokenCounter, maxTokens: Int) -> String {
         guard !draft.heading.isEmpty else { return draft.text }
         let headingTokens = tokenizer.count(draft.heading[...])
         return headingTokens + draft.tokenCount + 3 <= maxTokens ? draft.heading + ": " + draft.text : draft.text
@@ -115,7 +115,7 @@ public struct Ingestor: Sendable {
     /// Vectors for the drafts, in order; nil when the ingest has no embedder.
     private func embed(_ drafts: [ChunkDraft]) -> [[Float]]? {
         guard let embedder else { return nil }
-        return embedder.embed(drafts.map { Self.embeddingText($0, tokenizer: embedder.tokenizer, maxTokens: embedder.maxTokens) })
+        return embedder.embed(drafts.map { Self.embeddingText($0, tokenizer: embedder.tokenCounter, maxTokens: embedder.maxTokens) })
     }
 
     /// A large plain-text file: one document, written in one transaction, but read, chunked and

@@ -5,14 +5,14 @@ public import RAGStorage
 /// Finds the chunks that answer a query: BM25, dense, or both fused.
 public struct Retriever: Sendable {
     public let store: Store
-    public let embedder: SentenceEmbedder?
+    public let embedder: (any Embedder)?
     /// The HNSW search beam (raised to the number of results asked for when smaller).
     public var ef: Int
     /// Weights of the dense and BM25 lists in hybrid fusion (reciprocal rank, k = 60).
     public var denseWeight: Double
     public var bm25Weight: Double
 
-    public init(store: Store, embedder: SentenceEmbedder?, ef: Int = 64, denseWeight: Double = 1, bm25Weight: Double = 1) {
+    public init(store: Store, embedder: (any Embedder)?, ef: Int = 64, denseWeight: Double = 1, bm25Weight: Double = 1) {
         self.store = store
         self.embedder = embedder
         self.ef = ef

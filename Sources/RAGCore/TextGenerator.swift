@@ -1,0 +1,17 @@
+/// Writes text after a prompt, token by token (the capability; the GGUF engine in RAGLLM is the
+/// real one, `ScriptedGenerator` in RAGTesting a twin for tests). One generation at a time.
+public protocol TextGenerator: Sendable {
+    /// The model's name as users see it (the file's base name for a GGUF model).
+    var modelName: String { get }
+    /// Tokens the prompt and the answer share.
+    var contextLength: Int { get }
+    /// The conversation as the model's chat template writes it, ending with the assistant's turn.
+    func renderChat(_ messages: [ChatMessage]) -> String
+    /// The model's token ids of a prompt (special tokens parsed).
+    func tokenize(_ text: String) -> [Int32]
+    /// Generates after `prompt`, handing `emit` each piece of final text; stops when `cancelled`
+    /// says so (the result's stop reason is then `.cancelled`).
+    func generate(
+        prompt: [Int32], options: GenerationOptions, emit: (String) -> Void, cancelled: @escaping () -> Bool
+    ) throws -> GenerationResult
+}
