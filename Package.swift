@@ -66,6 +66,9 @@ let package = Package(
             resources: [.copy("Prompt/templates")],
             swiftSettings: swiftSettings
         ),
+        // Deterministic twins of the models (a hashing embedder, a scripted generator): tests
+        // of wiring, routes, errors, queueing and streaming run with no model file.
+        .target(name: "RAGTesting", dependencies: ["RAGCore"], swiftSettings: swiftSettings),
         // `rag serve`: the HTTP API (Hummingbird 2), SSE streaming, OpenAI-compatible routes, metrics.
         .target(
             name: "RAGServer",
@@ -95,11 +98,11 @@ let package = Package(
             dependencies: ["RAGStorage", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "RAGTests", dependencies: ["RAG", "RAGText", "RAGEmbedding", "RAGLLM", "RAGIndex"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+        .testTarget(name: "RAGTests", dependencies: ["RAG", "RAGText", "RAGEmbedding", "RAGLLM", "RAGIndex", "RAGTesting"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "ragTests", dependencies: ["RAG"], swiftSettings: swiftSettings),
         .testTarget(
             name: "RAGServerTests",
-            dependencies: ["RAGServer", "RAG", "RAGLLM", "RAGEmbedding", "RAGStorage", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["RAGServer", "RAG", "RAGCore", "RAGStorage", "RAGTesting", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
     ],

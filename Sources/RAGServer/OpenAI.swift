@@ -154,7 +154,7 @@ extension APIServer {
     func embeddings(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         var request = request
         let body = try await body(EmbeddingsRequest.self, &request)
-        guard Self.embeddingModels.contains(body.model) else {
+        guard Self.embeddingModels.contains(body.model) || body.model == embedder.name else {
             throw APIError(.notFound, "the embedding model `\(body.model)` does not exist; use all-MiniLM-L6-v2", code: "model_not_found")
         }
         let texts = body.input.texts

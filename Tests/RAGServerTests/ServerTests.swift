@@ -3,10 +3,10 @@ import Foundation
 import FoundationNetworking
 #endif
 @testable import RAG
-import RAGEmbedding
-import RAGLLM
+import RAGCore
 @testable import RAGServer
 import RAGStorage
+import RAGTesting
 import Testing
 import Logging
 
@@ -21,18 +21,10 @@ final class Folder: Sendable {
     deinit { try? FileManager.default.removeItem(atPath: path) }
 }
 
-/// The real models, loaded once for every server of the test process.
-enum Models {
-    static let embedder = try! SentenceEmbedder()
-    static let small: LanguageModel = {
-        let models = ProcessInfo.processInfo.environment["RAG_MODELS_DIR"]
-            ?? (ProcessInfo.processInfo.environment["XDG_CACHE_HOME"] ?? NSHomeDirectory() + "/.cache") + "/rag/models"
-        return try! LanguageModel(path: models + "/gguf/SmolLM2-135M-Instruct.Q4_1.gguf")
-    }()
-}
-
-/// A real server on 127.0.0.1 (a free port) over an index of two small documents, answering
-/// with the small model; requests go through URLSession, a real HTTP client.
+/// A real server on 127.0.0.1 (a free port) over a real index of two small documents, with the
+/// model twins (a hashing embedder, a scripted generator: no model file, answers in
+/// milliseconds); requests go through URLSession, a real HTTP client. The real models behind a
+/// real server are tested end to end by scripts/test-clients.sh (openai, curl).
 final class TestServer: Sendable {
     let folder: Folder
     let store: Store
@@ -40,12 +32,17 @@ final class TestServer: Sendable {
     let port: Int
     let task: Task<Void, any Error>
 
-    init(apiKey: String? = nil, queue: Int = 8, cache: Bool = true, maxUploadBytes: Int = 1 << 20) async throws {
+    static let embedder = HashingEmbedder()
+
+    init(
+        apiKey: String? = nil, queue: Int = 8, cache: Bool = true, maxUploadBytes: Int = 1 << 20,
+        generator: ScriptedGenerator = ScriptedGenerator(contextLength: 1024, script: { _ in "Harbor keeps its vector index in harbor.db [1]." })
+    ) async throws {
         folder = try Folder()
         try folder.write("harbor.md", "# Harbor\n\nHarbor is a retrieval service. Harbor stores its HNSW vector index inside a SQLite file named harbor.db.\n\n## Tuning\n\nThe default ef_search value is 64 and M is 16.\n")
         try folder.write("lantern.md", "# Lantern\n\nLantern is a caching proxy. It listens on port 7070 unless --port is given.\n")
         store = try Store(path: folder.path + "/index.sqlite")
-        _ = try Ingestor(store: store, embedder: Models.embedder).run(paths: [folder.path + "/docs"])
+        _ = try Ingestor(store: store, embedder: Self.embedder).run(paths: [folder.path + "/docs"])
         var configuration = ServerConfiguration()
         configuration.port = 0
         configuration.apiKey = apiKey
@@ -56,7 +53,7 @@ final class TestServer: Sendable {
         var settings = RAGService.Configuration(database: folder.path + "/index.sqlite")
         settings.contextLength = 1024
         settings.answerCacheCapacity = cache ? 256 : 0
-        let service = try RAGService(settings, store: store, embedder: Models.embedder, model: Models.small)
+        let service = try RAGService(settings, store: store, embedder: Self.embedder, generator: generator)
         let server = try APIServer(configuration: configuration, service: service)
         self.server = server
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
@@ -128,7 +125,7 @@ final class TestServer: Sendable {
         #expect(health.status == 200 && health.json["status"] as? String == "ok" && health.json["documents"] as? Int == 2)
         let models = try await s.request("GET", "/v1/models")
         let ids = (models.json["data"] as? [[String: Any]])?.compactMap { $0["id"] as? String } ?? []
-        #expect(ids.contains("rag") && ids.contains("rag:cot") && ids.contains("all-MiniLM-L6-v2"))
+        #expect(ids.contains("rag") && ids.contains("rag:cot") && ids.contains(TestServer.embedder.name))
     }
 
     @Test func searchFindsTheChunkAndIsCounted() async throws {
@@ -295,7 +292,7 @@ final class TestServer: Sendable {
     /// One generation at a time and no queue: a second question while the first is answered is
     /// refused with 503 and Retry-After, then served once the generator is free.
     @Test func aFullQueueIsA503WithRetryAfter() async throws {
-        let s = try await TestServer(queue: 0, cache: false)
+        let s = try await TestServer(queue: 0, cache: false, generator: ScriptedGenerator(contextLength: 1024, tokenDelay: 0.02, script: { _ in String(repeating: "Harbor keeps its index in harbor.db [1]. ", count: 20) }))
         let first = Task { try await s.post("/v1/ask", ["question": "Where does Harbor store its vector index?", "max_tokens": 96]) }
         for _ in 0..<3000 where s.server.queue.depth == 0 { try await Task.sleep(for: .milliseconds(10)) }
         let second = try await s.post("/v1/ask", ["question": "Which port does Lantern listen on?", "max_tokens": 4])
@@ -308,7 +305,7 @@ final class TestServer: Sendable {
     /// curl reads a few events of a long answer and hangs up: the generation stops and the
     /// generator is free for the next question.
     @Test func aClientThatDisconnectsCancelsItsGeneration() async throws {
-        let s = try await TestServer(cache: false)
+        let s = try await TestServer(cache: false, generator: ScriptedGenerator(contextLength: 1024, tokenDelay: 0.005))
         // As a user would: `curl … | head -c 200` — head exits after the first events and curl
         // dies at its next write. The test polls without blocking a thread of the concurrency pool.
         let out = s.folder.path + "/curl.out"
