@@ -86,10 +86,10 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "RAGEmbeddingTests", dependencies: ["RAGEmbedding", "RAGKernels", "RAGKernelsAVX512"], exclude: ["Fixtures"],
+            name: "RAGEmbeddingTests", dependencies: ["RAGEmbedding", "RAGKernels", "RAGKernelsAVX512", "RAGTesting"], exclude: ["Fixtures"],
             swiftSettings: kernelSettings
         ),
-        .testTarget(name: "RAGLLMTests", dependencies: ["RAGLLM", "RAGCore", "RAGKernels"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+        .testTarget(name: "RAGLLMTests", dependencies: ["RAGLLM", "RAGCore", "RAGKernels", "RAGTesting"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "RAGIndexTests", dependencies: ["RAGIndex"], swiftSettings: swiftSettings),
         .testTarget(name: "RAGCoreTests", dependencies: ["RAGCore"], swiftSettings: swiftSettings),
         .testTarget(name: "RAGTextTests", dependencies: ["RAGText"], swiftSettings: swiftSettings),
@@ -99,7 +99,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "RAGTests", dependencies: ["RAG", "RAGText", "RAGEmbedding", "RAGLLM", "RAGIndex", "RAGTesting"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
-        .testTarget(name: "ragTests", dependencies: ["RAG"], swiftSettings: swiftSettings),
+        .testTarget(name: "ragTests", dependencies: ["RAG", "RAGTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "RAGServerTests",
             dependencies: ["RAGServer", "RAG", "RAGCore", "RAGStorage", "RAGTesting", .product(name: "Logging", package: "swift-log")],

@@ -1,5 +1,6 @@
 import Foundation
 import RAGCore
+import RAGTesting
 import Testing
 @testable import RAGEmbedding
 
@@ -39,7 +40,7 @@ func cosine(_ a: [Float], _ b: [Float]) -> Double {
     return dot / (na.squareRoot() * nb.squareRoot())
 }
 
-@Suite struct TokenizerTests {
+@Suite(.enabled(if: ModelFiles.haveEmbedder, "needs the embedding model (make models)")) struct TokenizerTests {
     @Test func referenceIdsExactly() throws {
         let tokenizer = try Model.load().tokenizer
         for sentence in Reference.shared.sentences {
@@ -63,7 +64,7 @@ func cosine(_ a: [Float], _ b: [Float]) -> Double {
 }
 
 @Suite struct EncoderTests {
-    @Test func referenceVectorsWithinTolerance() throws {
+    @Test(.enabled(if: ModelFiles.haveEmbedder, "needs the embedding model (make models)")) func referenceVectorsWithinTolerance() throws {
         let embedder = try Model.load()
         let sentences = Reference.shared.sentences
         let vectors = embedder.embed(sentences.map(\.text))
@@ -74,7 +75,7 @@ func cosine(_ a: [Float], _ b: [Float]) -> Double {
         }
     }
 
-    @Test func sentenceTransformersReadmeSimilarities() throws {
+    @Test(.enabled(if: ModelFiles.haveEmbedder, "needs the embedding model (make models)")) func sentenceTransformersReadmeSimilarities() throws {
         let check = Reference.shared.sbert_readme_check
         let v = try Model.load().embed(check.sentences)
         for i in 0..<3 {
@@ -82,7 +83,7 @@ func cosine(_ a: [Float], _ b: [Float]) -> Double {
         }
     }
 
-    @Test func batchedEqualsOneByOne() throws {
+    @Test(.enabled(if: ModelFiles.haveEmbedder, "needs the embedding model (make models)")) func batchedEqualsOneByOne() throws {
         let embedder = try Model.load()
         let texts = Reference.shared.sentences.map(\.text) + ["short", "a much longer sentence about the key value cache of transformers"]
         let batched = embedder.embed(texts)
@@ -92,7 +93,7 @@ func cosine(_ a: [Float], _ b: [Float]) -> Double {
         }
     }
 
-    @Test func oddInputsGiveUnitVectors() throws {
+    @Test(.enabled(if: ModelFiles.haveEmbedder, "needs the embedding model (make models)")) func oddInputsGiveUnitVectors() throws {
         let embedder = try Model.load()
         let vectors = embedder.embed(["", "   ", String(repeating: "x y ", count: 30_000), "\u{1}\u{2}", "🙂"])
         for v in vectors {

@@ -1,6 +1,7 @@
 import Foundation
 import RAGCore
 import RAGLLM
+import RAGTesting
 import Testing
 
 /// Writes GGUF files byte by byte, so each test can break exactly one thing.
@@ -199,7 +200,7 @@ func expectError(_ bytes: [UInt8], _ fragments: [String], sourceLocation: Source
     }
 
     /// The real small model that `make models` fetches (MODELS.md lists its tensor types).
-    @Test func theSmolLM2FileReads() throws {
+    @Test(.enabled(if: ModelFiles.haveSmallGenerator, "needs the small generator, SmolLM2 (make models)")) func theSmolLM2FileReads() throws {
         let file = try GGUFFile(path: Self.models + "/gguf/SmolLM2-135M-Instruct.Q4_1.gguf")
         let config = try ModelConfig(file)
         #expect(config.architecture == .llama && config.blockCount == 30 && config.embeddingLength == 576)
@@ -214,7 +215,7 @@ func expectError(_ bytes: [UInt8], _ fragments: [String], sourceLocation: Source
     }
 
     /// The default generator: qwen2, with Q4_K, Q6_K, Q5_0 and Q8_0 tensors.
-    @Test func theQwenFileReads() throws {
+    @Test(.enabled(if: ModelFiles.haveGenerators, "needs the three generators (make models)")) func theQwenFileReads() throws {
         let file = try GGUFFile(path: Self.models + "/gguf/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf")
         let config = try ModelConfig(file)
         #expect(config.architecture == .qwen2 && config.blockCount == 24 && config.embeddingLength == 896)

@@ -1,9 +1,10 @@
 import Foundation
 import RAGCore
 @testable import RAGLLM
+import RAGTesting
 import Testing
 
-@Suite struct ChatTemplateTests {
+@Suite(.enabled(if: ModelFiles.haveGenerators, "needs the three generators (make models)")) struct ChatTemplateTests {
     /// Our ChatML, with each model's default system message read from its GGUF template, gives
     /// exactly the prompt the GGUF's Jinja template gave llama.cpp's reference.
     @Test(arguments: [Reference.smolLM2, Reference.qwen])
@@ -73,7 +74,7 @@ import Testing
     }
 }
 
-@Suite(.serialized) struct GeneratorTests {
+@Suite(.serialized, .enabled(if: ModelFiles.haveSmallGenerator, "needs the small generator, SmolLM2 (make models)")) struct GeneratorTests {
     static let model = try! LanguageModel(path: Reference.path(Reference.smolLM2))
 
     @Test func streamedPiecesAreWholeCharactersAndAddUpToTheText() async throws {

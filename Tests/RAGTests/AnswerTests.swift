@@ -4,6 +4,7 @@ import RAGCore
 import RAGEmbedding
 import RAGLLM
 import RAGStorage
+import RAGTesting
 import Testing
 
 @Suite struct TemplateTests {
@@ -66,7 +67,7 @@ import Testing
 }
 
 /// The whole pipeline on a small corpus with the real embedder and the small model.
-@Suite(.serialized) struct AnswererTests {
+@Suite(.serialized, .enabled(if: ModelFiles.haveEmbedderAndSmallGenerator, "needs the embedding model and the small generator (make models)")) struct AnswererTests {
     static let model: LanguageModel = {
         let models = ProcessInfo.processInfo.environment["RAG_MODELS_DIR"]
             ?? (ProcessInfo.processInfo.environment["XDG_CACHE_HOME"] ?? NSHomeDirectory() + "/.cache") + "/rag/models"
@@ -115,7 +116,7 @@ import Testing
 
 /// The template's fixed prefix is kept apart: a later question with the same template reuses it
 /// even when another template ran in between.
-@Suite(.serialized) struct PrefixCacheTests {
+@Suite(.serialized, .enabled(if: ModelFiles.haveEmbedderAndSmallGenerator, "needs the embedding model and the small generator (make models)")) struct PrefixCacheTests {
     @Test func aTemplatesFixedPrefixIsComputedOnceAndReused() throws {
         let (_, _, shared) = AnswererTests.setup
         let generator = Generator(model: AnswererTests.model, contextLength: 1024)
@@ -175,15 +176,16 @@ import Testing
         #expect(cache.hits == 2)
     }
 
+    /// Wiring, on the model twins (no model file).
     @Test func theAnswererServesARephrasedQuestionFromTheCacheUntilTheIndexChanges() throws {
-        let shared = AnswererTests.setup.2
-        let ws = try Workspace()  // an index of its own: this test changes it
+        let embedder = HashingEmbedder()
+        let ws = try Workspace()
         try ws.write("docs/lantern.md", "# Lantern\n\nLantern is a caching proxy. It listens on port 7070 unless --port is given.\n")
         let store = try Store(path: ws.path("index.sqlite"))
-        _ = try Ingestor(store: store, embedder: shared.retriever.embedder).run(paths: [ws.docs])
+        _ = try Ingestor(store: store, embedder: embedder).run(paths: [ws.docs])
         let answerer = Answerer(
-            retriever: Retriever(store: store, embedder: shared.retriever.embedder), generator: shared.generator,
-            templates: shared.templates, cache: AnswerCache())
+            retriever: Retriever(store: store, embedder: embedder), generator: ScriptedGenerator { _ in "Port 7070 [1]." },
+            templates: TemplateLibrary(), cache: AnswerCache())
         var options = AskOptions()
         options.answerTokens = 8
         let first = try answerer.ask("Which port does Lantern listen on?", options: options)
@@ -195,7 +197,7 @@ import Testing
         #expect(try !answerer.ask("Which port does Lantern listen on?", options: options).cached)
         options.answerTokens = 8
         try ws.write("docs/extra.md", "# Extra\n\nA new document changes the index.\n")
-        _ = try Ingestor(store: store, embedder: shared.retriever.embedder).run(paths: [ws.docs])
+        _ = try Ingestor(store: store, embedder: embedder).run(paths: [ws.docs])
         #expect(try !answerer.ask("Which port does Lantern listen on?", options: options).cached)
     }
 }
@@ -276,7 +278,7 @@ import Testing
 
     /// A QA folder answered end to end with the real models: labels parsed, the gold source found,
     /// per-question records, bad datasets refused with the file and line.
-    @Test func aSmallQADatasetIsAnsweredAndScored() throws {
+    @Test(.enabled(if: ModelFiles.haveEmbedderAndSmallGenerator, "needs the embedding model and the small generator (make models)")) func aSmallQADatasetIsAnsweredAndScored() throws {
         let ws = try Workspace()
         try ws.write("qa/docs/lantern.txt", "Lantern is a caching proxy. It listens on port 7070 unless --port is given.")
         try ws.write("qa/docs/harbor.txt", "Harbor is a retrieval service. It stores its vector index in a SQLite file named harbor.db.")

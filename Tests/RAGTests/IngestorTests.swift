@@ -4,6 +4,7 @@ import RAGCore
 import RAGStorage
 import RAGText
 import RAGEmbedding
+import RAGTesting
 import Testing
 
 /// A temporary folder of documents, removed when the test ends.
@@ -173,7 +174,7 @@ final class Workspace {
         #expect(try store.documents().map(\.path) == [ws.path("docs/a.md")])
     }
 
-    @Test func embeddedIngestStoresAVectorPerChunkAndSearchesByMeaning() throws {
+    @Test(.enabled(if: ModelFiles.haveEmbedder, "needs the embedding model (make models)")) func embeddedIngestStoresAVectorPerChunkAndSearchesByMeaning() throws {
         let ws = try Workspace()
         let store = try Store()
         let embedder = try SentenceEmbedder()

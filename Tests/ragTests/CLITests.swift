@@ -1,5 +1,6 @@
 import Foundation
 import RAGStorage
+import RAGTesting
 import Testing
 
 /// Runs the built `rag` binary (RAG_BIN, or .build/debug/rag of this package).
@@ -66,7 +67,7 @@ final class TempDir {
 }
 
 @Suite struct CLITests {
-    @Test func ingestSearchStatsDocsEndToEnd() throws {
+    @Test(.enabled(if: ModelFiles.haveEmbedder, "needs the embedding model (make models)")) func ingestSearchStatsDocsEndToEnd() throws {
         let dir = try TempDir()
         try dir.write("docs/kv.md", "# KV cache\n\nThe KV cache keeps keys and values of past tokens so decoding does not recompute them.")
         try dir.write("docs/spec.html", "<title>Speculative</title><p>A draft model proposes tokens; the target model verifies them.</p>")
@@ -128,7 +129,7 @@ final class TempDir {
         #expect(r.json["documents"] as? Int == 2)
     }
 
-    @Test func badInputGivesClearErrorsAndStatuses() throws {
+    @Test(.enabled(if: ModelFiles.haveEmbedder, "needs the embedding model (make models)")) func badInputGivesClearErrorsAndStatuses() throws {
         let dir = try TempDir()
         // a path that does not exist: named, non-zero (nothing ingested)
         var r = try RagBinary.run(["ingest", "nowhere"], in: dir.url)

@@ -1,4 +1,5 @@
 import Foundation
+import RAGTesting
 import Testing
 
 /// TEXMEX .fvecs / .ivecs bytes.
@@ -12,7 +13,7 @@ func vecsFile<T>(_ rows: [[T]], bits: (T) -> UInt32) -> Data {
 }
 
 @Suite struct IndexCLITests {
-    @Test func indexInfoCheckRebuildAndSearchesDuringAnIngest() throws {
+    @Test(.enabled(if: ModelFiles.haveEmbedder, "needs the embedding model (make models)")) func indexInfoCheckRebuildAndSearchesDuringAnIngest() throws {
         let dir = try TempDir()
         for i in 0..<40 {
             try dir.write("docs/a\(i).md", "# Note \(i)\n\nTopic \(i % 7): the quick brown fox \(i) jumps over lazy dog number \(i * 3). Retrieval note \(i).")
