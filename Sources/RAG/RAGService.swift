@@ -20,6 +20,8 @@ public final class RAGService: Sendable {
         public var openMode: Store.OpenMode = .mustExist
         /// Seconds a write waits for another process's lock.
         public var busyTimeout: Double = 5
+        /// Told what the index does on its own that a user should know (see `Store.warning`).
+        public var warning: (@Sendable (String) -> Void)?
         /// The sentence embedder's folder (model.safetensors, vocab.txt).
         public var embedderDirectory = SentenceEmbedder.defaultDirectory
         /// The generator's GGUF file.
@@ -74,7 +76,8 @@ public final class RAGService: Sendable {
     ) throws {
         try configuration.validate()
         self.configuration = configuration
-        self.store = try store ?? Store(path: configuration.database, mode: configuration.openMode, busyTimeout: configuration.busyTimeout)
+        self.store = try store ?? Store(
+            path: configuration.database, mode: configuration.openMode, busyTimeout: configuration.busyTimeout, warning: configuration.warning)
         templates = TemplateLibrary(user: configuration.userTemplates)
         loaded = Mutex(Loaded(embedder: embedder, model: model, generator: generator))
     }

@@ -275,6 +275,6 @@ extension Store {
     }
 
     func announce(_ message: String) {
-        FileHandle.standardError.write(Data("rag: \(path ?? "index"): \(message)\n".utf8))
+        warning?("\(path ?? "index"): \(message)")
     }
 }

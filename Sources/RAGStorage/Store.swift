@@ -20,6 +20,9 @@ public struct Store: Sendable {
     /// nil for an in-memory store.
     public let path: String?
     let writer: any DatabaseWriter
+    /// Told what the store does on its own that a user should know (the vector index rebuilt,
+    /// vectors left out), as "PATH: what happened"; nil: nobody is told.
+    public let warning: (@Sendable (String) -> Void)?
     /// The HNSW graph as this process last read or wrote it.
     let graphCache = GraphCache()
 
@@ -27,7 +30,7 @@ public struct Store: Sendable {
     ///
     /// - Parameter busyTimeout: how long a write waits for another process's write lock before
     ///   failing with `RAGError.Code.busy`.
-    public init(path: String, mode: OpenMode = .createIfMissing, busyTimeout: TimeInterval = 5) throws {
+    public init(path: String, mode: OpenMode = .createIfMissing, busyTimeout: TimeInterval = 5, warning: (@Sendable (String) -> Void)? = nil) throws {
         let fileManager = FileManager.default
         var isDirectory: ObjCBool = false
         let exists = fileManager.fileExists(atPath: path, isDirectory: &isDirectory)
@@ -68,14 +71,16 @@ public struct Store: Sendable {
         }
         self.path = path
         self.writer = pool
+        self.warning = warning
         try migrate()
     }
 
     /// An in-memory store, for tests.
-    public init() throws {
+    public init(warning: (@Sendable (String) -> Void)? = nil) throws {
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
         self.path = nil
+        self.warning = warning
         self.writer = try DatabaseQueue(configuration: configuration)
         try migrate()
     }

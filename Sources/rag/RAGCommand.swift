@@ -35,7 +35,7 @@ struct StoreOptions: ParsableArguments {
     static var busyTimeout: Double { ProcessInfo.processInfo.environment["RAG_BUSY_TIMEOUT"].flatMap(Double.init) ?? 5 }
 
     func open(mode: Store.OpenMode) throws -> Store {
-        try Store(path: db, mode: mode, busyTimeout: Self.busyTimeout)
+        try Store(path: db, mode: mode, busyTimeout: Self.busyTimeout, warning: printWarning)
     }
 }
 
@@ -48,6 +48,7 @@ func makeService(
     var configuration = RAGService.Configuration(database: db)
     configuration.openMode = mode
     configuration.busyTimeout = StoreOptions.busyTimeout
+    configuration.warning = printWarning
     if let embedder { configuration.embedderDirectory = embedder.embedder }
     if let generator { configuration.generatorPath = generator.path }
     if let fusion {
@@ -72,6 +73,9 @@ func printJSON<T: Encodable>(_ value: T) {
     let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
     FileHandle.standardOutput.write(data + Data("\n".utf8))
 }
+
+/// What the index tells the user, on stderr.
+@Sendable func printWarning(_ message: String) { printError("rag: " + message) }
 
 func printError(_ line: String) {
     FileHandle.standardError.write(Data((line + "\n").utf8))

@@ -110,7 +110,8 @@ func pageBlobs(_ store: Store) throws -> [Data] {
     }
 
     @Test func aDamagedPageIsRebuiltFromTheStoredVectorsAndAnnounced() throws {
-        let store = try Store()
+        let warnings = Warnings()
+        let store = try Store(warning: { warnings.append($0) })
         let vectors = unitVectors(300, seed: 4)
         let ids = try addDocument(store, path: "a", vectors: vectors)
         try store.write { db in
@@ -122,8 +123,9 @@ func pageBlobs(_ store: Store) throws -> [Data] {
         store.graphCache.clear()  // as a new process would
         let problems = try store.graphProblems()
         #expect(problems.contains { $0.contains("page 0") && $0.contains("damaged") }, "\(problems)")
-        // Reads still work (rebuilt in memory) …
+        // Reads still work (rebuilt in memory), and the rebuild is told to the store's owner …
         #expect(try store.nearest(vectors[9], k: 1, ef: 16).first?.0 == ids[9])
+        #expect(warnings.all.contains { $0.hasPrefix("index: ") && $0.contains("rebuilding the vector index") }, "\(warnings.all)")
         // … and the next write stores the rebuilt graph.
         try addDocument(store, path: "b", vectors: unitVectors(5, seed: 5))
         #expect(try store.graphProblems().isEmpty)
@@ -153,4 +155,12 @@ func pageBlobs(_ store: Store) throws -> [Data] {
         store.graphCache.clear()
         #expect(try store.graphProblems().contains { $0.contains("has no node") })
     }
+}
+
+/// Warnings a store reported, collected from any thread.
+final class Warnings: @unchecked Sendable {
+    private let lock = NSLock()
+    private var list: [String] = []
+    func append(_ message: String) { lock.lock(); list.append(message); lock.unlock() }
+    var all: [String] { lock.lock(); defer { lock.unlock() }; return list }
 }
