@@ -11,6 +11,8 @@ public final class Answerer: Sendable {
     public let retriever: Retriever
     public let generator: any TextGenerator
     public let templates: TemplateLibrary
+    /// Renders the prompts and fits their sources into the context.
+    public let prompts: PromptBuilder
     /// Each template's fixed prefix, as tokens (see `fixedPrefix`).
     private let prefixes = Mutex<[String: [Int32]]>([:])
 
@@ -21,6 +23,7 @@ public final class Answerer: Sendable {
         self.retriever = retriever
         self.generator = generator
         self.templates = templates
+        prompts = PromptBuilder(templates: templates, generator: generator)
         self.cache = cache
     }
 
@@ -29,8 +32,7 @@ public final class Answerer: Sendable {
     public func fixedPrefix(_ template: String) throws -> [Int32] {
         if let known = prefixes.withLock({ $0[template] }) { return known }
         let renderings = try [("a", "alpha"), ("b", "beta")].map { name, text in
-            let (system, user) = try templates.render(template, question: text, sources: [Source(n: 1, document: name, heading: "", chunkIDs: [], text: text)])
-            return generator.tokenize(generator.renderChat([ChatMessage(.system, system), ChatMessage(.user, user)]))
+            generator.tokenize(try prompts.render(template, question: text, sources: [Source(n: 1, document: name, heading: "", chunkIDs: [], text: text)]))
         }
         let common = Array(zip(renderings[0], renderings[1]).prefix { $0 == $1 }.map(\.0))
         prefixes.withLock { $0[template] = common }
@@ -47,32 +49,9 @@ public final class Answerer: Sendable {
         let found = try retriever.retrieve(question, mode: options.mode, topK: options.topK, vector: vector)
         let retrieveMilliseconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
         let abstain = found.hits.isEmpty || (found.bestSimilarity.map { $0 < options.abstainBelow } ?? false)
-        let merged = Self.merge(found.hits)
-        // Fit the sources into the context: what is left after the answer and the template.
-        func render(_ sources: [Source]) throws -> String {
-            let (system, user) = try templates.render(options.template, question: question, sources: sources)
-            return generator.renderChat([ChatMessage(.system, system), ChatMessage(.user, user)])
-        }
-        let budget = generator.contextLength - options.answerTokens
-        var sources: [Source] = []
-        for candidate in merged {
-            var next = candidate
-            next.n = sources.count + 1
-            if generator.tokenize(try render(sources + [next])).count > budget {
-                if sources.isEmpty {
-                    // Even one source is too long: keep as much of its text as fits.
-                    var text = next.text
-                    while !text.isEmpty, generator.tokenize(try render([Source(n: 1, document: next.document, heading: next.heading, chunkIDs: next.chunkIDs, text: text)])).count > budget {
-                        text = String(text.prefix(text.count * 3 / 4))
-                    }
-                    next.text = text
-                    if !text.isEmpty { sources.append(next) }
-                }
-                break
-            }
-            sources.append(next)
-        }
-        return (try render(sources), sources, abstain, retrieveMilliseconds)
+        // The sources that fit the context: what is left after the answer and the template.
+        let (prompt, sources) = try prompts.build(options.template, question: question, candidates: Self.merge(found.hits), budget: generator.contextLength - options.answerTokens)
+        return (prompt, sources, abstain, retrieveMilliseconds)
     }
 
     /// The answer cache's verdict on a question: a kept answer, or where to keep the new one.

@@ -1,0 +1,73 @@
+public import RAGCore
+
+/// Renders a question and its sources into a prompt that fits the context: the template's
+/// system message and user turn in the generator's chat format, with as many sources (in rank
+/// order, numbered from 1) as leave `budget` tokens or fewer.
+///
+/// The budget is counted incrementally: each candidate source is rendered into the prompt, and
+/// only the text it adds (between what the prompt had before and after it) is tokenized — each
+/// source once, not the whole prompt per candidate. Token counts of pieces need not add up
+/// exactly (a merge across a boundary), so the chosen prompt is counted once whole, and sources
+/// leave from the end while it is over.
+public struct PromptBuilder: Sendable {
+    public let templates: TemplateLibrary
+    public let generator: any TextGenerator
+
+    public init(templates: TemplateLibrary, generator: any TextGenerator) {
+        self.templates = templates
+        self.generator = generator
+    }
+
+    /// The prompt text for `sources` as they are (no budget).
+    public func render(_ template: String, question: String, sources: [Source]) throws -> String {
+        let (system, user) = try templates.render(template, question: question, sources: sources)
+        return generator.renderChat([ChatMessage(.system, system), ChatMessage(.user, user)])
+    }
+
+    public func build(_ template: String, question: String, candidates: [Source], budget: Int) throws -> (prompt: String, sources: [Source]) {
+        var chosen: [Source] = []
+        var prompt = try render(template, question: question, sources: [])
+        var tokens = generator.tokenize(prompt).count
+        for candidate in candidates {
+            var next = candidate
+            next.n = chosen.count + 1
+            let longer = try render(template, question: question, sources: chosen + [next])
+            let added = generator.tokenize(Self.insertion(from: prompt, to: longer)).count
+            if tokens + added > budget {
+                if chosen.isEmpty, let cut = try truncated(next, template: template, question: question, budget: budget) {
+                    chosen = [cut]
+                    prompt = try render(template, question: question, sources: chosen)
+                }
+                break
+            }
+            chosen.append(next)
+            prompt = longer
+            tokens += added
+        }
+        while !chosen.isEmpty, generator.tokenize(prompt).count > budget {
+            chosen.removeLast()
+            prompt = try render(template, question: question, sources: chosen)
+        }
+        return (prompt, chosen)
+    }
+
+    /// Even one source is too long: as much of its text as fits (cut by quarters), or nil.
+    private func truncated(_ source: Source, template: String, question: String, budget: Int) throws -> Source? {
+        var cut = source
+        while !cut.text.isEmpty, generator.tokenize(try render(template, question: question, sources: [cut])).count > budget {
+            cut.text = String(cut.text.prefix(cut.text.count * 3 / 4))
+        }
+        return cut.text.isEmpty ? nil : cut
+    }
+
+    /// The text `after` holds that `before` lacks: what lies between their common prefix and
+    /// their common suffix (bytes; a character split at the edge costs a token at most).
+    static func insertion(from before: String, to after: String) -> String {
+        let a = Array(before.utf8), b = Array(after.utf8)
+        var prefix = 0
+        while prefix < a.count, prefix < b.count, a[prefix] == b[prefix] { prefix += 1 }
+        var suffix = 0
+        while suffix < a.count - prefix, suffix < b.count - prefix, a[a.count - 1 - suffix] == b[b.count - 1 - suffix] { suffix += 1 }
+        return String(decoding: b[prefix..<(b.count - suffix)], as: UTF8.self)
+    }
+}

@@ -1,0 +1,46 @@
+import Foundation
+@testable import RAG
+import RAGCore
+import RAGTesting
+import Testing
+
+/// Prompt assembly on the scripted generator's piece tokens (no model file).
+@Suite struct PromptBuilderTests {
+    let builder = PromptBuilder(templates: TemplateLibrary(), generator: ScriptedGenerator())
+
+    func sources(_ count: Int, words: Int) -> [Source] {
+        (0..<count).map { i in
+            Source(n: 0, document: "/docs/d\(i).md", heading: "", chunkIDs: [Int64(i)],
+                   text: (0..<words).map { "w\(i)x\($0)" }.joined(separator: " "))
+        }
+    }
+
+    @Test func asManySourcesAsFitTheBudgetInRankOrderNumberedFromOne() throws {
+        let candidates = sources(10, words: 40)
+        let empty = builder.generator.tokenize(try builder.render("default", question: "why?", sources: [])).count
+        let budget = empty + 130  // room for three sources of about 40 pieces each, not four
+        let (prompt, chosen) = try builder.build("default", question: "why?", candidates: candidates, budget: budget)
+        #expect(chosen.map(\.n) == [1, 2, 3] && chosen.map(\.document) == candidates.prefix(3).map(\.document))
+        #expect(prompt == (try builder.render("default", question: "why?", sources: chosen)))
+        #expect(builder.generator.tokenize(prompt).count <= budget)
+        var four = chosen
+        four.append(Source(n: 4, document: candidates[3].document, heading: "", chunkIDs: [3], text: candidates[3].text))
+        #expect(builder.generator.tokenize(try builder.render("default", question: "why?", sources: four)).count > budget)
+    }
+
+    @Test func aSingleSourceTooLongIsCutToFit() throws {
+        let long = sources(1, words: 400)
+        let empty = builder.generator.tokenize(try builder.render("default", question: "why?", sources: [])).count
+        let (prompt, chosen) = try builder.build("default", question: "why?", candidates: long, budget: empty + 100)
+        #expect(chosen.count == 1 && chosen[0].text.count < long[0].text.count && long[0].text.hasPrefix(chosen[0].text))
+        #expect(builder.generator.tokenize(prompt).count <= empty + 100)
+        // No room at all: no source.
+        #expect(try builder.build("default", question: "why?", candidates: long, budget: empty).sources.isEmpty)
+    }
+
+    @Test func theInsertionIsWhatLiesBetweenTheCommonEnds() {
+        #expect(PromptBuilder.insertion(from: "ab[1]yz", to: "ab[1][2]yz") == "[2]")
+        #expect(PromptBuilder.insertion(from: "", to: "abc") == "abc")
+        #expect(PromptBuilder.insertion(from: "same", to: "same") == "")
+    }
+}
