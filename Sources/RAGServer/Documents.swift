@@ -77,13 +77,13 @@ extension APIServer {
             }
             files = [(name.removingPercentEncoding ?? name, Data(buffer.readableBytesView))]
         }
+        // Every file is checked before any is ingested: a bad one in a batch changes nothing.
         for file in files {
-            guard let format = DocumentFormat(fileName: file.name), Ingestor.uploadFormats.contains(format) else {
-                throw APIError(
-                    .unsupportedMediaType, "\(file.name): unsupported file type; upload .txt, .md, .html or .pdf",
-                    code: "unsupported_file_type")
+            guard let problem = Ingestor.uploadProblem(name: file.name, bytes: file.bytes) else { continue }
+            switch problem {
+            case .unsupportedType: throw APIError(.unsupportedMediaType, problem.message, code: "unsupported_file_type")
+            case .empty: throw APIError.badRequest(problem.message, code: "empty_file")
             }
-            guard !file.bytes.isEmpty else { throw APIError.badRequest("\(file.name): the file is empty", code: "empty_file") }
         }
         let service = self.service
         struct Item: Encodable { var name: String; var path: String; var status: String; var chunks: Int; var documents: [DocumentOutput] }

@@ -19,15 +19,39 @@ extension Ingestor {
     /// The formats an upload may have.
     public static let uploadFormats: [DocumentFormat] = [.text, .markdown, .html, .pdf]
 
+    /// Why an upload cannot be ingested, checked before anything is written.
+    public enum UploadProblem: Sendable, Equatable {
+        case unsupportedType(name: String)
+        case empty(name: String)
+
+        public var message: String {
+            switch self {
+            case .unsupportedType(let name): "\(name): unsupported file type; upload .txt, .md, .html or .pdf"
+            case .empty(let name): "\(name): the file is empty"
+            }
+        }
+
+        public var error: RAGError {
+            switch self {
+            case .unsupportedType: RAGError(.unsupported, message)
+            case .empty: RAGError(.invalidInput, message)
+            }
+        }
+    }
+
+    /// The problem of an upload (its name gives the format), or nil when it can be ingested.
+    public static func uploadProblem(name: String, bytes: Data) -> UploadProblem? {
+        guard let format = DocumentFormat(fileName: name), uploadFormats.contains(format) else { return .unsupportedType(name: name) }
+        return bytes.isEmpty ? .empty(name: name) : nil
+    }
+
     /// Ingests the bytes of an uploaded file as one source (see `uploadPath`), with the chunker
     /// settings the index was built with. Nothing is written to the file system but a private
     /// temporary copy of a PDF for `pdftotext`, removed afterwards. Same bytes again: unchanged.
     public func ingest(upload name: String, bytes: Data, progress: (@Sendable (IngestProgress) -> Void)? = nil) throws -> (report: IngestReport, path: String) {
         let started = Date()
-        guard let format = DocumentFormat(fileName: name), Self.uploadFormats.contains(format) else {
-            throw RAGError(.unsupported, "\(name): unsupported file type; upload .txt, .md, .html or .pdf")
-        }
-        guard !bytes.isEmpty else { throw RAGError(.invalidInput, "\(name): the file is empty") }
+        if let problem = Self.uploadProblem(name: name, bytes: bytes) { throw problem.error }
+        guard let format = DocumentFormat(fileName: name) else { preconditionFailure("Programmer error: uploadProblem let \(name) through") }
         var options = Options()
         if let stored = try? Chunker.Configuration(signature: store.chunker()) { options.chunker = stored }
         let chunker = Chunker(configuration: options.chunker, counter: counter)
