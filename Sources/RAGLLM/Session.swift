@@ -217,78 +217,96 @@ public final class Session: @unchecked Sendable {
         return b
     }
 
-    /// out[r·rows + o] = W[o] · x[r] (+ bias), for `rows` input rows, over the threads.
-    /// Integer dots of the stored blocks with the quantized activations: tiles of weight rows,
-    /// each read once for up to eight tokens. A prompt's products of the 32-value formats instead:
-    /// the activations quantized the same way and turned back into floats, the weights decoded
-    /// to f32, and one OpenBLAS product — the same products, summed in f32.
+    /// out[r·rows + o] = W[o] · x[r] (+ bias), for `rows` input rows, over the threads: the
+    /// integer dots of the stored blocks with quantized activations, except a prompt's products
+    /// of the 32-value formats, which go through OpenBLAS (see `gemmRows`), and float matrices.
     private func matmul(_ w: Matrix, _ input: UnsafeMutablePointer<Float>, rows n: Int, into out: UnsafeMutablePointer<Float>, bias: [Float]? = nil) {
-        let outputs = w.rows, columns = w.columns
-        let target = UnsafeTransfer(out)
         if n >= Self.gemmRows && w.activationFormat != .q8_K {
-            let source: UnsafeMutablePointer<Float>
-            if let format = w.activationFormat {
-                let a = buffer(format, width: columns)
-                a.quantize(input, rows: n, stride: columns, threads: threads)
-                let dq = UnsafeTransfer(dequantized)
-                pool.forEach(threads) { t, _ in
-                    let per = (n + self.threads - 1) / self.threads
-                    let lo = min(n, t * per), hi = min(n, lo + per)
-                    a.dequantize(rows: lo..<hi, into: dq.value, stride: columns)
-                }
-                source = dequantized
-            } else {
-                source = input
-            }
-            // The matrix decoded to f32 over the threads, then one OpenBLAS product on all cores.
-            if wholeMatrix.count < outputs * columns { wholeMatrix = [Float](repeating: 0, count: outputs * columns) }
-            wholeMatrix.withUnsafeMutableBufferPointer { m in
-                let whole = UnsafeTransfer(m.baseAddress!)
-                pool.forEach(outputs) { o, _ in w.decodeRow(o, into: whole.value + o * columns) }
-                BLAS.threaded(threads) {
-                    BLAS.matmulTransposed(source, rows: n, whole.value, outputs: outputs, inner: columns, into: out)
-                }
-            }
+            decodedProduct(w, input, rows: n, into: out)
+        } else if let format = w.activationFormat {
+            integerProduct(w, format, input, rows: n, into: out)
         } else {
-            // Each thread streams one contiguous run of rows (hardware prefetch follows it).
-            let chunk = (outputs + threads - 1) / threads
-            let chunks = (outputs + chunk - 1) / chunk
-            if let format = w.activationFormat {
-                let a = buffer(format, width: columns)
-                a.quantize(input, rows: n, stride: columns, threads: n >= Self.gemmRows ? threads : 1)
-                pool.forEach(chunks) { c, _ in
-                    let lo = c * chunk, hi = min(outputs, lo + chunk)
-                    // Tiles of weight rows small enough to stay in cache while every group of up
-                    // to eight tokens passes over them.
-                    var tile = lo
-                    while tile < hi {
-                        let end = n <= QuantDot.maxRows ? hi : min(hi, tile + Self.tileRows)
-                        var first = 0
-                        while first < n {
-                            let nx = min(QuantDot.maxRows, n - first)
-                            w.dot(rows: tile..<end, a, first: first, nx: nx, into: target.value + first * outputs, ldo: outputs)
-                            first += nx
-                        }
-                        tile = end
-                    }
-                }
-            } else {
-                let source = UnsafeTransfer(input)
-                pool.forEach(chunks) { c, _ in
-                    withUnsafeTemporaryAllocation(of: Float.self, capacity: columns) { row in
-                        let lo = c * chunk, hi = min(outputs, lo + chunk)
-                        for o in lo..<hi {
-                            w.decodeRow(o, into: row.baseAddress!)
-                            for r in 0..<n {
-                                target.value[r * outputs + o] = Vector.dot(row.baseAddress!, source.value + r * columns, count: columns)
-                            }
-                        }
-                    }
-                }
-            }
+            floatProduct(w, input, rows: n, into: out)
         }
         if let bias {
+            let outputs = w.rows
             for r in 0..<n { for o in 0..<outputs { out[r * outputs + o] += bias[o] } }
+        }
+    }
+
+    /// Each thread's contiguous run of weight rows (hardware prefetch follows it): (size, count).
+    private func rowChunks(_ outputs: Int) -> (size: Int, count: Int) {
+        let size = (outputs + threads - 1) / threads
+        return (size, (outputs + size - 1) / size)
+    }
+
+    /// Integer dots: the activations quantized as the weights' format wants, then tiles of weight
+    /// rows small enough to stay in cache while every group of up to eight tokens passes over them.
+    private func integerProduct(_ w: Matrix, _ format: ActivationFormat, _ input: UnsafeMutablePointer<Float>, rows n: Int, into out: UnsafeMutablePointer<Float>) {
+        let outputs = w.rows, target = UnsafeTransfer(out)
+        let (chunk, chunks) = rowChunks(outputs)
+        let a = buffer(format, width: w.columns)
+        a.quantize(input, rows: n, stride: w.columns, threads: n >= Self.gemmRows ? threads : 1)
+        pool.forEach(chunks) { c, _ in
+            let lo = c * chunk, hi = min(outputs, lo + chunk)
+            var tile = lo
+            while tile < hi {
+                let end = n <= QuantDot.maxRows ? hi : min(hi, tile + Self.tileRows)
+                var first = 0
+                while first < n {
+                    let nx = min(QuantDot.maxRows, n - first)
+                    w.dot(rows: tile..<end, a, first: first, nx: nx, into: target.value + first * outputs, ldo: outputs)
+                    first += nx
+                }
+                tile = end
+            }
+        }
+    }
+
+    /// A prompt's product of a 32-value format: the activations quantized the same way and
+    /// turned back into floats, the weights decoded to f32 over the threads, and one OpenBLAS
+    /// product on all cores — the same products as the integer dots, summed in f32.
+    private func decodedProduct(_ w: Matrix, _ input: UnsafeMutablePointer<Float>, rows n: Int, into out: UnsafeMutablePointer<Float>) {
+        let outputs = w.rows, columns = w.columns
+        let source: UnsafeMutablePointer<Float>
+        if let format = w.activationFormat {
+            let a = buffer(format, width: columns)
+            a.quantize(input, rows: n, stride: columns, threads: threads)
+            let dq = UnsafeTransfer(dequantized)
+            pool.forEach(threads) { t, _ in
+                let per = (n + self.threads - 1) / self.threads
+                let lo = min(n, t * per), hi = min(n, lo + per)
+                a.dequantize(rows: lo..<hi, into: dq.value, stride: columns)
+            }
+            source = dequantized
+        } else {
+            source = input
+        }
+        if wholeMatrix.count < outputs * columns { wholeMatrix = [Float](repeating: 0, count: outputs * columns) }
+        wholeMatrix.withUnsafeMutableBufferPointer { m in
+            let whole = UnsafeTransfer(m.baseAddress!)
+            pool.forEach(outputs) { o, _ in w.decodeRow(o, into: whole.value + o * columns) }
+            BLAS.threaded(threads) {
+                BLAS.matmulTransposed(source, rows: n, whole.value, outputs: outputs, inner: columns, into: out)
+            }
+        }
+    }
+
+    /// A float matrix (F32, F16, BF16) and a few rows: each weight row decoded once, dotted with
+    /// every input row.
+    private func floatProduct(_ w: Matrix, _ input: UnsafeMutablePointer<Float>, rows n: Int, into out: UnsafeMutablePointer<Float>) {
+        let outputs = w.rows, columns = w.columns, target = UnsafeTransfer(out), source = UnsafeTransfer(input)
+        let (chunk, chunks) = rowChunks(outputs)
+        pool.forEach(chunks) { c, _ in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: columns) { row in
+                let lo = c * chunk, hi = min(outputs, lo + chunk)
+                for o in lo..<hi {
+                    w.decodeRow(o, into: row.baseAddress!)
+                    for r in 0..<n {
+                        target.value[r * outputs + o] = Vector.dot(row.baseAddress!, source.value + r * columns, count: columns)
+                    }
+                }
+            }
         }
     }
 
