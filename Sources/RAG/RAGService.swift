@@ -166,12 +166,8 @@ public final class RAGService: Sendable {
                 ? AnswerCache(threshold: c.answerCacheSimilarity, ttl: c.answerCacheTTL, capacity: c.answerCacheCapacity) : nil)
     }
 
-    /// Throws unless `name` is a template of this service's library.
-    public func checkTemplate(_ name: String) throws {
-        guard templates.names.contains(name) else {
-            throw RAGError(.invalidInput, "no template \"\(name)\"; the templates are \(templates.names.joined(separator: ", "))")
-        }
-    }
+    /// Throws unless `name` is a template of this service's library that renders.
+    public func checkTemplate(_ name: String) throws { try templates.check(name) }
 
     // MARK: - Use cases
 

@@ -80,9 +80,10 @@ extension APIServer {
         try Self.check(temperature, "temperature", in: 0...2)
         try Self.check(abstainBelow, "abstain_below", in: -1...1)
         if let template {
-            let names = answerer.templates.names
-            guard names.contains(template) else {
-                throw APIError.badRequest("no template \"\(template)\"; the templates are \(names.joined(separator: ", "))", code: "unknown_template")
+            do {
+                try answerer.templates.check(template)
+            } catch let error as RAGError {
+                throw APIError.badRequest(error.message, code: "unknown_template")
             }
             options.template = template
         }

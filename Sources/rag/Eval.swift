@@ -131,6 +131,7 @@ struct EvalQA: AsyncParsableCommand {
                 $0.contextLength = context
                 $0.userTemplates = templates
             }
+            try service.checkTemplate(template)  // an unknown template fails before any work
             var ingestOptions = Ingestor.Options()
             ingestOptions.chunker = chunking.configuration
             let bar = stderrIsTerminal && !json ? ProgressBar() : nil
@@ -144,7 +145,6 @@ struct EvalQA: AsyncParsableCommand {
             options.mode = mode
             options.answerTokens = maxTokens
             options.abstainBelow = abstainBelow
-            _ = try answerer.templates.render(template, question: "?", sources: [])  // an unknown template fails before any work
 
             let output: FileHandle?
             if let out {

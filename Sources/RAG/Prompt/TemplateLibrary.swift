@@ -46,6 +46,15 @@ public struct TemplateLibrary: Sendable {
         return names.sorted()
     }
 
+    /// Throws unless `name` is a template here that renders (valid Mustache, the user-turn line,
+    /// readable examples): what every command and route checks before any work.
+    public func check(_ name: String) throws {
+        guard names.contains(name) else {
+            throw RAGError(.invalidInput, "no template \"\(name)\"; the templates are \(names.joined(separator: ", "))")
+        }
+        _ = try render(name, question: "?", sources: [])
+    }
+
     func file(_ name: String, _ suffix: String) -> String? {
         for d in directories.reversed() {
             let path = d + "/" + name + suffix
