@@ -86,24 +86,12 @@ public final class RAGService: Sendable {
 
     /// The embedder: the one given, else the sentence encoder, loaded on first use.
     public func embedder() throws -> any Embedder {
-        if let e = loaded.withLock({ $0.embedder }) { return e }
-        let e = try SentenceEmbedder(directory: configuration.embedderDirectory)
-        return loaded.withLock { state in
-            if let known = state.embedder { return known }
-            state.embedder = e
-            return e
-        }
+        try once(\.embedder) { try SentenceEmbedder(directory: configuration.embedderDirectory) }
     }
 
     /// The generator's model, loaded on first use.
     public func model() throws -> LanguageModel {
-        if let m = loaded.withLock({ $0.model }) { return m }
-        let m = try LanguageModel.open(configuration.generatorPath)
-        return loaded.withLock { state in
-            if let known = state.model { return known }
-            state.model = m
-            return m
-        }
+        try once(\.model) { try LanguageModel.open(configuration.generatorPath) }
     }
 
     /// Whether the index holds vectors (it was built with an embedder).
@@ -130,25 +118,27 @@ public final class RAGService: Sendable {
 
     /// The answerer's generator: the one given, else one on the model (loaded on first use).
     public func generator() throws -> any TextGenerator {
-        if let g = loaded.withLock({ $0.generator }) { return g }
-        let g = try makeGenerator()
-        return loaded.withLock { state in
-            if let known = state.generator { return known }
-            state.generator = g
-            return g
-        }
+        try once(\.generator) { try makeGenerator() }
     }
 
     /// The service's answerer: one generator, one answer cache; built on first use. Its
     /// retriever embeds questions when the index holds vectors or an embedder is loaded.
     public func answerer() throws -> Answerer {
-        if let a = loaded.withLock({ $0.answerer }) { return a }
-        let embedded = try hasVectors() || loaded.withLock { $0.embedder != nil }
-        let a = try makeAnswerer(retriever: retriever(for: embedded ? .hybrid : .bm25), generator: generator())
+        try once(\.answerer) {
+            let embedded = try hasVectors() || loaded.withLock { $0.embedder != nil }
+            return try makeAnswerer(retriever: retriever(for: embedded ? .hybrid : .bm25), generator: generator())
+        }
+    }
+
+    /// The value kept at `slot`, made by `make` the first time (outside the lock: loading a
+    /// model takes seconds; when two callers race, the first one kept wins).
+    private func once<T: Sendable>(_ slot: WritableKeyPath<Loaded, T?>, _ make: () throws -> T) rethrows -> T {
+        if let known = loaded.withLock({ $0[keyPath: slot] }) { return known }
+        let made = try make()
         return loaded.withLock { state in
-            if let known = state.answerer { return known }
-            state.answerer = a
-            return a
+            if let known = state[keyPath: slot] { return known }
+            state[keyPath: slot] = made
+            return made
         }
     }
 
