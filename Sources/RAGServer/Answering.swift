@@ -3,7 +3,6 @@ internal import HTTPTypes
 internal import Hummingbird
 internal import NIOCore
 internal import RAG
-internal import RAGLLM
 internal import RAGCore
 internal import RAGStorage
 

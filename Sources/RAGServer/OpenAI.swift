@@ -4,8 +4,6 @@ internal import Hummingbird
 internal import NIOCore
 internal import RAG
 internal import RAGCore
-internal import RAGLLM
-internal import RAGEmbedding
 
 /// OpenAI-compatible routes, so existing clients work unchanged: chat completions (model `rag`,
 /// or `rag:TEMPLATE`: the last user message is answered with retrieval), embeddings, models.

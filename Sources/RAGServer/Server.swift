@@ -5,8 +5,6 @@ public import Logging
 internal import NIOCore
 public import RAG
 internal import RAGCore
-public import RAGEmbedding
-internal import RAGLLM
 public import RAGStorage
 
 /// What `rag serve` is told on its command line.

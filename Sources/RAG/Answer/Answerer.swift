@@ -1,6 +1,5 @@
 public import Foundation
 public import RAGCore
-public import RAGLLM
 internal import RAGStorage
 internal import Synchronization
 

@@ -1,5 +1,4 @@
 internal import RAGCore
-internal import RAGLLM
 
 /// An answer as `rag ask --json` and `POST /v1/ask` give it (keys in snake case when encoded
 /// with `.convertToSnakeCase`).

@@ -1,5 +1,4 @@
 public import RAGCore
-public import RAGEmbedding
 public import RAGStorage
 
 /// Finds the chunks that answer a query: BM25, dense, or both fused.
