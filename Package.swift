@@ -37,10 +37,12 @@ let package = Package(
         ),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         // The hot math: SIMD vector kernels and OpenBLAS wrappers.
-        .target(name: "RAGKernels", dependencies: ["COpenBLAS", "RAGKernelsAVX512", "CQuantDot", "CPrefetch"], swiftSettings: kernelSettings),
+        .target(name: "RAGKernels", dependencies: ["COpenBLAS", "RAGKernelsAVX512", "CQuantDot", "CAttention", "CPrefetch"], swiftSettings: kernelSettings),
         // The quantized dot kernels' inner loops: C with intrinsics, AVX2 and AVX-512 VNNI builds
         // chosen at run time (per-function target attributes; Swift emits neither instruction).
         .target(name: "CQuantDot", cSettings: [.unsafeFlags(["-O3"])]),
+        // Attention's inner loops over the f16 KV cache (F16C conversions feeding FMAs).
+        .target(name: "CAttention", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "RAGKernelsAVX512", swiftSettings: avx512Settings),
         // The vector index: HNSW graph (value type), brute-force oracle, distances.
         .target(name: "RAGIndex", dependencies: ["RAGCore", "RAGKernels", "RAGKernelsAVX512", "CPrefetch"], swiftSettings: kernelSettings),

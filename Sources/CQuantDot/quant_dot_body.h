@@ -97,15 +97,22 @@ RAG_INLINE void rag_dot32(const int type, const int nx, const uint8_t *w, size_t
             minimum[r] = 0;
             minimum2[r] = 0;
         }
-        // Two blocks a step; with one or two rows each block into its own accumulators (two
-        // independent chains in flight); with more, the rows are the independent chains and a
-        // second set would not fit the 16 registers.
+        // With one or two rows, two blocks a step, each into its own accumulators (two independent
+        // chains in flight); with more, the rows are the independent chains: one block a step,
+        // not unrolled (unrolled, the pointers and accumulators of eight rows spill).
         int b = 0;
-        for (; b + 1 < blocks; b += 2) {
-            _mm_prefetch((const char *)(row + b * bytes) + RAG_PREFETCH_AHEAD, _MM_HINT_T0);
-            rag_block32(type, nx, row + b * bytes, x, blocks, b, acc, minimum);
-            if (nx <= 2) rag_block32(type, nx, row + (b + 1) * bytes, x, blocks, b + 1, acc2, minimum2);
-            else rag_block32(type, nx, row + (b + 1) * bytes, x, blocks, b + 1, acc, minimum);
+        if (nx <= 2) {
+            for (; b + 1 < blocks; b += 2) {
+                _mm_prefetch((const char *)(row + b * bytes) + RAG_PREFETCH_AHEAD, _MM_HINT_T0);
+                rag_block32(type, nx, row + b * bytes, x, blocks, b, acc, minimum);
+                rag_block32(type, nx, row + (b + 1) * bytes, x, blocks, b + 1, acc2, minimum2);
+            }
+        } else {
+            _Pragma("clang loop unroll(disable)")
+            for (; b + 1 < blocks; b++) {
+                _mm_prefetch((const char *)(row + b * bytes) + RAG_PREFETCH_AHEAD, _MM_HINT_T0);
+                rag_block32(type, nx, row + b * bytes, x, blocks, b, acc, minimum);
+            }
         }
         if (b < blocks) rag_block32(type, nx, row + b * bytes, x, blocks, b, acc, minimum);
         for (int r = 0; r < nx; r++) out[r * ldo + o] = rag_hsum(_mm256_add_ps(acc[r], acc2[r])) + minimum[r] + minimum2[r];
@@ -141,10 +148,17 @@ RAG_INLINE void rag_dot_q4_K(const int nx, const uint8_t *w, size_t row_bytes, i
             uint8_t scales[8];
             memcpy(scales, &scaleLow, 4);
             memcpy(scales + 4, &scaleHigh, 4);
+            // The minimums first, into their own sums (kept apart as ggml keeps them):
+            // dmin·dx·Σ m·(Σx per 32).
             const __m128i min16 = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)minHigh, (int)minLow));
+            for (int r = 0; r < nx; r++) {
+                const __m128i xs = _mm_loadu_si128((const __m128i *)(x->sum32 + (size_t)r * (x->width / 32) + b * 8));
+                mins[r] = _mm_fmadd_ps(_mm_cvtepi32_ps(_mm_madd_epi16(min16, xs)), _mm_set1_ps(dmin * x->d[r * blocks + b]), mins[r]);
+            }
             __m256i sums[8];
             for (int r = 0; r < nx; r++) sums[r] = _mm256_setzero_si256();
             const uint8_t *qs = block + 16;
+            _Pragma("clang loop unroll(disable)")
             for (int pair = 0; pair < 4; pair++) {
                 const __m256i raw = _mm256_loadu_si256((const __m256i *)(qs + 32 * pair));
                 const __m256i q0 = _mm256_and_si256(raw, low);
@@ -158,10 +172,7 @@ RAG_INLINE void rag_dot_q4_K(const int nx, const uint8_t *w, size_t row_bytes, i
                 }
             }
             for (int r = 0; r < nx; r++) {
-                const float dx = x->d[r * blocks + b];
-                acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums[r]), _mm256_set1_ps(d * dx), acc[r]);
-                const __m128i xs = _mm_loadu_si128((const __m128i *)(x->sum32 + (size_t)r * (x->width / 32) + b * 8));
-                mins[r] = _mm_fmadd_ps(_mm_cvtepi32_ps(_mm_madd_epi16(min16, xs)), _mm_set1_ps(dmin * dx), mins[r]);
+                acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums[r]), _mm256_set1_ps(d * x->d[r * blocks + b]), acc[r]);
             }
         }
         for (int r = 0; r < nx; r++) out[r * ldo + o] = rag_hsum(acc[r]) - rag_hsum128(mins[r]);
@@ -191,6 +202,7 @@ RAG_INLINE void rag_dot_q6_K(const int nx, const uint8_t *w, size_t row_bytes, i
                 const __m256i xs = _mm256_loadu_si256((const __m256i *)(x->sum16 + (size_t)r * (x->width / 16) + b * 16));
                 sums[r] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(scale16, xs), 5));
             }
+            _Pragma("clang loop unroll(disable)")
             for (int half = 0; half < 2; half++) {
                 const uint8_t *ql = block + 64 * half, *qh = block + 128 + 32 * half;
                 const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql), l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));

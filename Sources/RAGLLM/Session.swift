@@ -65,7 +65,7 @@ public final class Session: @unchecked Sendable {
         attention = .allocate(capacity: batchSize * d)
         gate = .allocate(capacity: batchSize * ff)
         up = .allocate(capacity: batchSize * ff)
-        scores = .allocate(capacity: self.threads * self.contextLength)
+        scores = .allocate(capacity: self.threads * QuantDot.maxRows * self.contextLength)
         dequantized = .allocate(capacity: batchSize * max(d, ff))
         keyRows = .allocate(capacity: self.threads * self.contextLength * headDim)
         valueRows = .allocate(capacity: self.threads * self.contextLength * headDim)
@@ -342,7 +342,7 @@ public final class Session: @unchecked Sendable {
     /// Causal grouped-query attention of the `rows` new tokens over the cache. Queries are
     /// rounded to f16 and probabilities too before they meet the f16 values, as ggml does.
     /// A prompt: per head, scores = Q·Kᵀ and out = P·V as OpenBLAS products over f32 copies of
-    /// the head's keys and values; one token: vector loops.
+    /// the head's keys and values; a few tokens: HalfAttention's kernels on the f16 cache.
     private func attend(rows n: Int, cacheOffset: Int) {
         let c = model.config
         let heads = c.headCount, group = c.headCount / c.headCountKV
@@ -358,24 +358,20 @@ public final class Session: @unchecked Sendable {
                 let kvHead = head / group
                 let kf = kr.value + thread * context * headDim, vf = vr.value + thread * context * headDim
                 for t in 0..<length {
-                    let kp = ks.value + t * kvWidth + kvHead * headDim, vp = vs.value + t * kvWidth + kvHead * headDim
-                    for i in 0..<headDim {
-                        kf[t * headDim + i] = Float(kp[i])
-                        vf[t * headDim + i] = Float(vp[i])
-                    }
+                    HalfAttention.widen(ks.value + t * kvWidth + kvHead * headDim, into: kf + t * headDim, count: headDim)
+                    HalfAttention.widen(vs.value + t * kvWidth + kvHead * headDim, into: vf + t * headDim, count: headDim)
                 }
                 do {
                     let scratch = UnsafeMutablePointer<Float>.allocate(capacity: n * headDim + n * length)
                     defer { scratch.deallocate() }
                     let query = scratch, s = scratch + n * headDim
-                    for r in 0..<n {
-                        for i in 0..<headDim { query[r * headDim + i] = Float(Float16(qs.value[r * d + head * headDim + i])) }
-                    }
+                    for r in 0..<n { (query + r * headDim).update(from: qs.value + r * d + head * headDim, count: headDim) }
+                    HalfAttention.roundToHalf(query, count: n * headDim)
                     BLAS.matmulTransposed(query, rows: n, kf, outputs: length, inner: headDim, into: s)
                     for r in 0..<n {
                         let row = s + r * length, visible = base + r + 1
                         softmax(row, count: visible, scale: scale)
-                        for t in 0..<visible { row[t] = Float(Float16(row[t])) }
+                        HalfAttention.roundToHalf(row, count: visible)
                         for t in visible..<length { row[t] = 0 }
                     }
                     BLAS.matmul(s, rows: n, vf, columns: headDim, inner: length, into: out.value + head * headDim, lda: length, ldb: headDim, ldc: d)
@@ -383,28 +379,29 @@ public final class Session: @unchecked Sendable {
             }
             return
         }
-        pool.forEach(n * heads) { item, thread in
-            let r = item / heads, head = item % heads
+        // One item per query head, all its new rows together (up to eight a pass): each cached
+        // key and value is converted once for the rows, and a row's later positions are masked.
+        pool.forEach(heads) { head, thread in
             let kvHead = head / group
-            let visible = base + r + 1
-            let s = sc.value + thread * context
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * headDim) { buffer in
-                let query = buffer.baseAddress!, row = buffer.baseAddress! + headDim
-                let qp = qs.value + r * d + head * headDim
-                for i in 0..<headDim { query[i] = Float(Float16(qp[i])) }
-                for t in 0..<visible {
-                    let kp = ks.value + t * kvWidth + kvHead * headDim
-                    for i in 0..<headDim { row[i] = Float(kp[i]) }
-                    s[t] = Vector.dot(query, row, count: headDim)
-                }
-                softmax(s, count: visible, scale: scale)
-                let o = out.value + r * d + head * headDim
-                for i in 0..<headDim { o[i] = 0 }
-                for t in 0..<visible {
-                    let p = Float(Float16(s[t]))
-                    let vp = vs.value + t * kvWidth + kvHead * headDim
-                    for i in 0..<headDim { row[i] = Float(vp[i]) }
-                    Vector.addScaled(row, p, into: o, count: headDim)
+            let s = sc.value + thread * QuantDot.maxRows * context
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: QuantDot.maxRows * headDim) { buffer in
+                let query = buffer.baseAddress!
+                var first = 0
+                while first < n {
+                    let rows = min(QuantDot.maxRows, n - first), count = base + first + rows
+                    for r in 0..<rows { (query + r * headDim).update(from: qs.value + (first + r) * d + head * headDim, count: headDim) }
+                    HalfAttention.roundToHalf(query, count: rows * headDim)
+                    HalfAttention.scores(query, rows: rows, dim: headDim, keys: ks.value + kvHead * headDim, stride: kvWidth, count: count, into: s, lds: context)
+                    for r in 0..<rows {
+                        let row = s + r * context, visible = base + first + r + 1
+                        softmax(row, count: visible, scale: scale)
+                        HalfAttention.roundToHalf(row, count: visible)
+                        for t in visible..<count { row[t] = 0 }
+                    }
+                    HalfAttention.values(
+                        s, rows: rows, ldp: context, values: vs.value + kvHead * headDim, stride: kvWidth, count: count, dim: headDim,
+                        into: out.value + first * d + head * headDim, ldo: d)
+                    first += rows
                 }
             }
         }
