@@ -127,20 +127,12 @@ extension APIServer {
             let result = try await turn.run { _ in }
             return JSON.response(.ok, AskReport(result, showReasoning: showReasoning))
         }
-        return Response(status: .ok, headers: Self.sseHeaders, body: ResponseBody { writer in
-            struct Token: Encodable { var text: String }
-            struct Sources: Encodable { var citations: [AskReport.Citation] }
-            do {
-                // A write to a client that hung up fails, which stops the generation at its next token.
-                let result = try await turn.run { text in try await writer.write(Self.sse("token", Token(text: text))) }
-                try await writer.write(Self.sse("sources", Sources(citations: AskReport.citations(result.sources))))
-                let done = AskReport(result, showReasoning: showReasoning)
-                try await writer.write(Self.sse("done", done))
-            } catch {
-                let api = APIError.from(error)
-                try? await writer.write(Self.sse("error", api.body))
-            }
-            try await writer.finish(nil)
-        })
+        struct Token: Encodable { var text: String }
+        struct Sources: Encodable { var citations: [AskReport.Citation] }
+        return Self.eventStream(failure: { Self.sse("error", $0.body) }) { send in
+            let result = try await turn.run { text in try await send(Self.sse("token", Token(text: text))) }
+            try await send(Self.sse("sources", Sources(citations: AskReport.citations(result.sources))))
+            try await send(Self.sse("done", AskReport(result, showReasoning: showReasoning)))
+        }
     }
 }

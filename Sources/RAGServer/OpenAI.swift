@@ -86,43 +86,35 @@ extension APIServer {
         }
         let includeUsage = body.streamOptions?.includeUsage ?? false
         let model = body.model
-        return Response(status: .ok, headers: Self.sseHeaders, body: ResponseBody { writer in
-            struct Delta: Encodable { var role: String?; var content: String? }
-            struct Choice: Encodable { var index = 0; var delta: Delta; var finishReason: String? }
-            struct Chunk: Encodable {
-                var id: String; var object = "chat.completion.chunk"; var created: Int; var model: String; var choices: [Choice]
-                var usage: Usage?; var citations: [AskReport.Citation]?
-                // Explicit nulls, as OpenAI sends them.
-                enum CodingKeys: String, CodingKey { case id, object, created, model, choices, usage, citations }
-                func encode(to encoder: any Encoder) throws {
-                    var c = encoder.container(keyedBy: CodingKeys.self)
-                    try c.encode(id, forKey: .id); try c.encode(object, forKey: .object); try c.encode(created, forKey: .created)
-                    try c.encode(model, forKey: .model); try c.encode(choices, forKey: .choices)
-                    try c.encode(usage, forKey: .usage)
-                    try c.encodeIfPresent(citations, forKey: .citations)
-                }
+        struct Delta: Encodable { var role: String?; var content: String? }
+        struct Choice: Encodable { var index = 0; var delta: Delta; var finishReason: String? }
+        struct Chunk: Encodable {
+            var id: String; var object = "chat.completion.chunk"; var created: Int; var model: String; var choices: [Choice]
+            var usage: Usage?; var citations: [AskReport.Citation]?
+            // Explicit nulls, as OpenAI sends them.
+            enum CodingKeys: String, CodingKey { case id, object, created, model, choices, usage, citations }
+            func encode(to encoder: any Encoder) throws {
+                var c = encoder.container(keyedBy: CodingKeys.self)
+                try c.encode(id, forKey: .id); try c.encode(object, forKey: .object); try c.encode(created, forKey: .created)
+                try c.encode(model, forKey: .model); try c.encode(choices, forKey: .choices)
+                try c.encode(usage, forKey: .usage)
+                try c.encodeIfPresent(citations, forKey: .citations)
             }
-            func chunk(_ delta: Delta, finish: String? = nil) -> ByteBuffer {
-                Self.sse(nil, Chunk(id: id, created: created, model: model, choices: [Choice(delta: delta, finishReason: finish)]))
+        }
+        @Sendable func chunk(_ delta: Delta, finish: String? = nil) -> ByteBuffer {
+            Self.sse(nil, Chunk(id: id, created: created, model: model, choices: [Choice(delta: delta, finishReason: finish)]))
+        }
+        return Self.eventStream(failure: { Self.sse(nil, $0.body) }) { send in
+            try await send(chunk(Delta(role: "assistant", content: "")))
+            let result = try await turn.run { text in try await send(chunk(Delta(content: text))) }
+            var last = Chunk(id: id, created: created, model: model, choices: [Choice(delta: Delta(), finishReason: finishReason(result))])
+            last.citations = AskReport.citations(result.sources)
+            try await send(Self.sse(nil, last))
+            if includeUsage {
+                try await send(Self.sse(nil, Chunk(id: id, created: created, model: model, choices: [], usage: usage(result))))
             }
-            do {
-                try await writer.write(chunk(Delta(role: "assistant", content: "")))
-                let result = try await turn.run { text in try await writer.write(chunk(Delta(content: text))) }
-                var last = Chunk(
-                    id: id, created: created, model: model,
-                    choices: [Choice(delta: Delta(), finishReason: finishReason(result))])
-                last.citations = AskReport.citations(result.sources)
-                try await writer.write(Self.sse(nil, last))
-                if includeUsage {
-                    try await writer.write(Self.sse(nil, Chunk(id: id, created: created, model: model, choices: [], usage: usage(result))))
-                }
-                try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
-            } catch {
-                let api = APIError.from(error)
-                try? await writer.write(Self.sse(nil, api.body))
-            }
-            try await writer.finish(nil)
-        })
+            try await send(ByteBuffer(string: "data: [DONE]\n\n"))
+        }
     }
 
     struct EmbeddingsRequest: Decodable {

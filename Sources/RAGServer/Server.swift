@@ -129,6 +129,23 @@ public final class APIServer: Sendable {
 
     static let sseHeaders: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache", .init("X-Accel-Buffering")!: "no"]
 
+    /// A Server-Sent Events response: `events` writes them through `send`; if it throws, the
+    /// error goes out as the event `failure` makes of it, and the stream ends either way. (A
+    /// write to a client that hung up fails, which stops a generation at its next token.)
+    static func eventStream(
+        failure: @escaping @Sendable (APIError) -> ByteBuffer,
+        _ events: @escaping @Sendable (_ send: (ByteBuffer) async throws -> Void) async throws -> Void
+    ) -> Response {
+        Response(status: .ok, headers: sseHeaders, body: ResponseBody { writer in
+            do {
+                try await events { try await writer.write($0) }
+            } catch {
+                try? await writer.write(failure(APIError.from(error)))
+            }
+            try await writer.finish(nil)
+        })
+    }
+
     // MARK: - Health
 
     func health() async throws -> Response {
