@@ -88,6 +88,13 @@ public struct ChunkID: RawRepresentable, Hashable, Sendable, Codable, CustomStri
     public var description: String { String(rawValue) }
 }
 
+/// Typed row id of an ingested file (one file may hold several documents, e.g. a JSONL corpus).
+public struct SourceID: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+    public var rawValue: Int64
+    public init(rawValue: Int64) { self.rawValue = rawValue }
+    public var description: String { String(rawValue) }
+}
+
 /// Typed row id of a document.
 public struct DocumentID: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
     public var rawValue: Int64

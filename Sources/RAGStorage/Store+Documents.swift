@@ -5,7 +5,7 @@ internal import RAGIndex
 
 /// A file on disk that was ingested.
 public struct SourceRecord: Sendable, Equatable {
-    public var id: Int64
+    public var id: SourceID
     public var path: String
     public var format: String
     public var size: Int64
@@ -51,13 +51,13 @@ public struct StoreTransaction {
 
     /// Inserts or updates the record of a file; returns its id.
     @discardableResult
-    public func upsertSource(path: String, format: DocumentFormat, size: Int64, mtime: Double, contentHash: String) throws -> Int64 {
+    public func upsertSource(path: String, format: DocumentFormat, size: Int64, mtime: Double, contentHash: String) throws -> SourceID {
         try db.cachedStatement(sql: """
             INSERT INTO source (path, format, size, mtime, content_hash, ingested_at) VALUES (?, ?, ?, ?, ?, ?)
             ON CONFLICT (path) DO UPDATE SET format = excluded.format, size = excluded.size, mtime = excluded.mtime,
                 content_hash = excluded.content_hash, ingested_at = excluded.ingested_at
             """).execute(arguments: [path, format.rawValue, size, mtime, contentHash, Date().timeIntervalSince1970])
-        return try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM source WHERE path = ?"), arguments: [path])!
+        return SourceID(rawValue: try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM source WHERE path = ?"), arguments: [path])!)
     }
 
     /// Removes a document, its chunks and their FTS entries.
@@ -70,18 +70,18 @@ public struct StoreTransaction {
     }
 
     /// Removes a file's record and everything ingested from it.
-    public func deleteSource(id: Int64) throws {
-        try db.cachedStatement(sql: "DELETE FROM source WHERE id = ?").execute(arguments: [id])
+    public func deleteSource(id: SourceID) throws {
+        try db.cachedStatement(sql: "DELETE FROM source WHERE id = ?").execute(arguments: [id.rawValue])
     }
 
     /// Inserts a document (replacing any with the same path) without chunks.
-    public func insertDocument(_ document: LoadedDocument, sourceID: Int64, mtime: Double) throws -> DocumentID {
+    public func insertDocument(_ document: LoadedDocument, sourceID: SourceID, mtime: Double) throws -> DocumentID {
         try deleteDocument(path: document.path)
         try db.cachedStatement(sql: """
             INSERT INTO document (source_id, path, content_hash, size, mtime, format, title, ingested_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [
-                sourceID, document.path, document.contentHash, document.size, mtime, document.format.rawValue,
+                sourceID.rawValue, document.path, document.contentHash, document.size, mtime, document.format.rawValue,
                 document.title, Date().timeIntervalSince1970,
             ])
         return DocumentID(rawValue: db.lastInsertedRowID)
@@ -109,23 +109,23 @@ public struct StoreTransaction {
     }
 
     /// Moves a file's record and its documents to a new path (a rename: no re-chunking).
-    public func renameSource(id: Int64, from oldPath: String, to newPath: String, mtime: Double) throws {
-        try db.execute(sql: "UPDATE source SET path = ?, mtime = ? WHERE id = ?", arguments: [newPath, mtime, id])
+    public func renameSource(id: SourceID, from oldPath: String, to newPath: String, mtime: Double) throws {
+        try db.execute(sql: "UPDATE source SET path = ?, mtime = ? WHERE id = ?", arguments: [newPath, mtime, id.rawValue])
         // Documents are named `FILE` or `FILE#id`: swap the file part. (SQLite's substr counts
         // characters — code points — not bytes.)
         try db.execute(
             sql: "UPDATE document SET path = ? || substr(path, ?), mtime = ? WHERE source_id = ?",
-            arguments: [newPath, oldPath.unicodeScalars.count + 1, mtime, id])
+            arguments: [newPath, oldPath.unicodeScalars.count + 1, mtime, id.rawValue])
     }
 
     /// Records a new modification time for an unchanged file, so the next run skips hashing it.
-    public func touchSource(id: Int64, mtime: Double) throws {
-        try db.cachedStatement(sql: "UPDATE source SET mtime = ? WHERE id = ?").execute(arguments: [mtime, id])
+    public func touchSource(id: SourceID, mtime: Double) throws {
+        try db.cachedStatement(sql: "UPDATE source SET mtime = ? WHERE id = ?").execute(arguments: [mtime, id.rawValue])
     }
 
     /// Clears a file's hash so the next ingest reads it again.
-    public func invalidateSource(id: Int64) throws {
-        try db.execute(sql: "UPDATE source SET content_hash = '' WHERE id = ?", arguments: [id])
+    public func invalidateSource(id: SourceID) throws {
+        try db.execute(sql: "UPDATE source SET content_hash = '' WHERE id = ?", arguments: [id.rawValue])
     }
 
     /// Stores the chunker's and embedder's names; when either changes, every document is marked
@@ -184,21 +184,21 @@ extension Store {
     }
 
     private static func sourceRecord(_ row: Row) -> SourceRecord {
-        SourceRecord(id: row["id"], path: row["path"], format: row["format"], size: row["size"], mtime: row["mtime"], contentHash: row["content_hash"])
+        SourceRecord(id: SourceID(rawValue: row["id"]), path: row["path"], format: row["format"], size: row["size"], mtime: row["mtime"], contentHash: row["content_hash"])
     }
 
     /// Content hash of each document of a file, by document path.
-    public func documentHashes(sourceID: Int64) throws -> [String: String] {
+    public func documentHashes(sourceID: SourceID) throws -> [String: String] {
         try read { db in
             var hashes: [String: String] = [:]
-            let rows = try Row.fetchCursor(db, sql: "SELECT path, content_hash FROM document WHERE source_id = ?", arguments: [sourceID])
+            let rows = try Row.fetchCursor(db, sql: "SELECT path, content_hash FROM document WHERE source_id = ?", arguments: [sourceID.rawValue])
             while let row = try rows.next() { hashes[row["path"]] = row["content_hash"] }
             return hashes
         }
     }
 
-    public func documentCount(sourceID: Int64) throws -> Int {
-        try read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM document WHERE source_id = ?", arguments: [sourceID]) ?? 0 }
+    public func documentCount(sourceID: SourceID) throws -> Int {
+        try read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM document WHERE source_id = ?", arguments: [sourceID.rawValue]) ?? 0 }
     }
 
     /// Documents, ordered by path; those at or under `path` when given.

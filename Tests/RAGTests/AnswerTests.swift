@@ -9,8 +9,8 @@ import Testing
 
 @Suite struct TemplateTests {
     static let sources = [
-        Source(n: 1, document: "docs/harbor.md", heading: "Storage", chunkIDs: [7], text: "Harbor keeps its index in harbor.db."),
-        Source(n: 2, document: "docs/tuning.md", heading: "", chunkIDs: [9, 10], text: "ef_search defaults to 64 & M to 16."),
+        Source(n: 1, document: "docs/harbor.md", heading: "Storage", chunkIDs: [ChunkID(rawValue: 7)], text: "Harbor keeps its index in harbor.db."),
+        Source(n: 2, document: "docs/tuning.md", heading: "", chunkIDs: [ChunkID(rawValue: 9), ChunkID(rawValue: 10)], text: "ef_search defaults to 64 & M to 16."),
     ]
 
     /// Golden files: the rendered system message and user turn of each built-in template, so a
@@ -52,8 +52,8 @@ import Testing
             hit(5, "a.md", 7, 500, 600, "Far away."),
         ])
         #expect(sources.map(\.n) == [1, 2, 3])
-        #expect(sources[0].chunkIDs == [1, 2] && sources[0].text == "First sentence. Second sentence. Third sentence.")
-        #expect(sources[1].document == "b.md" && sources[2].chunkIDs == [5])
+        #expect(sources[0].chunkIDs.map(\.rawValue) == [1, 2] && sources[0].text == "First sentence. Second sentence. Third sentence.")
+        #expect(sources[1].document == "b.md" && sources[2].chunkIDs.map(\.rawValue) == [5])
     }
 
     @Test func chainOfThoughtShowsOnlyTheAnswer() {

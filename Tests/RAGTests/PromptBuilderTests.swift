@@ -10,7 +10,7 @@ import Testing
 
     func sources(_ count: Int, words: Int) -> [Source] {
         (0..<count).map { i in
-            Source(n: 0, document: "/docs/d\(i).md", heading: "", chunkIDs: [Int64(i)],
+            Source(n: 0, document: "/docs/d\(i).md", heading: "", chunkIDs: [ChunkID(rawValue: Int64(i))],
                    text: (0..<words).map { "w\(i)x\($0)" }.joined(separator: " "))
         }
     }
@@ -24,7 +24,7 @@ import Testing
         #expect(prompt == (try builder.render("default", question: "why?", sources: chosen)))
         #expect(builder.generator.tokenize(prompt).count <= budget)
         var four = chosen
-        four.append(Source(n: 4, document: candidates[3].document, heading: "", chunkIDs: [3], text: candidates[3].text))
+        four.append(Source(n: 4, document: candidates[3].document, heading: "", chunkIDs: [ChunkID(rawValue: 3)], text: candidates[3].text))
         #expect(builder.generator.tokenize(try builder.render("default", question: "why?", sources: four)).count > budget)
     }
 

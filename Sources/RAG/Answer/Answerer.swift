@@ -159,7 +159,7 @@ public final class Answerer: Sendable {
             let headings = ordered.map(\.heading).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
             return Source(
                 n: i + 1, document: group[0].document, heading: headings.joined(separator: " · "),
-                chunkIDs: ordered.map(\.chunkID.rawValue), text: text)
+                chunkIDs: ordered.map(\.chunkID), text: text)
         }
     }
 

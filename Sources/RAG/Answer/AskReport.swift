@@ -44,6 +44,6 @@ public struct AskReport: Encodable, Sendable {
     }
 
     public static func citations(_ sources: [Source]) -> [Citation] {
-        sources.map { Citation(n: $0.n, document: $0.document, heading: $0.heading, chunkId: $0.chunkIDs.first ?? 0, chunkIds: $0.chunkIDs, text: $0.text) }
+        sources.map { Citation(n: $0.n, document: $0.document, heading: $0.heading, chunkId: $0.chunkIDs.first?.rawValue ?? 0, chunkIds: $0.chunkIDs.map { $0.rawValue }, text: $0.text) }
     }
 }

@@ -65,7 +65,7 @@ public struct Ingestor: Sendable {
                 if !source.contentHash.isEmpty { missing[source.contentHash, default: []].append(source) }
             }
         }
-        var renamedIDs = Set<Int64>()
+        var renamedIDs = Set<SourceID>()
 
         let bytesTotal = files.reduce(Int64(0)) { $0 + $1.size }
         var bytesBefore: Int64 = 0
@@ -167,7 +167,7 @@ public struct Ingestor: Sendable {
 
     private func ingestFile(
         _ file: FileWalker.Found, chunker: Chunker, options: Options,
-        missing: inout [String: [SourceRecord]], renamed: inout Set<Int64>, report: inout IngestReport,
+        missing: inout [String: [SourceRecord]], renamed: inout Set<SourceID>, report: inout IngestReport,
         tick: (IngestReport, Int64) -> Void
     ) throws {
         func skip(_ error: RAGError) {

@@ -1,9 +1,11 @@
+public import RAGCore
+
 /// A source as it goes into a prompt and comes back as a citation: one chunk, or neighbouring
 /// and overlapping chunks of one document merged.
 public struct Source: Sendable, Codable, Equatable {
     public var n: Int
     public var document: String
     public var heading: String
-    public var chunkIDs: [Int64]
+    public var chunkIDs: [ChunkID]
     public var text: String
 }
