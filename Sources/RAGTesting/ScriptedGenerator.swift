@@ -7,11 +7,13 @@ internal import Synchronization
 /// seconds apart so a test can hold the generator busy. Chats are rendered as ChatML; tokens
 /// are pieces numbered in order of first sight, so the same text always gives the same ids.
 /// It honours `maxTokens`, stop strings, `ignoreEndOfGeneration` (filler after the reply) and
-/// cancellation, as the real one does.
+/// cancellation, as the real one does. With a `gate`, each generation waits for it to open
+/// before its first token, so a test holds the generator busy for exactly as long as it needs.
 public final class ScriptedGenerator: TextGenerator {
     public let modelName: String
     public let contextLength: Int
     public let tokenDelay: Double
+    public let gate: Gate?
     private let script: @Sendable (_ prompt: String) -> String
     private let state = Mutex(State())
 
@@ -21,14 +23,23 @@ public final class ScriptedGenerator: TextGenerator {
         var prompts: [String] = []
     }
 
+    /// A latch a test opens once: generations started before wait for it, later ones pass.
+    public final class Gate: Sendable {
+        private let opened = Atomic<Bool>(false)
+        public init() {}
+        public var isOpen: Bool { opened.load(ordering: .acquiring) }
+        public func open() { opened.store(true, ordering: .releasing) }
+    }
+
     /// `script` gets the prompt's text and returns the whole reply.
     public init(
-        modelName: String = "scripted", contextLength: Int = 2048, tokenDelay: Double = 0,
+        modelName: String = "scripted", contextLength: Int = 2048, tokenDelay: Double = 0, gate: Gate? = nil,
         script: @escaping @Sendable (_ prompt: String) -> String = { _ in "The sources answer this [1]." }
     ) {
         self.modelName = modelName
         self.contextLength = contextLength
         self.tokenDelay = tokenDelay
+        self.gate = gate
         self.script = script
     }
 
@@ -89,6 +100,7 @@ public final class ScriptedGenerator: TextGenerator {
         var result = GenerationResult(
             promptTokens: prompt, reusedPromptTokens: 0, tokens: [], text: "", stopReason: .endOfGeneration,
             timeToFirstToken: 0, promptSeconds: 0, decodeSeconds: 0, decodedTokens: 0)
+        while let gate, !gate.isOpen, !cancelled() { Thread.sleep(forTimeInterval: 0.002) }
         for piece in reply {
             if result.tokens.count == options.maxTokens { result.stopReason = .maxTokens; break }
             if cancelled() { result.stopReason = .cancelled; break }

@@ -292,11 +292,15 @@ final class TestServer: Sendable {
     /// One generation at a time and no queue: a second question while the first is answered is
     /// refused with 503 and Retry-After, then served once the generator is free.
     @Test func aFullQueueIsA503WithRetryAfter() async throws {
-        let s = try await TestServer(queue: 0, cache: false, generator: ScriptedGenerator(contextLength: 1024, tokenDelay: 0.02, script: { _ in String(repeating: "Harbor keeps its index in harbor.db [1]. ", count: 20) }))
-        let first = Task { try await s.post("/v1/ask", ["question": "Where does Harbor store its vector index?", "max_tokens": 96]) }
-        for _ in 0..<3000 where s.server.queue.depth == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        let gate = ScriptedGenerator.Gate()
+        defer { gate.open() }
+        let s = try await TestServer(queue: 0, cache: false, generator: ScriptedGenerator(contextLength: 1024, gate: gate))
+        let first = Task { try await s.post("/v1/ask", ["question": "Where does Harbor store its vector index?", "max_tokens": 8]) }
+        for _ in 0..<12_000 where s.server.queue.depth == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        try #require(s.server.queue.depth == 1, "the first question never reached the generator")
         let second = try await s.post("/v1/ask", ["question": "Which port does Lantern listen on?", "max_tokens": 4])
         #expect(second.status == 503 && second.errorCode == "queue_full" && second.headers["retry-after"] != nil)
+        gate.open()
         #expect(try await first.value.status == 200)
         #expect(try await s.post("/v1/ask", ["question": "Which port does Lantern listen on?", "max_tokens": 4]).status == 200)
         #expect(try await s.metric("rag_generation_rejected_total") == 1)
