@@ -105,10 +105,4 @@ void rag_round_to_half(float *x, size_t count) {
     for (; i < count; i++) x[i] = _cvtsh_ss(_cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT));
 }
 
-void rag_half_to_float(const uint16_t *x, float *y, size_t count) {
-    size_t i = 0;
-    for (; i + 8 <= count; i += 8) _mm256_storeu_ps(y + i, rag_load_half8(x + i));
-    for (; i < count; i++) y[i] = _cvtsh_ss(x[i]);
-}
-
 #pragma clang attribute pop

@@ -30,12 +30,6 @@ public enum HalfAttention {
         rag_round_to_half(x, count)
     }
 
-    /// `count` halves to floats.
-    @inline(__always)
-    public static func widen(_ x: UnsafePointer<Float16>, into y: UnsafeMutablePointer<Float>, count: Int) {
-        rag_half_to_float(halves(x), y, count)
-    }
-
     @inline(__always)
     private static func halves(_ p: UnsafePointer<Float16>) -> UnsafePointer<UInt16> {
         UnsafeRawPointer(p).assumingMemoryBound(to: UInt16.self)

@@ -122,20 +122,6 @@ public final class QuantizedActivations: @unchecked Sendable {
             sum16: sum16 + first * (width / 16), sum32: sum32 + first * (width / 32), width: Int32(width))
     }
 
-    /// Rows `rows` back to floats (each value its block scale × its int8), `stride` apart: the
-    /// activations exactly as the integer dots see them, for float products that must agree
-    /// with them.
-    public func dequantize(rows range: Range<Int>, into y: UnsafeMutablePointer<Float>, stride: Int) {
-        let perScale = format.blockSize
-        for r in range {
-            let q = quants + r * width, s = scales + r * (width / perScale), out = y + r * stride
-            for b in 0..<width / perScale {
-                let d = s[b]
-                for j in 0..<perScale { out[b * perScale + j] = d * Float(q[b * perScale + j]) }
-            }
-        }
-    }
-
     /// The value the quantized row stands for at `i` (for tests).
     public func value(row r: Int, _ i: Int) -> Float {
         scales[r * (width / format.blockSize) + i / format.blockSize] * Float(quants[r * width + i])

@@ -16,15 +16,11 @@ public final class Session: @unchecked Sendable {
     public let threads: Int
     /// The threads every product and attention of this session is split over.
     let pool: WorkerPool
-    /// From this many rows on, products of the 32-value formats (Q4_0, Q4_1, Q5_0, Q8_0) go
-    /// through decoded weights and OpenBLAS, and attention through OpenBLAS. The K-quants (Q4_K,
-    /// Q6_K) stay on the integer dots at every size: measured on a 512-token prompt, their
-    /// quantized GEMM is at least as fast as decode-then-sgemm and needs no f32 copy of the matrix.
-    static let gemmRows = 32
+    /// Query rows of one head per pass of the attention kernels: each cached key and value is
+    /// converted once for all of them, and their scores stay in cache.
+    static let attentionRows = 8
     /// Weight rows per cache tile when more than eight tokens share a pass.
     static let tileRows = 16
-    /// A weight matrix decoded to f32 (prompt processing).
-    private var wholeMatrix: [Float] = []
     /// Tokens in the cache (the position of the next token).
     public private(set) var position = 0
     /// The tokens evaluated so far.
@@ -38,9 +34,6 @@ public final class Session: @unchecked Sendable {
     private let attention: UnsafeMutablePointer<Float>
     private let gate: UnsafeMutablePointer<Float>, up: UnsafeMutablePointer<Float>
     private let scores: UnsafeMutablePointer<Float>
-    /// Prefill scratch: dequantized activations, f32 K and V of one KV head per thread.
-    private let dequantized: UnsafeMutablePointer<Float>
-    private let keyRows: UnsafeMutablePointer<Float>, valueRows: UnsafeMutablePointer<Float>
     private var activations: [String: QuantizedActivations] = [:]
     public private(set) var logits: [Float]
 
@@ -65,18 +58,14 @@ public final class Session: @unchecked Sendable {
         attention = .allocate(capacity: batchSize * d)
         gate = .allocate(capacity: batchSize * ff)
         up = .allocate(capacity: batchSize * ff)
-        scores = .allocate(capacity: self.threads * QuantDot.maxRows * self.contextLength)
-        dequantized = .allocate(capacity: batchSize * max(d, ff))
-        keyRows = .allocate(capacity: self.threads * self.contextLength * headDim)
-        valueRows = .allocate(capacity: self.threads * self.contextLength * headDim)
+        scores = .allocate(capacity: self.threads * Self.attentionRows * self.contextLength)
         pool = WorkerPool(threads: self.threads)
-        BLAS.setThreads(1)
         logits = [Float](repeating: 0, count: c.vocabSize)
     }
 
     deinit {
         pool.shutdown()
-        for p in [x, h, q, k, v, attention, gate, up, scores, dequantized, keyRows, valueRows] { p.deallocate() }
+        for p in [x, h, q, k, v, attention, gate, up, scores] { p.deallocate() }
         keys.deallocate()
         values.deallocate()
     }
@@ -218,12 +207,11 @@ public final class Session: @unchecked Sendable {
     }
 
     /// out[r·rows + o] = W[o] · x[r] (+ bias), for `rows` input rows, over the threads: the
-    /// integer dots of the stored blocks with quantized activations, except a prompt's products
-    /// of the 32-value formats, which go through OpenBLAS (see `gemmRows`), and float matrices.
+    /// integer dots of the stored blocks with quantized activations at every batch size (a
+    /// prompt too: no f32 copy of a matrix, and the sums ggml makes), float matrices decoded a row
+    /// at a time.
     private func matmul(_ w: Matrix, _ input: UnsafeMutablePointer<Float>, rows n: Int, into out: UnsafeMutablePointer<Float>, bias: [Float]? = nil) {
-        if n >= Self.gemmRows && w.activationFormat != .q8_K {
-            decodedProduct(w, input, rows: n, into: out)
-        } else if let format = w.activationFormat {
+        if let format = w.activationFormat {
             integerProduct(w, format, input, rows: n, into: out)
         } else {
             floatProduct(w, input, rows: n, into: out)
@@ -246,7 +234,7 @@ public final class Session: @unchecked Sendable {
         let outputs = w.rows, target = UnsafeTransfer(out)
         let (chunk, chunks) = rowChunks(outputs)
         let a = buffer(format, width: w.columns)
-        a.quantize(input, rows: n, stride: w.columns, threads: n >= Self.gemmRows ? threads : 1)
+        a.quantize(input, rows: n, stride: w.columns, threads: n > QuantDot.maxRows ? threads : 1)
         pool.forEach(chunks) { c, _ in
             let lo = c * chunk, hi = min(outputs, lo + chunk)
             var tile = lo
@@ -259,35 +247,6 @@ public final class Session: @unchecked Sendable {
                     first += nx
                 }
                 tile = end
-            }
-        }
-    }
-
-    /// A prompt's product of a 32-value format: the activations quantized the same way and
-    /// turned back into floats, the weights decoded to f32 over the threads, and one OpenBLAS
-    /// product on all cores — the same products as the integer dots, summed in f32.
-    private func decodedProduct(_ w: Matrix, _ input: UnsafeMutablePointer<Float>, rows n: Int, into out: UnsafeMutablePointer<Float>) {
-        let outputs = w.rows, columns = w.columns
-        let source: UnsafeMutablePointer<Float>
-        if let format = w.activationFormat {
-            let a = buffer(format, width: columns)
-            a.quantize(input, rows: n, stride: columns, threads: threads)
-            let dq = UnsafeTransfer(dequantized)
-            pool.forEach(threads) { t, _ in
-                let per = (n + self.threads - 1) / self.threads
-                let lo = min(n, t * per), hi = min(n, lo + per)
-                a.dequantize(rows: lo..<hi, into: dq.value, stride: columns)
-            }
-            source = dequantized
-        } else {
-            source = input
-        }
-        if wholeMatrix.count < outputs * columns { wholeMatrix = [Float](repeating: 0, count: outputs * columns) }
-        wholeMatrix.withUnsafeMutableBufferPointer { m in
-            let whole = UnsafeTransfer(m.baseAddress!)
-            pool.forEach(outputs) { o, _ in w.decodeRow(o, into: whole.value + o * columns) }
-            BLAS.threaded(threads) {
-                BLAS.matmulTransposed(source, rows: n, whole.value, outputs: outputs, inner: columns, into: out)
             }
         }
     }
@@ -341,54 +300,26 @@ public final class Session: @unchecked Sendable {
 
     /// Causal grouped-query attention of the `rows` new tokens over the cache. Queries are
     /// rounded to f16 and probabilities too before they meet the f16 values, as ggml does.
-    /// A prompt: per head, scores = Q·Kᵀ and out = P·V as OpenBLAS products over f32 copies of
-    /// the head's keys and values; a few tokens: HalfAttention's kernels on the f16 cache.
+    /// HalfAttention's kernels on the f16 cache for a prompt as for one token: f16 products
+    /// summed in f32 as ggml's, faster here than OpenBLAS over f32 copies of the head (measured on
+    /// the 512-token prompt of the three models) and closer to llama.cpp's logits.
     private func attend(rows n: Int, cacheOffset: Int) {
         let c = model.config
         let heads = c.headCount, group = c.headCount / c.headCountKV
         let scale = 1 / Float(headDim).squareRoot()
         let base = position
         let (qs, out, ks, vs, sc) = (UnsafeTransfer(q), UnsafeTransfer(attention), UnsafeTransfer(keys + cacheOffset), UnsafeTransfer(values + cacheOffset), UnsafeTransfer(scores))
-        let (kr, vr) = (UnsafeTransfer(keyRows), UnsafeTransfer(valueRows))
         let (headDim, kvWidth, d, context) = (headDim, kvWidth, d, contextLength)
-        let length = base + n
-        if n >= Self.gemmRows {
-            // One item per query head; each thread converts its head's keys and values once.
-            pool.forEach(heads) { head, thread in
-                let kvHead = head / group
-                let kf = kr.value + thread * context * headDim, vf = vr.value + thread * context * headDim
-                for t in 0..<length {
-                    HalfAttention.widen(ks.value + t * kvWidth + kvHead * headDim, into: kf + t * headDim, count: headDim)
-                    HalfAttention.widen(vs.value + t * kvWidth + kvHead * headDim, into: vf + t * headDim, count: headDim)
-                }
-                do {
-                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: n * headDim + n * length)
-                    defer { scratch.deallocate() }
-                    let query = scratch, s = scratch + n * headDim
-                    for r in 0..<n { (query + r * headDim).update(from: qs.value + r * d + head * headDim, count: headDim) }
-                    HalfAttention.roundToHalf(query, count: n * headDim)
-                    BLAS.matmulTransposed(query, rows: n, kf, outputs: length, inner: headDim, into: s)
-                    for r in 0..<n {
-                        let row = s + r * length, visible = base + r + 1
-                        softmax(row, count: visible, scale: scale)
-                        HalfAttention.roundToHalf(row, count: visible)
-                        for t in visible..<length { row[t] = 0 }
-                    }
-                    BLAS.matmul(s, rows: n, vf, columns: headDim, inner: length, into: out.value + head * headDim, lda: length, ldb: headDim, ldc: d)
-                }
-            }
-            return
-        }
-        // One item per query head, all its new rows together (up to eight a pass): each cached
+        // One item per query head, all its new rows together (`attentionRows` a pass): each cached
         // key and value is converted once for the rows, and a row's later positions are masked.
         pool.forEach(heads) { head, thread in
             let kvHead = head / group
-            let s = sc.value + thread * QuantDot.maxRows * context
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: QuantDot.maxRows * headDim) { buffer in
+            let s = sc.value + thread * Self.attentionRows * context
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: Self.attentionRows * headDim) { buffer in
                 let query = buffer.baseAddress!
                 var first = 0
                 while first < n {
-                    let rows = min(QuantDot.maxRows, n - first), count = base + first + rows
+                    let rows = min(Self.attentionRows, n - first), count = base + first + rows
                     for r in 0..<rows { (query + r * headDim).update(from: qs.value + (first + r) * d + head * headDim, count: headDim) }
                     HalfAttention.roundToHalf(query, count: rows * headDim)
                     HalfAttention.scores(query, rows: rows, dim: headDim, keys: ks.value + kvHead * headDim, stride: kvWidth, count: count, into: s, lds: context)

@@ -21,7 +21,4 @@ void rag_attention_values(const float *p, int nq, size_t ldp, const uint16_t *v,
 /// x[i] = the nearest f16 of x[i] (round to nearest even), as ggml rounds what meets an f16 cache.
 void rag_round_to_half(float *x, size_t count);
 
-/// y[i] = x[i] as f32 (f16 → f32 for whole rows).
-void rag_half_to_float(const uint16_t *x, float *y, size_t count);
-
 #endif
