@@ -84,7 +84,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "rag",
-            dependencies: ["RAG", "RAGServer", "RAGEmbedding", "RAGIndex", "RAGLLM", "RAGKernels", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "RAG", "RAGServer", "RAGEmbedding", "RAGIndex", "RAGLLM", "RAGKernels",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Hummingbird", package: "hummingbird"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -104,7 +107,10 @@ let package = Package(
         .testTarget(name: "ragTests", dependencies: ["RAG", "RAGTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "RAGServerTests",
-            dependencies: ["RAGServer", "RAG", "RAGCore", "RAGStorage", "RAGTesting", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "RAGServer", "RAG", "RAGCore", "RAGStorage", "RAGTesting", .product(name: "Logging", package: "swift-log"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
             swiftSettings: swiftSettings
         ),
     ],

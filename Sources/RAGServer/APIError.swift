@@ -116,37 +116,3 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         return response
     }
 }
-
-/// JSON in and out: snake-case keys, sorted, slashes unescaped.
-enum JSON {
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        return encoder
-    }()
-
-    static func data(_ value: some Encodable) -> Data {
-        (try? encoder.encode(value)) ?? Data("{}".utf8)
-    }
-
-    static func response(_ status: HTTPResponse.Status = .ok, _ value: some Encodable) -> Response {
-        Response(
-            status: status, headers: [.contentType: "application/json"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data(value))))
-    }
-
-    /// Decodes a request body; an empty body, malformed JSON and wrong types are 400s that say what.
-    static func decode<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer) throws -> T {
-        guard buffer.readableBytes > 0 else { throw APIError.badRequest("the request body is empty; send a JSON object", code: "empty_body") }
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        do {
-            return try decoder.decode(T.self, from: Data(buffer.readableBytesView))
-        } catch let error as DecodingError {
-            throw APIError(.badRequest, describe(error), code: "invalid_json")
-        }
-    }
-
-    static func describe(_ error: DecodingError) -> String { APIError.describe(error) }
-}

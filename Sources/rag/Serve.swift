@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Hummingbird
 import RAG
 import RAGCore
 import RAGLLM
@@ -49,7 +50,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let server: APIServer
+        let db = store.db, host = host, keyed = apiKey != nil
         do {
             let service = try makeService(db: store.db, .createIfMissing, embedder: embedderOptions, generator: generatorOptions, fusion: fusion) {
                 $0.contextLength = context
@@ -68,15 +69,10 @@ struct Serve: AsyncParsableCommand {
             configuration.defaults.template = template
             configuration.defaults.answerTokens = maxTokens
             configuration.defaults.abstainBelow = abstainBelow
-            server = try APIServer(configuration: configuration, service: service)
-        } catch {
-            throw fail(error)
-        }
-        let db = store.db, host = host, keyed = apiKey != nil
-        do {
-            try await server.run { port in
+            let app = try buildApplication(service: service, configuration: configuration) { port in
                 printError("rag serve: listening on http://\(host):\(port) (index \(db), \(keyed ? "API key required" : "no API key"))")
             }
+            try await app.runService()
         } catch {
             throw fail(error)
         }

@@ -8,6 +8,9 @@ import RAGCore
 import RAGStorage
 import RAGTesting
 import Testing
+import Hummingbird
+import HummingbirdTesting
+import HTTPTypes
 import Logging
 
 /// A folder removed when the test process lets go of it.
@@ -21,23 +24,22 @@ final class Folder: Sendable {
     deinit { try? FileManager.default.removeItem(atPath: path) }
 }
 
-/// A real server on 127.0.0.1 (a free port) over a real index of two small documents, with the
-/// model twins (a hashing embedder, a scripted generator: no model file, answers in
-/// milliseconds); requests go through URLSession, a real HTTP client. The real models behind a
-/// real server are tested end to end by scripts/test-clients.sh (openai, curl).
-final class TestServer: Sendable {
+/// A real index of two small documents behind the API, with the model twins (a hashing
+/// embedder, a scripted generator: no model file, answers in milliseconds). `routes` sends
+/// requests through HummingbirdTesting's router (no socket); `LiveServer` puts the same API on
+/// a real port for what needs one. The real models behind a real server are tested end to end
+/// by scripts/test-clients.sh (openai, curl).
+final class Fixture: Sendable {
     let folder: Folder
     let store: Store
-    let server: APIServer
-    let port: Int
-    let task: Task<Void, any Error>
+    let state: ServerState
 
     static let embedder = HashingEmbedder()
 
     init(
         apiKey: String? = nil, queue: Int = 8, cache: Bool = true, maxUploadBytes: Int = 1 << 20,
         generator: ScriptedGenerator = ScriptedGenerator(contextLength: 1024, script: { _ in "Harbor keeps its vector index in harbor.db [1]." })
-    ) async throws {
+    ) throws {
         folder = try Folder()
         try folder.write("harbor.md", "# Harbor\n\nHarbor is a retrieval service. Harbor stores its HNSW vector index inside a SQLite file named harbor.db.\n\n## Tuning\n\nThe default ef_search value is 64 and M is 16.\n")
         try folder.write("lantern.md", "# Lantern\n\nLantern is a caching proxy. It listens on port 7070 unless --port is given.\n")
@@ -54,40 +56,76 @@ final class TestServer: Sendable {
         settings.contextLength = 1024
         settings.answerCacheCapacity = cache ? 256 : 0
         let service = try RAGService(settings, store: store, embedder: Self.embedder, generator: generator)
-        let server = try APIServer(configuration: configuration, service: service)
-        self.server = server
+        state = try ServerState(configuration: configuration, service: service)
+    }
+
+    /// Runs `test` with a client of the application's router: every route and middleware, no socket.
+    func routes(_ test: @escaping @Sendable (Client) async throws -> Void) async throws {
+        try await buildApplication(state: state).test(.router) { client in
+            try await test(Client { method, path, headers, body in
+                let response = try await client.execute(uri: path, method: method, headers: headers, body: body.map { ByteBuffer(bytes: $0) })
+                var fields: [String: String] = [:]
+                for field in response.headers { fields[field.name.canonicalName] = field.value }
+                return Reply(status: Int(response.status.code), headers: fields, data: Data(response.body.readableBytesView))
+            })
+        }
+    }
+}
+
+/// The fixture's API on 127.0.0.1 (a free port), requests through URLSession, a real HTTP client.
+final class LiveServer: Sendable {
+    let fixture: Fixture
+    let port: Int
+    let client: Client
+    let task: Task<Void, any Error>
+
+    init(_ fixture: Fixture) async throws {
+        self.fixture = fixture
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        task = Task { try await server.run { continuation.yield($0) } }
+        let app = buildApplication(state: fixture.state) { continuation.yield($0) }
+        task = Task { try await app.runService() }
         var iterator = ports.makeAsyncIterator()
-        port = await iterator.next() ?? 0
+        let port = await iterator.next() ?? 0
+        self.port = port
+        client = Client { method, path, headers, body in
+            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+            request.httpMethod = method.rawValue
+            request.timeoutInterval = 120
+            request.httpBody = body
+            for field in headers { request.setValue(field.value, forHTTPHeaderField: field.name.rawName) }
+            let (data, response) = try await URLSession.shared.data(for: request)
+            let http = response as! HTTPURLResponse
+            var fields: [String: String] = [:]
+            for (k, v) in http.allHeaderFields { fields[String(describing: k).lowercased()] = String(describing: v) }
+            return Reply(status: http.statusCode, headers: fields, data: data)
+        }
     }
 
     deinit { task.cancel() }
+}
 
-    struct Reply {
-        var status: Int
-        var headers: [String: String]
-        var data: Data
-        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:] }
-        var text: String { String(decoding: data, as: UTF8.self) }
-        var errorCode: String? { (json["error"] as? [String: Any])?["code"] as? String }
-    }
+struct Reply {
+    var status: Int
+    var headers: [String: String]
+    var data: Data
+    var json: [String: Any] { (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:] }
+    var text: String { String(decoding: data, as: UTF8.self) }
+    var errorCode: String? { (json["error"] as? [String: Any])?["code"] as? String }
+}
+
+/// Requests as the tests write them, through the router or a socket.
+struct Client: Sendable {
+    let send: @Sendable (HTTPRequest.Method, String, HTTPFields, Data?) async throws -> Reply
 
     func request(_ method: String, _ path: String, json: Any? = nil, body: Data? = nil, headers: [String: String] = [:]) async throws -> Reply {
-        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
-        request.httpMethod = method
-        request.timeoutInterval = 120
+        var fields = HTTPFields()
+        var body = body
         if let json {
-            request.httpBody = try JSONSerialization.data(withJSONObject: json)
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            body = try JSONSerialization.data(withJSONObject: json)
+            fields[.contentType] = "application/json"
         }
-        if let body { request.httpBody = body }
-        for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
-        let (data, response) = try await URLSession.shared.data(for: request)
-        let http = response as! HTTPURLResponse
-        var fields: [String: String] = [:]
-        for (k, v) in http.allHeaderFields { fields[String(describing: k).lowercased()] = String(describing: v) }
-        return Reply(status: http.statusCode, headers: fields, data: data)
+        for (k, v) in headers { fields[HTTPField.Name(k)!] = v }
+        return try await send(HTTPRequest.Method(rawValue: method)!, path, fields, body)
     }
 
     func post(_ path: String, _ json: Any, headers: [String: String] = [:]) async throws -> Reply {
@@ -115,178 +153,193 @@ final class TestServer: Sendable {
 }
 
 @Suite(.serialized) struct ServerRouteTests {
-    /// One server for the suite, started by the first test that asks (no thread blocks on it:
-    /// the concurrency pool has as many threads as cores).
-    static let shared = Task { try await TestServer() }
+    /// One index for the suite, made by the first test that asks (no thread blocks on it: the
+    /// concurrency pool has as many threads as cores).
+    static let shared = Task { try Fixture() }
 
     @Test func healthAndModelsAnswer() async throws {
-        let s = try await Self.shared.value
-        let health = try await s.request("GET", "/healthz")
-        #expect(health.status == 200 && health.json["status"] as? String == "ok" && health.json["documents"] as? Int == 2)
-        let models = try await s.request("GET", "/v1/models")
-        let ids = (models.json["data"] as? [[String: Any]])?.compactMap { $0["id"] as? String } ?? []
-        #expect(ids.contains("rag") && ids.contains("rag:cot") && ids.contains(TestServer.embedder.name))
+        let fixture = try await Self.shared.value
+        try await fixture.routes { s in
+            let health = try await s.request("GET", "/healthz")
+            #expect(health.status == 200 && health.json["status"] as? String == "ok" && health.json["documents"] as? Int == 2)
+            let models = try await s.request("GET", "/v1/models")
+            let ids = (models.json["data"] as? [[String: Any]])?.compactMap { $0["id"] as? String } ?? []
+            #expect(ids.contains("rag") && ids.contains("rag:cot") && ids.contains(Fixture.embedder.name))
+        }
     }
 
     @Test func searchFindsTheChunkAndIsCounted() async throws {
-        let s = try await Self.shared.value
-        let reply = try await s.post("/v1/search", ["query": "Which port does Lantern listen on?", "top_k": 2])
-        #expect(reply.status == 200 && reply.headers["content-type"] == "application/json")
-        let results = reply.json["results"] as? [[String: Any]] ?? []
-        #expect(results.count == 2 && (results[0]["document"] as? String)?.hasSuffix("lantern.md") == true)
-        #expect((results[0]["text"] as? String)?.contains("7070") == true && results[0]["rank"] as? Int == 1)
-        let bm25 = try await s.post("/v1/search", ["query": "harbor.db", "mode": "bm25"])
-        #expect(((bm25.json["results"] as? [[String: Any]])?.first?["document"] as? String)?.hasSuffix("harbor.md") == true)
-        #expect(try await s.metric(#"rag_http_requests_total{route="/v1/search",method="POST",status="200"}"#) ?? 0 >= 2)
+        let fixture = try await Self.shared.value
+        try await fixture.routes { s in
+            let reply = try await s.post("/v1/search", ["query": "Which port does Lantern listen on?", "top_k": 2])
+            #expect(reply.status == 200 && reply.headers["content-type"] == "application/json")
+            let results = reply.json["results"] as? [[String: Any]] ?? []
+            #expect(results.count == 2 && (results[0]["document"] as? String)?.hasSuffix("lantern.md") == true)
+            #expect((results[0]["text"] as? String)?.contains("7070") == true && results[0]["rank"] as? Int == 1)
+            let bm25 = try await s.post("/v1/search", ["query": "harbor.db", "mode": "bm25"])
+            #expect(((bm25.json["results"] as? [[String: Any]])?.first?["document"] as? String)?.hasSuffix("harbor.md") == true)
+            #expect(try await s.metric(#"rag_http_requests_total{route="/v1/search",method="POST",status="200"}"#) ?? 0 >= 2)
+        }
     }
 
     @Test func askAnswersWithCitationsThenFromTheCache() async throws {
-        let s = try await Self.shared.value
-        let question = "Where does Harbor keep its vector index?"
-        let reply = try await s.post("/v1/ask", ["question": question, "max_tokens": 12])
-        #expect(reply.status == 200)
-        #expect((reply.json["answer"] as? String)?.isEmpty == false && reply.json["cached"] as? Bool == false)
-        let citations = reply.json["citations"] as? [[String: Any]] ?? []
-        #expect(citations.first?["n"] as? Int == 1 && (citations.first?["document"] as? String)?.hasSuffix("harbor.md") == true)
-        let timings = reply.json["timings"] as? [String: Any] ?? [:]
-        #expect((timings["prompt_tokens"] as? Int ?? 0) > 50 && timings["ttft_ms"] != nil && timings["retrieve_ms"] != nil)
-        let again = try await s.post("/v1/ask", ["question": "Where does Harbor keep its vector index", "max_tokens": 12])
-        #expect(again.json["cached"] as? Bool == true && again.json["answer"] as? String == reply.json["answer"] as? String)
-        #expect(try await s.metric("rag_answer_cache_hits_total") ?? 0 >= 1)
-        #expect(try await s.metric("rag_decode_tokens_per_second_count") ?? 0 >= 1)
+        let fixture = try await Self.shared.value
+        try await fixture.routes { s in
+            let question = "Where does Harbor keep its vector index?"
+            let reply = try await s.post("/v1/ask", ["question": question, "max_tokens": 12])
+            #expect(reply.status == 200)
+            #expect((reply.json["answer"] as? String)?.isEmpty == false && reply.json["cached"] as? Bool == false)
+            let citations = reply.json["citations"] as? [[String: Any]] ?? []
+            #expect(citations.first?["n"] as? Int == 1 && (citations.first?["document"] as? String)?.hasSuffix("harbor.md") == true)
+            let timings = reply.json["timings"] as? [String: Any] ?? [:]
+            #expect((timings["prompt_tokens"] as? Int ?? 0) > 50 && timings["ttft_ms"] != nil && timings["retrieve_ms"] != nil)
+            let again = try await s.post("/v1/ask", ["question": "Where does Harbor keep its vector index", "max_tokens": 12])
+            #expect(again.json["cached"] as? Bool == true && again.json["answer"] as? String == reply.json["answer"] as? String)
+            #expect(try await s.metric("rag_answer_cache_hits_total") ?? 0 >= 1)
+            #expect(try await s.metric("rag_decode_tokens_per_second_count") ?? 0 >= 1)
+        }
     }
 
     @Test func askStreamsTokensThenSourcesThenDone() async throws {
-        let s = try await Self.shared.value
-        let reply = try await s.post("/v1/ask", ["question": "What is the default ef_search value?", "max_tokens": 10, "stream": true])
-        #expect(reply.status == 200 && reply.headers["content-type"] == "text/event-stream")
-        let events = TestServer.events(reply.text)
-        let names = events.map(\.event)
-        #expect(names.first == "token" && Array(names.suffix(2)) == ["sources", "done"])
-        #expect(!names.dropLast(2).contains { $0 != "token" })
-        let streamed = events.filter { $0.event == "token" }.compactMap { $0.data["text"] as? String }.joined()
-        let done = events.last!.data
-        #expect(streamed.trimmingCharacters(in: .whitespacesAndNewlines) == done["answer"] as? String)
-        #expect((events[names.count - 2].data["citations"] as? [[String: Any]])?.isEmpty == false)
+        let fixture = try await Self.shared.value
+        try await fixture.routes { s in
+            let reply = try await s.post("/v1/ask", ["question": "What is the default ef_search value?", "max_tokens": 10, "stream": true])
+            #expect(reply.status == 200 && reply.headers["content-type"] == "text/event-stream")
+            let events = Client.events(reply.text)
+            let names = events.map(\.event)
+            #expect(names.first == "token" && Array(names.suffix(2)) == ["sources", "done"])
+            #expect(!names.dropLast(2).contains { $0 != "token" })
+            let streamed = events.filter { $0.event == "token" }.compactMap { $0.data["text"] as? String }.joined()
+            let done = events.last!.data
+            #expect(streamed.trimmingCharacters(in: .whitespacesAndNewlines) == done["answer"] as? String)
+            #expect((events[names.count - 2].data["citations"] as? [[String: Any]])?.isEmpty == false)
+        }
     }
 
     @Test func openAIChatCompletionsAndEmbeddings() async throws {
-        let s = try await Self.shared.value
-        let chat = try await s.post("/v1/chat/completions", [
-            "model": "rag", "max_tokens": 8,
-            "messages": [["role": "system", "content": "Be brief."], ["role": "user", "content": "Which port does Lantern listen on?"]],
-        ])
-        #expect(chat.status == 200 && chat.json["object"] as? String == "chat.completion")
-        let choice = (chat.json["choices"] as? [[String: Any]])?.first
-        #expect(((choice?["message"] as? [String: Any])?["content"] as? String)?.isEmpty == false)
-        #expect(["stop", "length"].contains(choice?["finish_reason"] as? String ?? ""))
-        #expect(((chat.json["usage"] as? [String: Any])?["total_tokens"] as? Int ?? 0) > 0)
+        let fixture = try await Self.shared.value
+        try await fixture.routes { s in
+            let chat = try await s.post("/v1/chat/completions", [
+                "model": "rag", "max_tokens": 8,
+                "messages": [["role": "system", "content": "Be brief."], ["role": "user", "content": "Which port does Lantern listen on?"]],
+            ])
+            #expect(chat.status == 200 && chat.json["object"] as? String == "chat.completion")
+            let choice = (chat.json["choices"] as? [[String: Any]])?.first
+            #expect(((choice?["message"] as? [String: Any])?["content"] as? String)?.isEmpty == false)
+            #expect(["stop", "length"].contains(choice?["finish_reason"] as? String ?? ""))
+            #expect(((chat.json["usage"] as? [String: Any])?["total_tokens"] as? Int ?? 0) > 0)
 
-        let stream = try await s.post("/v1/chat/completions", [
-            "model": "rag:default", "max_tokens": 6, "stream": true, "stream_options": ["include_usage": true],
-            "messages": [["role": "user", "content": [["type": "text", "text": "What is M in Harbor's tuning?"]]]],
-        ])
-        let events = TestServer.events(stream.text)
-        #expect(events.last?.event == "done-marker" && events.first?.data["object"] as? String == "chat.completion.chunk")
-        #expect(events.dropLast().last?.data["usage"] as? [String: Any] != nil)
+            let stream = try await s.post("/v1/chat/completions", [
+                "model": "rag:default", "max_tokens": 6, "stream": true, "stream_options": ["include_usage": true],
+                "messages": [["role": "user", "content": [["type": "text", "text": "What is M in Harbor's tuning?"]]]],
+            ])
+            let events = Client.events(stream.text)
+            #expect(events.last?.event == "done-marker" && events.first?.data["object"] as? String == "chat.completion.chunk")
+            #expect(events.dropLast().last?.data["usage"] as? [String: Any] != nil)
 
-        let floats = try await s.post("/v1/embeddings", ["model": "all-MiniLM-L6-v2", "input": ["Lantern", "Harbor"]])
-        let data = floats.json["data"] as? [[String: Any]] ?? []
-        let vector = (data.first?["embedding"] as? [Double]) ?? []
-        #expect(data.count == 2 && vector.count == 384)
-        let base64 = try await s.post("/v1/embeddings", ["model": "all-MiniLM-L6-v2", "input": "Lantern", "encoding_format": "base64"])
-        let encoded = ((base64.json["data"] as? [[String: Any]])?.first?["embedding"] as? String).flatMap { Data(base64Encoded: $0) } ?? Data()
-        let decoded = encoded.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-        #expect(decoded.count == 384 && zip(decoded, vector).allSatisfy { abs(Double($0) - $1) < 1e-6 })
+            let floats = try await s.post("/v1/embeddings", ["model": "all-MiniLM-L6-v2", "input": ["Lantern", "Harbor"]])
+            let data = floats.json["data"] as? [[String: Any]] ?? []
+            let vector = (data.first?["embedding"] as? [Double]) ?? []
+            #expect(data.count == 2 && vector.count == 384)
+            let base64 = try await s.post("/v1/embeddings", ["model": "all-MiniLM-L6-v2", "input": "Lantern", "encoding_format": "base64"])
+            let encoded = ((base64.json["data"] as? [[String: Any]])?.first?["embedding"] as? String).flatMap { Data(base64Encoded: $0) } ?? Data()
+            let decoded = encoded.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            #expect(decoded.count == 384 && zip(decoded, vector).allSatisfy { abs(Double($0) - $1) < 1e-6 })
+        }
     }
 
     /// Each bad request gets its 4xx JSON error; none changes the index or stops the server.
     @Test func badInputGetsAClearErrorAndChangesNothing() async throws {
-        let s = try await Self.shared.value
-        let revision = try s.store.revision()
-        let documents = try s.store.documents().count
-        func expect(_ reply: TestServer.Reply, _ status: Int, _ code: String, sourceLocation: SourceLocation = #_sourceLocation) {
-            #expect(reply.status == status, "\(reply.text)", sourceLocation: sourceLocation)
-            #expect(reply.errorCode == code, "\(reply.text)", sourceLocation: sourceLocation)
-            let error = reply.json["error"] as? [String: Any]
-            #expect((error?["message"] as? String)?.isEmpty == false && error?["type"] is String, sourceLocation: sourceLocation)
+        let fixture = try await Self.shared.value
+        try await fixture.routes { s in
+            let revision = try fixture.store.revision()
+            let documents = try fixture.store.documents().count
+            func expect(_ reply: Reply, _ status: Int, _ code: String, sourceLocation: SourceLocation = #_sourceLocation) {
+                #expect(reply.status == status, "\(reply.text)", sourceLocation: sourceLocation)
+                #expect(reply.errorCode == code, "\(reply.text)", sourceLocation: sourceLocation)
+                let error = reply.json["error"] as? [String: Any]
+                #expect((error?["message"] as? String)?.isEmpty == false && error?["type"] is String, sourceLocation: sourceLocation)
+            }
+            expect(try await s.request("POST", "/v1/ask", body: Data("{\"question\": ".utf8)), 400, "invalid_json")
+            expect(try await s.request("POST", "/v1/ask", body: Data()), 400, "empty_body")
+            expect(try await s.post("/v1/ask", ["question": 5]), 400, "invalid_json")
+            expect(try await s.post("/v1/ask", ["top_k": 3]), 400, "invalid_json")
+            expect(try await s.post("/v1/ask", ["question": "  \n "]), 400, "empty_question")
+            expect(try await s.post("/v1/ask", ["question": String(repeating: "why ", count: 1001)]), 400, "question_too_long")
+            expect(try await s.post("/v1/ask", ["question": "Lantern?", "top_k": 0]), 400, "top_k_out_of_range")
+            expect(try await s.post("/v1/ask", ["question": "Lantern?", "max_tokens": 100_000]), 400, "max_tokens_out_of_range")
+            expect(try await s.post("/v1/ask", ["question": "Lantern?", "template": "../../etc/passwd"]), 400, "unknown_template")
+            expect(try await s.post("/v1/search", ["query": "Lantern", "top_k": 101]), 400, "top_k_out_of_range")
+            expect(try await s.post("/v1/search", ["query": "Lantern", "mode": "magic"]), 400, "invalid_mode")
+            expect(try await s.post("/v1/search", ["query": "Lantern", "top_k": "ten"]), 400, "invalid_json")
+            expect(try await s.request("POST", "/v1/search", body: Data(repeating: 0x20, count: 2 << 20)), 413, "body_too_large")
+            expect(try await s.request("GET", "/v1/nothing-here"), 404, "route_not_found")
+            let wrongMethod = try await s.request("PUT", "/v1/search")
+            expect(wrongMethod, 405, "method_not_allowed")
+            #expect(wrongMethod.headers["allow"] == "POST")
+            expect(try await s.post("/v1/chat/completions", ["model": "gpt-4o", "messages": [["role": "user", "content": "hi"]]]), 404, "model_not_found")
+            expect(try await s.post("/v1/chat/completions", ["model": "rag", "messages": [] as [Any]]), 400, "empty_messages")
+            expect(try await s.post("/v1/chat/completions", ["model": "rag", "messages": [["role": "system", "content": "x"]]]), 400, "no_user_message")
+            expect(try await s.post("/v1/embeddings", ["model": "all-MiniLM-L6-v2", "input": [] as [String]]), 400, "empty_input")
+            expect(try await s.post("/v1/embeddings", ["model": "all-MiniLM-L6-v2", "input": [1, 2, 3]]), 400, "invalid_json")
+            expect(try await s.request("POST", "/v1/documents?filename=tool.exe", body: Data("MZ".utf8)), 415, "unsupported_file_type")
+            expect(try await s.request("POST", "/v1/documents", body: Data("text".utf8)), 400, "no_filename")
+            expect(try await s.request("POST", "/v1/documents?filename=big.txt", body: Data(repeating: 0x61, count: (1 << 20) + 1)), 413, "body_too_large")
+            expect(try await s.request("DELETE", "/v1/documents/abc"), 400, "invalid_id")
+            expect(try await s.request("DELETE", "/v1/documents/999999"), 404, "document_not_found")
+            #expect(try fixture.store.revision() == revision && fixture.store.documents().count == documents)
+            #expect(try await s.request("GET", "/healthz").status == 200)
         }
-        expect(try await s.request("POST", "/v1/ask", body: Data("{\"question\": ".utf8)), 400, "invalid_json")
-        expect(try await s.request("POST", "/v1/ask", body: Data()), 400, "empty_body")
-        expect(try await s.post("/v1/ask", ["question": 5]), 400, "invalid_json")
-        expect(try await s.post("/v1/ask", ["top_k": 3]), 400, "invalid_json")
-        expect(try await s.post("/v1/ask", ["question": "  \n "]), 400, "empty_question")
-        expect(try await s.post("/v1/ask", ["question": String(repeating: "why ", count: 1001)]), 400, "question_too_long")
-        expect(try await s.post("/v1/ask", ["question": "Lantern?", "top_k": 0]), 400, "top_k_out_of_range")
-        expect(try await s.post("/v1/ask", ["question": "Lantern?", "max_tokens": 100_000]), 400, "max_tokens_out_of_range")
-        expect(try await s.post("/v1/ask", ["question": "Lantern?", "template": "../../etc/passwd"]), 400, "unknown_template")
-        expect(try await s.post("/v1/search", ["query": "Lantern", "top_k": 101]), 400, "top_k_out_of_range")
-        expect(try await s.post("/v1/search", ["query": "Lantern", "mode": "magic"]), 400, "invalid_mode")
-        expect(try await s.post("/v1/search", ["query": "Lantern", "top_k": "ten"]), 400, "invalid_json")
-        expect(try await s.request("POST", "/v1/search", body: Data(repeating: 0x20, count: 2 << 20)), 413, "body_too_large")
-        expect(try await s.request("GET", "/v1/nothing-here"), 404, "route_not_found")
-        let wrongMethod = try await s.request("PUT", "/v1/search")
-        expect(wrongMethod, 405, "method_not_allowed")
-        #expect(wrongMethod.headers["allow"] == "POST")
-        expect(try await s.post("/v1/chat/completions", ["model": "gpt-4o", "messages": [["role": "user", "content": "hi"]]]), 404, "model_not_found")
-        expect(try await s.post("/v1/chat/completions", ["model": "rag", "messages": [] as [Any]]), 400, "empty_messages")
-        expect(try await s.post("/v1/chat/completions", ["model": "rag", "messages": [["role": "system", "content": "x"]]]), 400, "no_user_message")
-        expect(try await s.post("/v1/embeddings", ["model": "all-MiniLM-L6-v2", "input": [] as [String]]), 400, "empty_input")
-        expect(try await s.post("/v1/embeddings", ["model": "all-MiniLM-L6-v2", "input": [1, 2, 3]]), 400, "invalid_json")
-        expect(try await s.request("POST", "/v1/documents?filename=tool.exe", body: Data("MZ".utf8)), 415, "unsupported_file_type")
-        expect(try await s.request("POST", "/v1/documents", body: Data("text".utf8)), 400, "no_filename")
-        expect(try await s.request("POST", "/v1/documents?filename=big.txt", body: Data(repeating: 0x61, count: (1 << 20) + 1)), 413, "body_too_large")
-        expect(try await s.request("DELETE", "/v1/documents/abc"), 400, "invalid_id")
-        expect(try await s.request("DELETE", "/v1/documents/999999"), 404, "document_not_found")
-        #expect(try s.store.revision() == revision && s.store.documents().count == documents)
-        #expect(try await s.request("GET", "/healthz").status == 200)
     }
 
     /// Uploaded files are stored by content: a file name with a path in it names nothing on disk.
     @Test func uploadsAreIngestedByContentListedAndDeleted() async throws {
-        let s = try await Self.shared.value
-        let boundary = "rag-test-boundary"
-        var form = Data()
-        form += Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"../../etc/passwd.md\"\r\nContent-Type: text/markdown\r\n\r\n".utf8)
-        form += Data("# Beacon\n\nBeacon is a tide gauge that reports every 90 seconds.\n".utf8)
-        form += Data("\r\n--\(boundary)--\r\n".utf8)
-        let upload = try await s.request("POST", "/v1/documents", body: form, headers: ["Content-Type": "multipart/form-data; boundary=\(boundary)"])
-        #expect(upload.status == 201, "\(upload.text)")
-        let file = (upload.json["files"] as? [[String: Any]])?.first ?? [:]
-        let path = file["path"] as? String ?? ""
-        #expect(path.hasPrefix("upload/") && path.hasSuffix("/passwd.md") && !path.contains("..") && file["status"] as? String == "added")
-        #expect(!FileManager.default.fileExists(atPath: "passwd.md") && !FileManager.default.fileExists(atPath: "upload"))
-        let again = try await s.request("POST", "/v1/documents", body: form, headers: ["Content-Type": "multipart/form-data; boundary=\(boundary)"])
-        #expect(again.status == 200 && (again.json["files"] as? [[String: Any]])?.first?["status"] as? String == "unchanged")
-        let found = try await s.post("/v1/search", ["query": "tide gauge reporting interval", "top_k": 1])
-        #expect((found.json["results"] as? [[String: Any]])?.first?["document"] as? String == path)
-        let raw = try await s.request("POST", "/v1/documents?filename=notes.txt", body: Data("Notes about the quay.".utf8))
-        #expect(raw.status == 201)
+        let fixture = try await Self.shared.value
+        try await fixture.routes { s in
+            let boundary = "rag-test-boundary"
+            var form = Data()
+            form += Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"../../etc/passwd.md\"\r\nContent-Type: text/markdown\r\n\r\n".utf8)
+            form += Data("# Beacon\n\nBeacon is a tide gauge that reports every 90 seconds.\n".utf8)
+            form += Data("\r\n--\(boundary)--\r\n".utf8)
+            let upload = try await s.request("POST", "/v1/documents", body: form, headers: ["Content-Type": "multipart/form-data; boundary=\(boundary)"])
+            #expect(upload.status == 201, "\(upload.text)")
+            let file = (upload.json["files"] as? [[String: Any]])?.first ?? [:]
+            let path = file["path"] as? String ?? ""
+            #expect(path.hasPrefix("upload/") && path.hasSuffix("/passwd.md") && !path.contains("..") && file["status"] as? String == "added")
+            #expect(!FileManager.default.fileExists(atPath: "passwd.md") && !FileManager.default.fileExists(atPath: "upload"))
+            let again = try await s.request("POST", "/v1/documents", body: form, headers: ["Content-Type": "multipart/form-data; boundary=\(boundary)"])
+            #expect(again.status == 200 && (again.json["files"] as? [[String: Any]])?.first?["status"] as? String == "unchanged")
+            let found = try await s.post("/v1/search", ["query": "tide gauge reporting interval", "top_k": 1])
+            #expect((found.json["results"] as? [[String: Any]])?.first?["document"] as? String == path)
+            let raw = try await s.request("POST", "/v1/documents?filename=notes.txt", body: Data("Notes about the quay.".utf8))
+            #expect(raw.status == 201)
 
-        let list = try await s.request("GET", "/v1/documents")
-        let listed = list.json["documents"] as? [[String: Any]] ?? []
-        let id = listed.first { $0["path"] as? String == path }?["id"] as? Int
-        #expect(list.json["total"] as? Int == 4 && id != nil)
-        let deleted = try await s.request("DELETE", "/v1/documents/\(id ?? 0)")
-        #expect(deleted.status == 200 && (deleted.json["deleted"] as? [String: Any])?["path"] as? String == path)
-        let gone = try await s.post("/v1/search", ["query": "tide gauge reporting interval", "top_k": 3])
-        #expect(!((gone.json["results"] as? [[String: Any]]) ?? []).contains { $0["document"] as? String == path })
-        let rawID = (raw.json["files"] as? [[String: Any]])?.first.flatMap { ($0["documents"] as? [[String: Any]])?.first?["id"] as? Int }
-        #expect(try await s.request("DELETE", "/v1/documents/\(rawID ?? 0)").status == 200)
-        #expect(try await s.request("GET", "/v1/documents").json["total"] as? Int == 2)
+            let list = try await s.request("GET", "/v1/documents")
+            let listed = list.json["documents"] as? [[String: Any]] ?? []
+            let id = listed.first { $0["path"] as? String == path }?["id"] as? Int
+            #expect(list.json["total"] as? Int == 4 && id != nil)
+            let deleted = try await s.request("DELETE", "/v1/documents/\(id ?? 0)")
+            #expect(deleted.status == 200 && (deleted.json["deleted"] as? [String: Any])?["path"] as? String == path)
+            let gone = try await s.post("/v1/search", ["query": "tide gauge reporting interval", "top_k": 3])
+            #expect(!((gone.json["results"] as? [[String: Any]]) ?? []).contains { $0["document"] as? String == path })
+            let rawID = (raw.json["files"] as? [[String: Any]])?.first.flatMap { ($0["documents"] as? [[String: Any]])?.first?["id"] as? Int }
+            #expect(try await s.request("DELETE", "/v1/documents/\(rawID ?? 0)").status == 200)
+            #expect(try await s.request("GET", "/v1/documents").json["total"] as? Int == 2)
+        }
     }
 }
 
 @Suite struct ServerAccessTests {
     @Test func anAPIKeyGuardsEveryRouteButHealth() async throws {
-        let s = try await TestServer(apiKey: "s3cret")
-        #expect(try await s.request("GET", "/healthz").status == 200)
-        let none = try await s.post("/v1/search", ["query": "Lantern"])
-        #expect(none.status == 401 && none.errorCode == "missing_api_key" && none.headers["www-authenticate"] == "Bearer")
-        #expect(try await s.post("/v1/search", ["query": "Lantern"], headers: ["Authorization": "Bearer wrong"]).errorCode == "invalid_api_key")
-        #expect(try await s.request("GET", "/metrics").status == 401)
-        #expect(try await s.post("/v1/search", ["query": "Lantern"], headers: ["Authorization": "Bearer s3cret"]).status == 200)
-        #expect(try await s.request("GET", "/v1/documents", headers: ["Authorization": "Bearer s3cret"]).status == 200)
+        try await Fixture(apiKey: "s3cret").routes { s in
+            #expect(try await s.request("GET", "/healthz").status == 200)
+            let none = try await s.post("/v1/search", ["query": "Lantern"])
+            #expect(none.status == 401 && none.errorCode == "missing_api_key" && none.headers["www-authenticate"] == "Bearer")
+            #expect(try await s.post("/v1/search", ["query": "Lantern"], headers: ["Authorization": "Bearer wrong"]).errorCode == "invalid_api_key")
+            #expect(try await s.request("GET", "/metrics").status == 401)
+            #expect(try await s.post("/v1/search", ["query": "Lantern"], headers: ["Authorization": "Bearer s3cret"]).status == 200)
+            #expect(try await s.request("GET", "/v1/documents", headers: ["Authorization": "Bearer s3cret"]).status == 200)
+        }
     }
 
     /// One generation at a time and no queue: a second question while the first is answered is
@@ -294,10 +347,12 @@ final class TestServer: Sendable {
     @Test func aFullQueueIsA503WithRetryAfter() async throws {
         let gate = ScriptedGenerator.Gate()
         defer { gate.open() }
-        let s = try await TestServer(queue: 0, cache: false, generator: ScriptedGenerator(contextLength: 1024, gate: gate))
+        let fixture = try Fixture(queue: 0, cache: false, generator: ScriptedGenerator(contextLength: 1024, gate: gate))
+        let live = try await LiveServer(fixture)
+        let s = live.client
         let first = Task { try await s.post("/v1/ask", ["question": "Where does Harbor store its vector index?", "max_tokens": 8]) }
-        for _ in 0..<12_000 where s.server.queue.depth == 0 { try await Task.sleep(for: .milliseconds(5)) }
-        try #require(s.server.queue.depth == 1, "the first question never reached the generator")
+        for _ in 0..<12_000 where fixture.state.queue.depth == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        try #require(fixture.state.queue.depth == 1, "the first question never reached the generator")
         let second = try await s.post("/v1/ask", ["question": "Which port does Lantern listen on?", "max_tokens": 4])
         #expect(second.status == 503 && second.errorCode == "queue_full" && second.headers["retry-after"] != nil)
         gate.open()
@@ -309,14 +364,16 @@ final class TestServer: Sendable {
     /// curl reads a few events of a long answer and hangs up: the generation stops and the
     /// generator is free for the next question.
     @Test func aClientThatDisconnectsCancelsItsGeneration() async throws {
-        let s = try await TestServer(cache: false, generator: ScriptedGenerator(contextLength: 1024, tokenDelay: 0.005))
+        let fixture = try Fixture(cache: false, generator: ScriptedGenerator(contextLength: 1024, tokenDelay: 0.005))
+        let live = try await LiveServer(fixture)
+        let s = live.client
         // As a user would: `curl … | head -c 200` — head exits after the first events and curl
         // dies at its next write. The test polls without blocking a thread of the concurrency pool.
-        let out = s.folder.path + "/curl.out"
+        let out = fixture.folder.path + "/curl.out"
         let body = #"{"question":"Describe Harbor in detail.","max_tokens":500,"stream":true,"abstain_below":-1,"ignore_eos":true}"#
         let shell = Process()
         shell.executableURL = URL(fileURLWithPath: "/bin/sh")
-        shell.arguments = ["-c", "curl -sN -X POST http://127.0.0.1:\(s.port)/v1/ask -H 'Content-Type: application/json' -d '\(body)' | head -c 200 > \(out)"]
+        shell.arguments = ["-c", "curl -sN -X POST http://127.0.0.1:\(live.port)/v1/ask -H 'Content-Type: application/json' -d '\(body)' | head -c 200 > \(out)"]
         try shell.run()
         while shell.isRunning { try await Task.sleep(for: .milliseconds(20)) }
         let seen = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
@@ -324,10 +381,10 @@ final class TestServer: Sendable {
         var cancelled = 0.0
         for _ in 0..<100 {
             cancelled = try await s.metric("rag_generation_cancelled_total") ?? 0
-            if cancelled > 0, s.server.queue.depth == 0 { break }
+            if cancelled > 0, fixture.state.queue.depth == 0 { break }
             try await Task.sleep(for: .milliseconds(50))
         }
-        #expect(cancelled == 1 && s.server.queue.depth == 0, "cancelled \(cancelled), depth \(s.server.queue.depth), seen \(seen.count) bytes")
+        #expect(cancelled == 1 && fixture.state.queue.depth == 0, "cancelled \(cancelled), depth \(fixture.state.queue.depth), seen \(seen.count) bytes")
         let next = try await s.post("/v1/ask", ["question": "Which port does Lantern listen on?", "max_tokens": 4])
         #expect(next.status == 200)
     }

@@ -7,7 +7,15 @@ internal import RAGCore
 
 /// OpenAI-compatible routes, so existing clients work unchanged: chat completions (model `rag`,
 /// or `rag:TEMPLATE`: the last user message is answered with retrieval), embeddings, models.
-extension APIServer {
+struct OpenAIController: Controller {
+    let state: ServerState
+
+    func register(_ routes: RouteCollection<APIRequestContext>) {
+        routes.post("/v1/chat/completions", use: chatCompletions)
+        routes.post("/v1/embeddings", use: embeddings)
+        routes.get("/v1/models", use: models)
+    }
+
     struct ChatRequest: Decodable {
         struct Message: Decodable {
             var role: String
@@ -48,20 +56,18 @@ extension APIServer {
         throw APIError(.notFound, "the model `\(model)` does not exist; use `rag` (or `rag:TEMPLATE`, e.g. rag:cot)", code: "model_not_found")
     }
 
-    func chatCompletions(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        var request = request
-        let body = try await body(ChatRequest.self, &request)
+    @Sendable func chatCompletions(_ request: Request, context: APIRequestContext) async throws -> Response {
+        let body = try await request.decode(as: ChatRequest.self, context: context)
         let template = try template(forModel: body.model)
         guard !body.messages.isEmpty else { throw APIError.badRequest("`messages` is empty", code: "empty_messages") }
-        try Self.check(body.n, "n", in: 1...1)
+        try ServerState.check(body.n, "n", in: 1...1)
         guard let last = body.messages.last(where: { $0.role == "user" }), let content = last.content else {
             throw APIError.badRequest("`messages` holds no user message to answer", code: "no_user_message")
         }
-        let question = try checkText(content.text, field: "question")
-        let options = try await askOptions(
-            template: template, topK: nil, maxTokens: body.maxCompletionTokens ?? body.maxTokens, temperature: body.temperature,
-            seed: body.seed, mode: nil, abstainBelow: nil)
-        let turn = try await turn(question, options: options, showReasoning: false)
+        let question = try state.checkText(content.text, field: "question")
+        let options = try await state.askOptions(.init(
+            template: template, maxTokens: body.maxCompletionTokens ?? body.maxTokens, temperature: body.temperature, seed: body.seed))
+        let pending = try await state.pendingAnswer(question, options: options, showReasoning: false)
         let id = "chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         let created = Int(Date().timeIntervalSince1970)
         @Sendable func finishReason(_ result: AskResult) -> String {
@@ -72,7 +78,7 @@ extension APIServer {
             return Usage(promptTokens: prompt, completionTokens: completion, totalTokens: prompt + completion)
         }
         if body.stream != true {
-            let result = try await turn.run { _ in }
+            let result = try await pending.run { _ in }
             struct Message: Encodable { var role = "assistant"; var content: String }
             struct Choice: Encodable { var index = 0; var message: Message; var finishReason: String }
             struct Output: Encodable {
@@ -102,16 +108,16 @@ extension APIServer {
             }
         }
         @Sendable func chunk(_ delta: Delta, finish: String? = nil) -> ByteBuffer {
-            Self.sse(nil, Chunk(id: id, created: created, model: model, choices: [Choice(delta: delta, finishReason: finish)]))
+            ServerSentEvents.event(nil, Chunk(id: id, created: created, model: model, choices: [Choice(delta: delta, finishReason: finish)]))
         }
-        return Self.eventStream(failure: { Self.sse(nil, $0.body) }) { send in
+        return ServerSentEvents.response(failure: { ServerSentEvents.event(nil, $0.body) }) { send in
             try await send(chunk(Delta(role: "assistant", content: "")))
-            let result = try await turn.run { text in try await send(chunk(Delta(content: text))) }
+            let result = try await pending.run { text in try await send(chunk(Delta(content: text))) }
             var last = Chunk(id: id, created: created, model: model, choices: [Choice(delta: Delta(), finishReason: finishReason(result))])
             last.citations = AskReport.citations(result.sources)
-            try await send(Self.sse(nil, last))
+            try await send(ServerSentEvents.event(nil, last))
             if includeUsage {
-                try await send(Self.sse(nil, Chunk(id: id, created: created, model: model, choices: [], usage: usage(result))))
+                try await send(ServerSentEvents.event(nil, Chunk(id: id, created: created, model: model, choices: [], usage: usage(result))))
             }
             try await send(ByteBuffer(string: "data: [DONE]\n\n"))
         }
@@ -141,9 +147,27 @@ extension APIServer {
 
     static let embeddingModels = ["all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2", "rag"]
 
-    func embeddings(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        var request = request
-        let body = try await body(EmbeddingsRequest.self, &request)
+    struct Embedding: Encodable {
+        var object = "embedding"; var index: Int; var embedding: Vector
+        enum Vector: Encodable {
+            case floats([Float]), base64(String)
+            func encode(to encoder: any Encoder) throws {
+                var c = encoder.singleValueContainer()
+                switch self {
+                case .floats(let v): try c.encode(v)
+                case .base64(let s): try c.encode(s)
+                }
+            }
+        }
+    }
+    struct EmbeddingList: ResponseEncodable {
+        var object = "list"; var data: [Embedding]; var model: String; var usage: EmbeddingUsage
+    }
+    struct EmbeddingUsage: Encodable { var promptTokens: Int; var totalTokens: Int }
+
+    @Sendable func embeddings(_ request: Request, context: APIRequestContext) async throws -> EmbeddingList {
+        let body = try await request.decode(as: EmbeddingsRequest.self, context: context)
+        let embedder = state.embedder
         guard Self.embeddingModels.contains(body.model) || body.model == embedder.name else {
             throw APIError(.notFound, "the embedding model `\(body.model)` does not exist; use all-MiniLM-L6-v2", code: "model_not_found")
         }
@@ -161,42 +185,25 @@ extension APIServer {
         if let dimensions = body.dimensions, dimensions != embedder.dimensions {
             throw APIError.badRequest("`dimensions`: this model gives \(embedder.dimensions)-d vectors only", code: "invalid_dimensions")
         }
-        let embedder = self.embedder
-        let (vectors, tokens) = try await blocking {
+        let (vectors, tokens) = try await state.blocking {
             embedder.embedCountingTokens(texts)
         }
-        struct Item: Encodable {
-            var object = "embedding"; var index: Int; var embedding: Vector
-            enum Vector: Encodable {
-                case floats([Float]), base64(String)
-                func encode(to encoder: any Encoder) throws {
-                    var c = encoder.singleValueContainer()
-                    switch self {
-                    case .floats(let v): try c.encode(v)
-                    case .base64(let s): try c.encode(s)
-                    }
-                }
-            }
-        }
-        struct Output: Encodable {
-            var object = "list"; var data: [Item]; var model: String; var usage: EmbeddingUsage
-        }
-        struct EmbeddingUsage: Encodable { var promptTokens: Int; var totalTokens: Int }
         let items = vectors.enumerated().map { i, v in
-            Item(index: i, embedding: format == "base64"
+            Embedding(index: i, embedding: format == "base64"
                 ? .base64(v.withUnsafeBytes { Data($0) }.base64EncodedString())  // little-endian f32, as OpenAI sends
                 : .floats(v))
         }
-        return JSON.response(.ok, Output(data: items, model: body.model, usage: EmbeddingUsage(promptTokens: tokens, totalTokens: tokens)))
+        return EmbeddingList(data: items, model: body.model, usage: EmbeddingUsage(promptTokens: tokens, totalTokens: tokens))
     }
 
-    func models() -> Response {
-        struct Model: Encodable { var id: String; var object = "model"; var created: Int; var ownedBy = "rag" }
-        struct Output: Encodable { var object = "list"; var data: [Model] }
-        let created = Int(started.timeIntervalSince1970)
+    struct Model: Encodable { var id: String; var object = "model"; var created: Int; var ownedBy = "rag" }
+    struct ModelList: ResponseEncodable { var object = "list"; var data: [Model] }
+
+    @Sendable func models(_ request: Request, context: APIRequestContext) -> ModelList {
+        let created = Int(state.started.timeIntervalSince1970)
         var data = [Model(id: "rag", created: created)]
-        data += answerer.templates.names.filter { $0 != "default" }.map { Model(id: "rag:\($0)", created: created) }
-        data.append(Model(id: embedder.name, created: created))
-        return JSON.response(.ok, Output(data: data))
+        data += state.answerer.templates.names.filter { $0 != "default" }.map { Model(id: "rag:\($0)", created: created) }
+        data.append(Model(id: state.embedder.name, created: created))
+        return ModelList(data: data)
     }
 }

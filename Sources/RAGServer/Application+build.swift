@@ -1,0 +1,46 @@
+public import Hummingbird
+internal import HTTPTypes
+public import Logging
+public import RAG
+
+/// The HTTP API over one `RAGService`, ready to run: its embedder and answerer loaded, the
+/// routes of every controller, the middleware (errors → JSON, metrics, API key, body limit).
+/// `onRunning` gets the bound port (0 in the configuration picks a free one).
+public func buildApplication(
+    service: RAGService, configuration: ServerConfiguration, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) throws -> some ApplicationProtocol {
+    buildApplication(state: try ServerState(configuration: configuration, service: service), onRunning: onRunning)
+}
+
+func buildApplication(state: ServerState, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+    let configuration = state.configuration
+    var logger = Logger(label: "rag")
+    logger.logLevel = configuration.logLevel
+    return Application(
+        router: buildRouter(state),
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "rag"),
+        onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
+        logger: logger)
+}
+
+/// Every route of the API, one controller per area.
+func buildRouter(_ state: ServerState) -> Router<APIRequestContext> {
+    let router = Router(context: APIRequestContext.self)
+    router.add(middleware: ErrorAndMetricsMiddleware(metrics: state.metrics, routes: routes))
+    if let key = state.configuration.apiKey { router.add(middleware: BearerAuthMiddleware(key: key)) }
+    router.add(middleware: RequestLimitMiddleware(maxBodyBytes: state.configuration.maxBodyBytes))
+    router.addRoutes(HealthController(state: state).endpoints)
+    router.addRoutes(SearchController(state: state).endpoints)
+    router.addRoutes(AskController(state: state).endpoints)
+    router.addRoutes(DocumentsController(state: state).endpoints)
+    router.addRoutes(OpenAIController(state: state).endpoints)
+    return router
+}
+
+/// The routes and their methods, to tell an unknown path (404) from a known one asked with the
+/// wrong method (405).
+private let routes: [String: [HTTPRequest.Method]] = [
+    "/healthz": [.get], "/metrics": [.get], "/v1/search": [.post], "/v1/ask": [.post],
+    "/v1/documents": [.get, .post], "/v1/documents/{id}": [.delete], "/v1/chat/completions": [.post],
+    "/v1/embeddings": [.post], "/v1/models": [.get],
+]

@@ -1,0 +1,119 @@
+internal import Foundation
+internal import RAG
+internal import RAGCore
+internal import RAGStorage
+
+/// What every controller shares: the service and the stages it loaded (the embedder and the
+/// answerer, before the server listens), the generation queue, the metrics, and the checks a
+/// request's values go through.
+final class ServerState: Sendable {
+    let configuration: ServerConfiguration
+    let service: RAGService
+    let embedder: any Embedder
+    let answerer: Answerer
+    let queue: GenerationQueue
+    let metrics: ServerMetrics
+    let started = Date()
+
+    init(configuration: ServerConfiguration, service: RAGService) throws {
+        self.configuration = configuration
+        self.service = service
+        embedder = try service.embedder()
+        answerer = try service.answerer()
+        let metrics = ServerMetrics()
+        self.metrics = metrics
+        queue = GenerationQueue(capacity: configuration.queueCapacity) { metrics.queue(depth: $0) }
+    }
+
+    var store: Store { service.store }
+    var modelName: String { answerer.generator.modelName }
+
+    /// Runs blocking work (SQLite, the encoder) on a global queue, off the concurrency pool.
+    func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
+    /// A question or query: trimmed, not empty, not longer than the configuration allows.
+    func checkText(_ text: String, field: String) throws -> String {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty else { throw APIError.badRequest("`\(field)` is empty", code: "empty_\(field)") }
+        guard text.count <= configuration.maxQuestionCharacters else {
+            throw APIError.badRequest("`\(field)` has \(text.count) characters; the limit is \(configuration.maxQuestionCharacters)", code: "\(field)_too_long")
+        }
+        return trimmed
+    }
+
+    static func check<T: Comparable>(_ value: T?, _ field: String, in range: ClosedRange<T>) throws {
+        if let value, !range.contains(value) {
+            throw APIError.badRequest("`\(field)` must be between \(range.lowerBound) and \(range.upperBound) (got \(value))", code: "\(field)_out_of_range")
+        }
+    }
+
+    /// The request's search mode, or the service's default for this index when it names none.
+    func mode(_ name: String?) async throws -> SearchMode {
+        guard let name else {
+            let service = self.service
+            return try await blocking { try service.mode() }
+        }
+        guard let mode = SearchMode(rawValue: name) else {
+            throw APIError.badRequest("`mode` must be bm25, dense or hybrid (got \"\(name)\")", code: "invalid_mode")
+        }
+        return mode
+    }
+
+    /// What a request may set of an answer's options; nil keeps the server's default.
+    struct AnswerParameters {
+        var template: String?
+        var topK: Int?
+        var maxTokens: Int?
+        var temperature: Float?
+        var seed: UInt64?
+        var mode: String?
+        var abstainBelow: Double?
+    }
+
+    /// The options of one request: the server's defaults, overridden by what the request says
+    /// (each checked).
+    func askOptions(_ parameters: AnswerParameters) async throws -> AskOptions {
+        var options = configuration.defaults
+        try Self.check(parameters.topK, "top_k", in: 1...50)
+        try Self.check(parameters.maxTokens, "max_tokens", in: 1...(answerer.generator.contextLength / 2))
+        try Self.check(parameters.temperature, "temperature", in: 0...2)
+        try Self.check(parameters.abstainBelow, "abstain_below", in: -1...1)
+        if let template = parameters.template {
+            do {
+                try answerer.templates.check(template)
+            } catch let error as RAGError {
+                throw APIError.badRequest(error.message, code: "unknown_template")
+            }
+            options.template = template
+        }
+        options.mode = try await mode(parameters.mode)
+        if let topK = parameters.topK { options.topK = topK }
+        if let maxTokens = parameters.maxTokens { options.answerTokens = maxTokens }
+        if let temperature = parameters.temperature { options.sampling.temperature = temperature }
+        if let seed = parameters.seed { options.sampling.seed = seed }
+        if let abstainBelow = parameters.abstainBelow { options.abstainBelow = abstainBelow }
+        return options
+    }
+
+    /// Looks the question up in the answer cache, else waits for a turn at the generator
+    /// (503 at once when the queue is full).
+    func pendingAnswer(_ question: String, options: AskOptions, showReasoning: Bool) async throws -> PendingAnswer {
+        let answerer = self.answerer
+        let lookup = try await blocking { try answerer.lookup(question, options: options, showReasoning: showReasoning) }
+        if answerer.cache != nil, lookup.hit != nil || options.mode != .bm25 { metrics.cache(hit: lookup.hit != nil) }
+        var ticket: GenerationQueue.Ticket?
+        if lookup.hit == nil {
+            do {
+                ticket = try await queue.enter()
+            } catch let error as APIError {
+                metrics.rejectedByQueue()
+                throw error
+            }
+        }
+        return PendingAnswer(state: self, question: question, options: options, showReasoning: showReasoning, lookup: lookup, ticket: ticket)
+    }
+}
