@@ -9,8 +9,8 @@ import Testing
 
 @Suite struct TemplateTests {
     static let sources = [
-        Source(n: 1, document: "docs/harbor.md", heading: "Storage", chunkIDs: [ChunkID(rawValue: 7)], text: "Harbor keeps its index in harbor.db."),
-        Source(n: 2, document: "docs/tuning.md", heading: "", chunkIDs: [ChunkID(rawValue: 9), ChunkID(rawValue: 10)], text: "ef_search defaults to 64 & M to 16."),
+        Passage(n: 1, document: "docs/harbor.md", heading: "Storage", chunkIDs: [ChunkID(rawValue: 7)], text: "Harbor keeps its index in harbor.db."),
+        Passage(n: 2, document: "docs/tuning.md", heading: "", chunkIDs: [ChunkID(rawValue: 9), ChunkID(rawValue: 10)], text: "ef_search defaults to 64 & M to 16."),
     ]
 
     /// Golden files: the rendered system message and user turn of each built-in template, so a

@@ -8,9 +8,9 @@ import Testing
 @Suite struct PromptBuilderTests {
     let builder = PromptBuilder(templates: TemplateLibrary(), generator: ScriptedGenerator())
 
-    func sources(_ count: Int, words: Int) -> [Source] {
+    func sources(_ count: Int, words: Int) -> [Passage] {
         (0..<count).map { i in
-            Source(n: 0, document: "/docs/d\(i).md", heading: "", chunkIDs: [ChunkID(rawValue: Int64(i))],
+            Passage(n: 0, document: "/docs/d\(i).md", heading: "", chunkIDs: [ChunkID(rawValue: Int64(i))],
                    text: (0..<words).map { "w\(i)x\($0)" }.joined(separator: " "))
         }
     }
@@ -24,7 +24,7 @@ import Testing
         #expect(prompt == (try builder.render("default", question: "why?", sources: chosen)))
         #expect(builder.generator.tokenize(prompt).count <= budget)
         var four = chosen
-        four.append(Source(n: 4, document: candidates[3].document, heading: "", chunkIDs: [ChunkID(rawValue: 3)], text: candidates[3].text))
+        four.append(Passage(n: 4, document: candidates[3].document, heading: "", chunkIDs: [ChunkID(rawValue: 3)], text: candidates[3].text))
         #expect(builder.generator.tokenize(try builder.render("default", question: "why?", sources: four)).count > budget)
     }
 

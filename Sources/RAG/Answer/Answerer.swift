@@ -31,7 +31,7 @@ public final class Answerer: Sendable {
     public func fixedPrefix(_ template: String) throws -> [Int32] {
         if let known = prefixes.withLock({ $0[template] }) { return known }
         let renderings = try [("a", "alpha"), ("b", "beta")].map { name, text in
-            generator.tokenize(try prompts.render(template, question: text, sources: [Source(n: 1, document: name, heading: "", chunkIDs: [], text: text)]))
+            generator.tokenize(try prompts.render(template, question: text, sources: [Passage(n: 1, document: name, heading: "", chunkIDs: [], text: text)]))
         }
         let common = Array(zip(renderings[0], renderings[1]).prefix { $0 == $1 }.map(\.0))
         prefixes.withLock { $0[template] = common }
@@ -41,7 +41,7 @@ public final class Answerer: Sendable {
     /// Retrieves, merges and numbers the sources and renders the prompt (no generation).
     public func prepare(
         _ question: String, options: AskOptions, vector: [Float]? = nil
-    ) throws -> (prompt: String, sources: [Source], abstain: Bool, retrieveMilliseconds: Double) {
+    ) throws -> (prompt: String, sources: [Passage], abstain: Bool, retrieveMilliseconds: Double) {
         let question = question.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !question.isEmpty else { throw RAGError(.invalidInput, "the question is empty") }
         let start = DispatchTime.now().uptimeNanoseconds
@@ -141,7 +141,7 @@ public final class Answerer: Sendable {
 
     /// Hits of one document that are neighbours (consecutive chunks) or overlap become one
     /// source, in the rank of their best hit; the sentence shared by overlapping chunks is kept once.
-    public static func merge(_ hits: [SearchHit]) -> [Source] {
+    public static func merge(_ hits: [SearchHit]) -> [Passage] {
         var groups: [[SearchHit]] = []
         for hit in hits {
             if let g = groups.firstIndex(where: { group in
@@ -157,7 +157,7 @@ public final class Answerer: Sendable {
             var text = ordered[0].text
             for next in ordered.dropFirst() { text = joinOverlapping(text, next.text) }
             let headings = ordered.map(\.heading).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
-            return Source(
+            return Passage(
                 n: i + 1, document: group[0].document, heading: headings.joined(separator: " · "),
                 chunkIDs: ordered.map(\.chunkID), text: text)
         }

@@ -43,7 +43,7 @@ public struct AskReport: Encodable, Sendable {
         stop = g?.stopReason.rawValue
     }
 
-    public static func citations(_ sources: [Source]) -> [Citation] {
+    public static func citations(_ sources: [Passage]) -> [Citation] {
         sources.map { Citation(n: $0.n, document: $0.document, heading: $0.heading, chunkId: $0.chunkIDs.first?.rawValue ?? 0, chunkIds: $0.chunkIDs.map { $0.rawValue }, text: $0.text) }
     }
 }

@@ -28,7 +28,7 @@ public struct AskResult: Sendable {
     public var answer: String
     /// The model's whole text (with the reasoning, for chain-of-thought templates).
     public var fullText: String
-    public var sources: [Source]
+    public var sources: [Passage]
     public var prompt: String
     public var abstained: Bool
     public var retrieveMilliseconds: Double

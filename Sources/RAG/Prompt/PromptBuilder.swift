@@ -19,13 +19,13 @@ public struct PromptBuilder: Sendable {
     }
 
     /// The prompt text for `sources` as they are (no budget).
-    public func render(_ template: String, question: String, sources: [Source]) throws -> String {
+    public func render(_ template: String, question: String, sources: [Passage]) throws -> String {
         let (system, user) = try templates.render(template, question: question, sources: sources)
         return generator.renderChat([ChatMessage(.system, system), ChatMessage(.user, user)])
     }
 
-    public func build(_ template: String, question: String, candidates: [Source], budget: Int) throws -> (prompt: String, sources: [Source]) {
-        var chosen: [Source] = []
+    public func build(_ template: String, question: String, candidates: [Passage], budget: Int) throws -> (prompt: String, sources: [Passage]) {
+        var chosen: [Passage] = []
         var prompt = try render(template, question: question, sources: [])
         var tokens = generator.tokenize(prompt).count
         for candidate in candidates {
@@ -52,7 +52,7 @@ public struct PromptBuilder: Sendable {
     }
 
     /// Even one source is too long: as much of its text as fits (cut by quarters), or nil.
-    private func truncated(_ source: Source, template: String, question: String, budget: Int) throws -> Source? {
+    private func truncated(_ source: Passage, template: String, question: String, budget: Int) throws -> Passage? {
         var cut = source
         while !cut.text.isEmpty, generator.tokenize(try render(template, question: question, sources: [cut])).count > budget {
             cut.text = String(cut.text.prefix(cut.text.count * 3 / 4))

@@ -64,7 +64,7 @@ public struct TemplateLibrary: Sendable {
     }
 
     /// The system message and user turn for a question and its sources.
-    public func render(_ name: String, question: String, sources: [Source]) throws -> (system: String, user: String) {
+    public func render(_ name: String, question: String, sources: [Passage]) throws -> (system: String, user: String) {
         guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }), let path = file(name, ".mustache") else {
             throw RAGError(.notFound, "no template \"\(name)\"; available: \(names.joined(separator: ", ")) (in \(directories.joined(separator: ", ")))")
         }

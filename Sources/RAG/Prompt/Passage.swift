@@ -1,8 +1,8 @@
 public import RAGCore
 
-/// A source as it goes into a prompt and comes back as a citation: one chunk, or neighbouring
+/// A passage of the index as it goes into a prompt and comes back as a citation: one chunk, or neighbouring
 /// and overlapping chunks of one document merged.
-public struct Source: Sendable, Codable, Equatable {
+public struct Passage: Sendable, Codable, Equatable {
     public var n: Int
     public var document: String
     public var heading: String
