@@ -93,10 +93,8 @@ extension Ingestor {
             documents = try loader.load(file)
         }
         let now = Date().timeIntervalSince1970
-        try write(
-            documents, path: path, format: format, size: Int64(bytes.count), mtime: now, contentHash: file.contentHash,
-            existing: existing, chunker: chunker, options: options, report: &report
-        ) { report, done in
+        let version = FileVersion(path: path, format: format, size: Int64(bytes.count), mtime: now, contentHash: file.contentHash)
+        try write(documents, of: version, existing: existing, chunker: chunker, options: options, report: &report) { report, done in
             progress?(IngestProgress(
                 filesDone: 0, filesTotal: 1, documents: report.documents, chunks: report.chunks, bytesDone: done,
                 bytesTotal: Int64(bytes.count), elapsed: Date().timeIntervalSince(started), currentPath: path))

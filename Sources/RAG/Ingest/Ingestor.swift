@@ -121,18 +121,18 @@ public struct Ingestor: Sendable {
     /// A large plain-text file: one document, written in one transaction, but read, chunked and
     /// embedded block by block, so only one block's text and chunks are in memory at a time.
     private func ingestInBlocks(
-        _ file: FileWalker.Found, size: Int64, mtime: Double, contentHash: String, existing: SourceRecord?,
-        chunker: Chunker, options: Options, report: inout IngestReport, tick: (IngestReport, Int64) -> Void
+        _ file: FileVersion, existing: SourceRecord?, chunker: Chunker, options: Options, report: inout IngestReport,
+        tick: (IngestReport, Int64) -> Void
     ) throws {
         let title = loader.plainTextTitle(path: file.path)
         let wasPresent = try existing.map { try store.documentHashes(sourceID: $0.id)[file.path] != nil } ?? false
         var running = report
         var invalidUTF8 = false
         let chunks = try store.transaction { tx -> Int in
-            let sourceID = try tx.upsertSource(path: file.path, format: .text, size: size, mtime: mtime, contentHash: contentHash)
+            let sourceID = try tx.upsertSource(path: file.path, format: .text, size: file.size, mtime: file.mtime, contentHash: file.contentHash)
             let documentID = try tx.insertDocument(
-                LoadedDocument(path: file.path, title: title, format: .text, contentHash: contentHash, size: size, sections: []),
-                sourceID: sourceID, mtime: mtime)
+                LoadedDocument(path: file.path, title: title, format: .text, contentHash: file.contentHash, size: file.size, sections: []),
+                sourceID: sourceID, mtime: file.mtime)
             var ordinal = 0
             var offset = 0
             try loader.textBlocks(path: file.path, blockSize: options.blockSize) { text, bytesRead, invalid in
@@ -213,9 +213,10 @@ public struct Ingestor: Sendable {
             return
         }
 
+        let version = FileVersion(path: file.path, format: file.format, size: size, mtime: mtime, contentHash: contentHash)
         guard let source else {
             do {
-                try ingestInBlocks(file, size: size, mtime: mtime, contentHash: contentHash, existing: existing, chunker: chunker, options: options, report: &report, tick: tick)
+                try ingestInBlocks(version, existing: existing, chunker: chunker, options: options, report: &report, tick: tick)
             } catch let error as RAGError where error.code == .io || error.code == .unsupported {
                 skip(error)  // the file failed part-way: its transaction rolled back, the index is as it was
             }
@@ -227,16 +228,14 @@ public struct Ingestor: Sendable {
         } catch let error as RAGError {
             return skip(error)
         }
-        try write(
-            documents, path: file.path, format: file.format, size: size, mtime: mtime, contentHash: source.contentHash,
-            existing: existing, chunker: chunker, options: options, report: &report, tick: tick)
+        try write(documents, of: version, existing: existing, chunker: chunker, options: options, report: &report, tick: tick)
     }
 
     /// Chunks, embeds and writes a file's documents in batches of transactions; the file's hash
     /// is recorded with the last, so a crash in between makes the next run look at it again.
     func write(
-        _ documents: [LoadedDocument], path: String, format: DocumentFormat, size: Int64, mtime: Double, contentHash: String,
-        existing: SourceRecord?, chunker: Chunker, options: Options, report: inout IngestReport, tick: (IngestReport, Int64) -> Void
+        _ documents: [LoadedDocument], of file: FileVersion, existing: SourceRecord?, chunker: Chunker, options: Options,
+        report: inout IngestReport, tick: (IngestReport, Int64) -> Void
     ) throws {
         for document in documents { report.warnings += document.warnings }
         let previous = try existing.map { try store.documentHashes(sourceID: $0.id) } ?? [:]
@@ -262,12 +261,12 @@ public struct Ingestor: Sendable {
             let vectors = embed(drafts.flatMap { $0 })
             let written = try store.transaction { tx -> (chunks: Int, added: Int, updated: Int) in
                 let sourceID = try tx.upsertSource(
-                    path: path, format: format, size: size, mtime: mtime,
-                    contentHash: last ? contentHash : "")
+                    path: file.path, format: file.format, size: file.size, mtime: file.mtime,
+                    contentHash: last ? file.contentHash : "")
                 var result = (chunks: 0, added: 0, updated: 0)
                 var vectorIndex = 0
                 for (document, chunks) in zip(batch, drafts) {
-                    let documentID = try tx.insertDocument(document, sourceID: sourceID, mtime: mtime)
+                    let documentID = try tx.insertDocument(document, sourceID: sourceID, mtime: file.mtime)
                     for draft in chunks {
                         try tx.insertChunk(draft, documentID: documentID, vector: vectors?[vectorIndex])
                         vectorIndex += 1
