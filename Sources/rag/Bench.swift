@@ -48,9 +48,9 @@ struct EmbedBench: AsyncParsableCommand {
         var result: [String: Any] = [
             "runtime": "rag", "model": embedder.name, "threads": threads, "batch": batch, "kernels": CPUFeatures.kernels,
             "sentences": sentences.count, "tokens": tokens,
-            "sentences_per_s": (Double(sentences.count) / median * 100).rounded() / 100,
-            "tokens_per_s": (Double(tokens) / median * 10).rounded() / 10,
-            "median_s": (median * 10000).rounded() / 10000, "runs_s": runs.map { ($0 * 10000).rounded() / 10000 },
+            "sentences_per_s": (Double(sentences.count) / median).rounded(places: 2),
+            "tokens_per_s": (Double(tokens) / median).rounded(places: 1),
+            "median_s": median.rounded(places: 4), "runs_s": runs.map { $0.rounded(places: 4) },
         ]
         if let query {
             for _ in 0..<20 { _ = embedder.embed([query]) }
@@ -62,10 +62,10 @@ struct EmbedBench: AsyncParsableCommand {
             }
             times.sort()
             result["query_tokens"] = embedder.tokenize([query])[0].ids.count
-            result["query_latency_ms_p50"] = (times[times.count / 2] * 1000).rounded() / 1000
-            result["query_latency_ms_p90"] = (times[times.count * 9 / 10] * 1000).rounded() / 1000
+            result["query_latency_ms_p50"] = times[times.count / 2].rounded(places: 3)
+            result["query_latency_ms_p90"] = times[times.count * 9 / 10].rounded(places: 3)
         }
-        result["peak_rss_mib"] = (peakRSSMiB() * 10).rounded() / 10
+        result["peak_rss_mib"] = peakRSSMiB().rounded(places: 1)
         let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
         print(String(decoding: data, as: UTF8.self))
     }
@@ -138,12 +138,12 @@ struct IndexOpenBench: AsyncParsableCommand {
             let fileBytes = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
             let raw = vectors * dimensions * 4 + graph.linkCount * 4
             let result: [String: Any] = [
-                "vectors": vectors, "dimensions": dimensions, "build_s": (buildSeconds * 100).rounded() / 100,
-                "open_s": (openSeconds * 1000).rounded() / 1000, "first_search_ms": (searchMs * 100).rounded() / 100,
-                "file_mib": (Double(fileBytes) / 1_048_576 * 10).rounded() / 10,
-                "vectors_plus_links_mib": (Double(raw) / 1_048_576 * 10).rounded() / 10,
-                "size_ratio": (Double(fileBytes) / Double(raw) * 1000).rounded() / 1000,
-                "peak_rss_mib": (peakRSSMiB() * 10).rounded() / 10,
+                "vectors": vectors, "dimensions": dimensions, "build_s": buildSeconds.rounded(places: 2),
+                "open_s": openSeconds.rounded(places: 3), "first_search_ms": searchMs.rounded(places: 2),
+                "file_mib": (Double(fileBytes) / 1_048_576).rounded(places: 1),
+                "vectors_plus_links_mib": (Double(raw) / 1_048_576).rounded(places: 1),
+                "size_ratio": (Double(fileBytes) / Double(raw)).rounded(places: 3),
+                "peak_rss_mib": peakRSSMiB().rounded(places: 1),
             ]
             let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))

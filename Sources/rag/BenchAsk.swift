@@ -50,16 +50,15 @@ struct AskBench: AsyncParsableCommand {
                 passes[p].seconds = Date().timeIntervalSince(start)
             }
             func median(_ x: [Double]) -> Double { x.isEmpty ? 0 : x.sorted()[x.count / 2] }
-            func round1(_ x: Double) -> Double { (x * 10).rounded() / 10 }
             let result: [String: Any] = [
                 "questions": list.count, "template": template, "max_tokens": maxTokens,
-                "retrieve_ms_p50": round1(median(passes[1].retrieve)),
+                "retrieve_ms_p50": median(passes[1].retrieve).rounded(places: 1),
                 "prompt_tokens_p50": median(passes[1].promptTokens.map(Double.init)),
-                "ttft_ms_p50_without_prefix_cache": round1(median(passes[0].ttft)),
-                "ttft_ms_p50_with_prefix_cache": round1(median(passes[1].ttft)),
+                "ttft_ms_p50_without_prefix_cache": median(passes[0].ttft).rounded(places: 1),
+                "ttft_ms_p50_with_prefix_cache": median(passes[1].ttft).rounded(places: 1),
                 "reused_prompt_tokens_p50": median(passes[1].reused.map(Double.init)),
-                "decode_tok_s_p50": round1(median(passes[1].decode)),
-                "seconds_without_prefix_cache": round1(passes[0].seconds), "seconds_with_prefix_cache": round1(passes[1].seconds),
+                "decode_tok_s_p50": median(passes[1].decode).rounded(places: 1),
+                "seconds_without_prefix_cache": passes[0].seconds.rounded(places: 1), "seconds_with_prefix_cache": passes[1].seconds.rounded(places: 1),
             ]
             let json = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
             print(String(decoding: json, as: UTF8.self))

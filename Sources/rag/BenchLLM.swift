@@ -52,7 +52,7 @@ struct LLMBench: AsyncParsableCommand {
                     worst = max(worst, Date().timeIntervalSince(s))
                 }
                 decode.append(Date().timeIntervalSince(t1))
-                stepMax.append((worst * 1e5).rounded() / 100)
+                stepMax.append((worst * 1000).rounded(places: 2))
                 firstIds = Array(generated.prefix(8))
             }
             func median(_ x: [Double]) -> Double { x.sorted()[x.count / 2] }
@@ -80,18 +80,18 @@ struct LLMBench: AsyncParsableCommand {
             let result: [String: Any] = [
                 "runtime": "rag", "model": (generator.path as NSString).lastPathComponent, "threads": threads,
                 "kernels": CPUFeatures.kernels, "n_prompt": ids.count, "n_gen": nGen,
-                "prefill_tok_s": (Double(ids.count) / median(prefill) * 100).rounded() / 100,
-                "decode_tok_s": (Double(nGen) / median(decode) * 100).rounded() / 100,
-                "prefill_runs_s": prefill.map { ($0 * 1e4).rounded() / 1e4 }, "decode_runs_s": decode.map { ($0 * 1e4).rounded() / 1e4 },
+                "prefill_tok_s": (Double(ids.count) / median(prefill)).rounded(places: 2),
+                "decode_tok_s": (Double(nGen) / median(decode)).rounded(places: 2),
+                "prefill_runs_s": prefill.map { $0.rounded(places: 4) }, "decode_runs_s": decode.map { $0.rounded(places: 4) },
                 "decode_step_max_ms": stepMax, "reps": reps, "first_gen_ids": firstIds.map(Int.init),
-                "load_s": (loadSeconds * 1000).rounded() / 1000, "weight_mib_per_token": Double(model.weightBytesPerToken) / 1_048_576,
-                "peak_rss_mib": (peakRSS * 10).rounded() / 10,
-                "step1_ms": (median(one) * 1e5).rounded() / 100, "step4_ms": (median(four) * 1e5).rounded() / 100,
-                "step4_over_step1": (median(four) / median(one) * 100).rounded() / 100,
-                "barriers_per_token": jobsPerToken, "barrier_us": (barrier * 1e8).rounded() / 100,
-                "sync_ms_per_token": (Double(jobsPerToken) * barrier * 1e5).rounded() / 100,
-                "decode_gb_s": (Double(model.weightBytesPerToken) * Double(nGen) / median(decode) / 1e7).rounded() / 100,
-                "memory_read_gb_s": (bandwidth / 1e7).rounded() / 100,
+                "load_s": loadSeconds.rounded(places: 3), "weight_mib_per_token": Double(model.weightBytesPerToken) / 1_048_576,
+                "peak_rss_mib": peakRSS.rounded(places: 1),
+                "step1_ms": (median(one) * 1000).rounded(places: 2), "step4_ms": (median(four) * 1000).rounded(places: 2),
+                "step4_over_step1": (median(four) / median(one)).rounded(places: 2),
+                "barriers_per_token": jobsPerToken, "barrier_us": (barrier * 1e6).rounded(places: 2),
+                "sync_ms_per_token": (Double(jobsPerToken) * barrier * 1000).rounded(places: 2),
+                "decode_gb_s": (Double(model.weightBytesPerToken) * Double(nGen) / median(decode) / 1e9).rounded(places: 2),
+                "memory_read_gb_s": (bandwidth / 1e9).rounded(places: 2),
             ]
             let json = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
             print(String(decoding: json, as: UTF8.self))

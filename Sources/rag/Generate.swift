@@ -116,8 +116,8 @@ struct Generate: AsyncParsableCommand {
                 printJSON(Output(
                     promptTokens: result.promptTokens, tokens: result.tokens, text: result.text, stop: result.stopReason.rawValue,
                     timings: Timings(
-                        ttftMs: (result.timeToFirstToken * 1e4).rounded() / 10, promptTokS: (result.promptTokensPerSecond * 10).rounded() / 10,
-                        decodeTokS: (result.decodeTokensPerSecond * 10).rounded() / 10)))
+                        ttftMs: (result.timeToFirstToken * 1000).rounded(places: 1), promptTokS: result.promptTokensPerSecond.rounded(places: 1),
+                        decodeTokS: result.decodeTokensPerSecond.rounded(places: 1))))
             } else {
                 FileHandle.standardOutput.write(Data("\n".utf8))
                 printError(String(

@@ -81,7 +81,7 @@ struct IndexRebuild: AsyncParsableCommand {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         if json {
             struct Output: Encodable { var seconds: Double; var index: GraphInfo? }
-            printJSON(Output(seconds: (seconds * 1000).rounded() / 1000, index: info))
+            printJSON(Output(seconds: seconds.rounded(places: 3), index: info))
         } else {
             print((info.map(describe) ?? "no vectors: nothing to index") + String(format: "; rebuilt in %.2f s", seconds))
         }
@@ -159,9 +159,9 @@ struct IndexBench: AsyncParsableCommand {
                     printJSON(IndexBenchLine(
                         runtime: "rag", data: URL(fileURLWithPath: base).deletingLastPathComponent().lastPathComponent,
                         space: space.rawValue, nBase: baseRows.count, nQuery: queries.count, dim: d, m: m,
-                        efConstruction: efConstruction, buildS: (buildSeconds * 10_000).rounded() / 10_000, k: k, ef: ef,
-                        recall: (recall * 10_000).rounded() / 10_000, qps: (qps * 10).rounded() / 10, threads: 1,
-                        peakRssMib: (peakRSSMiB() * 10).rounded() / 10))
+                        efConstruction: efConstruction, buildS: buildSeconds.rounded(places: 4), k: k, ef: ef,
+                        recall: recall.rounded(places: 4), qps: qps.rounded(places: 1), threads: 1,
+                        peakRssMib: peakRSSMiB().rounded(places: 1)))
                 } else {
                     print(String(format: "ef %4d: recall@%d %.4f, %8.0f queries/s", ef, k, recall, qps))
                 }

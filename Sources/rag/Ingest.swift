@@ -98,7 +98,7 @@ struct Ingest: AsyncParsableCommand {
             (added, updated, unchanged, removed, renamed, chunks, files) = (r.added, r.updated, r.unchanged, r.removed, r.renamed, r.chunks, r.files)
             skipped = r.skipped
             warnings = r.warnings
-            seconds = (r.seconds * 1000).rounded() / 1000
+            seconds = r.seconds.rounded(places: 3)
         }
     }
 }

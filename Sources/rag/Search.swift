@@ -39,7 +39,7 @@ struct Search: AsyncParsableCommand {
             struct Result: Encodable { var chunk_id: Int64; var document: String; var heading: String; var score: Double; var text: String; var snippet: String }
             struct Output: Encodable { var results: [Result] }
             printJSON(Output(results: hits.map {
-                Result(chunk_id: $0.chunkID.rawValue, document: $0.document, heading: $0.heading, score: ($0.score * 1_000_000).rounded() / 1_000_000, text: $0.text, snippet: $0.snippet)
+                Result(chunk_id: $0.chunkID.rawValue, document: $0.document, heading: $0.heading, score: $0.score.rounded(places: 6), text: $0.text, snippet: $0.snippet)
             }))
             return
         }

@@ -29,15 +29,14 @@ public struct AskReport: Encodable, Sendable {
     public var stop: String?
 
     public init(_ result: AskResult, showReasoning: Bool) {
-        func round1(_ x: Double) -> Double { (x * 10).rounded() / 10 }
         let g = result.generation
         answer = result.answer
         reasoning = showReasoning && result.fullText != result.answer ? result.fullText : nil
         citations = Self.citations(result.sources)
         timings = Timings(
-            retrieveMs: round1(result.retrieveMilliseconds), promptTokens: g?.promptTokens.count ?? 0,
-            reusedPromptTokens: g?.reusedPromptTokens ?? 0, ttftMs: round1((g?.timeToFirstToken ?? 0) * 1000),
-            decodeTokS: round1(g?.decodeTokensPerSecond ?? 0), completionTokens: g?.tokens.count ?? 0)
+            retrieveMs: result.retrieveMilliseconds.rounded(places: 1), promptTokens: g?.promptTokens.count ?? 0,
+            reusedPromptTokens: g?.reusedPromptTokens ?? 0, ttftMs: ((g?.timeToFirstToken ?? 0) * 1000).rounded(places: 1),
+            decodeTokS: (g?.decodeTokensPerSecond ?? 0).rounded(places: 1), completionTokens: g?.tokens.count ?? 0)
         cached = result.cached
         abstained = result.abstained
         stop = g?.stopReason.rawValue

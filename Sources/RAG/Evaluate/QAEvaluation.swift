@@ -185,7 +185,7 @@ public struct QARecord: Sendable, Encodable {
         try c.encodeIfPresent(rougeL, forKey: .rougeL)
         try c.encode(sourceRank, forKey: .sourceRank)
         try c.encode(sourceInContext, forKey: .sourceInContext)
-        try c.encodeIfPresent(similarity.map(round4), forKey: .similarity)
+        try c.encodeIfPresent(similarity.map { $0.rounded(places: 4) }, forKey: .similarity)
         try c.encode(abstained, forKey: .abstained)
         try c.encode(seconds, forKey: .seconds)
         try c.encode(promptTokens, forKey: .promptTokens)
@@ -297,27 +297,26 @@ public struct QAEvaluation: Sendable {
 
     public static func summarize(_ records: [QARecord], labelled: Bool, generated: Bool, k: Int) -> Result {
         let n = Double(max(1, records.count))
-        func mean(_ values: [Double]) -> Double { round4(values.reduce(0, +) / Double(max(1, values.count))) }
+        func mean(_ values: [Double]) -> Double { (values.reduce(0, +) / Double(max(1, values.count))).rounded(places: 4) }
         let generatedDecode = records.filter { $0.decodeTokS > 0 }.map(\.decodeTokS)
         return Result(
             questions: records.count,
             accuracy: labelled ? mean(records.map { $0.correct == true ? 1 : 0 }) : nil,
-            macroF1: labelled ? round4(QAMetrics.macroF1(gold: records.map { $0.gold.lowercased() }, predicted: records.map(\.label))) : nil,
+            macroF1: labelled ? QAMetrics.macroF1(gold: records.map { $0.gold.lowercased() }, predicted: records.map(\.label)).rounded(places: 4) : nil,
             exactMatch: generated && !labelled ? mean(records.compactMap(\.exactMatch)) : nil,
             f1: generated && !labelled ? mean(records.compactMap(\.f1)) : nil,
             rougeL: generated ? mean(records.compactMap(\.rougeL)) : nil,
-            sourceHit1: round4(Double(records.filter { $0.sourceRank == 1 }.count) / n),
-            sourceHitK: round4(Double(records.filter { ($0.sourceRank ?? .max) <= k }.count) / n),
+            sourceHit1: (Double(records.filter { $0.sourceRank == 1 }.count) / n).rounded(places: 4),
+            sourceHitK: (Double(records.filter { ($0.sourceRank ?? .max) <= k }.count) / n).rounded(places: 4),
             k: k,
-            sourceInContext: round4(Double(records.filter(\.sourceInContext).count) / n),
+            sourceInContext: (Double(records.filter(\.sourceInContext).count) / n).rounded(places: 4),
             mrr10: mean(records.map { $0.sourceRank.map { $0 <= 10 ? 1 / Double($0) : 0 } ?? 0 }),
             abstained: records.filter(\.abstained).count,
             unlabelled: labelled ? records.filter { $0.label == nil }.count : nil,
-            secondsPerQuestion: round4(records.map(\.seconds).reduce(0, +) / n),
+            secondsPerQuestion: (records.map(\.seconds).reduce(0, +) / n).rounded(places: 4),
             promptTokens: generated ? (records.map { Double($0.promptTokens) }.reduce(0, +) / n).rounded() : 0,
-            decodeTokS: generatedDecode.isEmpty ? 0 : (generatedDecode.reduce(0, +) / Double(generatedDecode.count) * 10).rounded() / 10)
+            decodeTokS: generatedDecode.isEmpty ? 0 : (generatedDecode.reduce(0, +) / Double(generatedDecode.count)).rounded(places: 1))
     }
 }
 
 /// Four decimals: the precision the evaluation reports figures at.
-private func round4(_ x: Double) -> Double { (x * 1e4).rounded() / 1e4 }

@@ -109,10 +109,9 @@ public struct RetrievalEvaluation: Sendable {
             progress(i + 1, collection.queries.count)
         }
         let n = Double(collection.queries.count)
-        func round4(_ x: Double) -> Double { (x * 1e4).rounded() / 1e4 }
         return Result(
-            ndcg10: round4(ndcg / n), recall100: round4(recall / n), mrr10: round4(mrr / n), queries: collection.queries.count,
-            p50Ms: (RetrievalMetrics.percentile(latencies, 0.5) * 10).rounded() / 10,
-            p95Ms: (RetrievalMetrics.percentile(latencies, 0.95) * 10).rounded() / 10)
+            ndcg10: (ndcg / n).rounded(places: 4), recall100: (recall / n).rounded(places: 4), mrr10: (mrr / n).rounded(places: 4), queries: collection.queries.count,
+            p50Ms: RetrievalMetrics.percentile(latencies, 0.5).rounded(places: 1),
+            p95Ms: RetrievalMetrics.percentile(latencies, 0.95).rounded(places: 1))
     }
 }

@@ -41,6 +41,6 @@ struct SearchController: Controller {
                     rank: i + 1, chunkId: h.chunkID.rawValue, document: h.document, heading: h.heading, score: h.score,
                     text: h.text, snippet: h.snippet, start: h.start, end: h.end)
             },
-            mode: mode.rawValue, tookMs: (took * 10).rounded() / 10)
+            mode: mode.rawValue, tookMs: took.rounded(places: 1))
     }
 }
