@@ -5,7 +5,7 @@ internal import Hummingbird
 struct APIRequestContext: RequestContext {
     var coreContext: CoreRequestContextStorage
     /// Largest JSON body a route decodes; `RequestLimitMiddleware` sets the configuration's.
-    var maxBodyBytes = ServerConfiguration().maxBodyBytes
+    var maxBodyBytes = ServerConfiguration.defaultMaxBodyBytes
 
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

@@ -10,7 +10,8 @@ public struct ServerConfiguration: Sendable {
     /// Generations waiting behind the running one before requests are refused with 503.
     public var queueCapacity = 8
     /// Largest JSON body, bytes.
-    public var maxBodyBytes = 1 << 20
+    public var maxBodyBytes = ServerConfiguration.defaultMaxBodyBytes
+    static let defaultMaxBodyBytes = 1 << 20
     /// Largest upload, bytes.
     public var maxUploadBytes = 32 << 20
     public var maxQuestionCharacters = 4000
