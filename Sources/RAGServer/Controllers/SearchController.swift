@@ -11,11 +11,7 @@ struct SearchController: Controller {
         routes.post("/v1/search", use: search)
     }
 
-    struct SearchRequest: Decodable {
-        var query: String
-        var topK: Int?
-        var mode: String?
-    }
+    struct SearchRequest: Decodable { var query: String; var topK: Int?; var mode: String? }
 
     struct SearchResult: Encodable {
         var rank: Int; var chunkId: Int64; var document: String; var heading: String; var score: Double
