@@ -35,6 +35,11 @@ public final class Session: @unchecked Sendable {
     private let gate: UnsafeMutablePointer<Float>, up: UnsafeMutablePointer<Float>
     private let scores: UnsafeMutablePointer<Float>
     private var activations: [String: QuantizedActivations] = [:]
+    /// Counts the inputs of products (a product with `sameInput` keeps the count), and which
+    /// count each activation buffer was last quantized from: a buffer is quantized again only
+    /// for a new input.
+    private var inputGeneration = 0
+    private var quantizedGeneration: [ObjectIdentifier: Int] = [:]
     public private(set) var logits: [Float]
 
     public init(model: LanguageModel, contextLength: Int? = nil, batchSize: Int = 512, threads: Int? = nil) {
@@ -150,8 +155,8 @@ public final class Session: @unchecked Sendable {
         for (index, layer) in model.layers.enumerated() {
             rmsNorm(x, layer.attentionNorm, rows: n, into: h)
             matmul(layer.query, h, rows: n, into: q, bias: layer.queryBias)
-            matmul(layer.key, h, rows: n, into: k, bias: layer.keyBias)
-            matmul(layer.value, h, rows: n, into: v, bias: layer.valueBias)
+            matmul(layer.key, h, rows: n, into: k, bias: layer.keyBias, sameInput: true)
+            matmul(layer.value, h, rows: n, into: v, bias: layer.valueBias, sameInput: true)
             rope(q, rows: n, heads: c.headCount)
             rope(k, rows: n, heads: c.headCountKV)
             let cacheOffset = index * contextLength * kvWidth
@@ -167,7 +172,7 @@ public final class Session: @unchecked Sendable {
             for i in 0..<n * d { x[i] += h[i] }
             rmsNorm(x, layer.feedForwardNorm, rows: n, into: h)
             matmul(layer.gate, h, rows: n, into: gate)
-            matmul(layer.up, h, rows: n, into: up)
+            matmul(layer.up, h, rows: n, into: up, sameInput: true)
             for i in 0..<n * ff {
                 let g = gate[i]
                 gate[i] = g / (1 + expf(-g)) * up[i]
@@ -209,8 +214,13 @@ public final class Session: @unchecked Sendable {
     /// out[r·rows + o] = W[o] · x[r] (+ bias), for `rows` input rows, over the threads: the
     /// integer dots of the stored blocks with quantized activations at every batch size (a
     /// prompt too: no f32 copy of a matrix, and the sums ggml makes), float matrices decoded a row
-    /// at a time.
-    private func matmul(_ w: Matrix, _ input: UnsafeMutablePointer<Float>, rows n: Int, into out: UnsafeMutablePointer<Float>, bias: [Float]? = nil) {
+    /// at a time. `sameInput`: the input is the previous product's, unchanged since, so its
+    /// activations quantized in this format then are used again.
+    private func matmul(
+        _ w: Matrix, _ input: UnsafeMutablePointer<Float>, rows n: Int, into out: UnsafeMutablePointer<Float>, bias: [Float]? = nil,
+        sameInput: Bool = false
+    ) {
+        if !sameInput { inputGeneration &+= 1 }
         if let format = w.activationFormat {
             integerProduct(w, format, input, rows: n, into: out)
         } else {
@@ -234,7 +244,10 @@ public final class Session: @unchecked Sendable {
         let outputs = w.rows, target = UnsafeTransfer(out)
         let (chunk, chunks) = rowChunks(outputs)
         let a = buffer(format, width: w.columns)
-        a.quantize(input, rows: n, stride: w.columns, threads: n > QuantDot.maxRows ? threads : 1)
+        if quantizedGeneration[ObjectIdentifier(a)] != inputGeneration {
+            a.quantize(input, rows: n, stride: w.columns, threads: n > QuantDot.maxRows ? threads : 1)
+            quantizedGeneration[ObjectIdentifier(a)] = inputGeneration
+        }
         pool.forEach(chunks) { c, _ in
             let lo = c * chunk, hi = min(outputs, lo + chunk)
             var tile = lo
