@@ -323,29 +323,48 @@ public final class Session: @unchecked Sendable {
         let base = position
         let (qs, out, ks, vs, sc) = (UnsafeTransfer(q), UnsafeTransfer(attention), UnsafeTransfer(keys + cacheOffset), UnsafeTransfer(values + cacheOffset), UnsafeTransfer(scores))
         let (headDim, kvWidth, d, context) = (headDim, kvWidth, d, contextLength)
-        // One item per query head, all its new rows together (`attentionRows` a pass): each cached
-        // key and value is converted once for the rows, and a row's later positions are masked.
-        pool.forEach(heads) { head, thread in
-            let kvHead = head / group
-            let s = sc.value + thread * Self.attentionRows * context
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: Self.attentionRows * headDim) { buffer in
+        // The query rows of a pass share one KV head, whose cached keys and values are converted
+        // once for all of them: one token's heads of a KV group (a few new tokens), or one head's
+        // tokens with a row's later positions masked (a prompt) — whichever makes fewer passes.
+        let kvHeads = c.headCountKV, most = Self.attentionRows
+        let byToken = n * ((group + most - 1) / most) < group * ((n + most - 1) / most)
+        pool.forEach(byToken ? n * kvHeads : heads) { item, thread in
+            let s = sc.value + thread * most * context
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: most * headDim) { buffer in
                 let query = buffer.baseAddress!
-                var first = 0
-                while first < n {
-                    let rows = min(Self.attentionRows, n - first), count = base + first + rows
-                    for r in 0..<rows { (query + r * headDim).update(from: qs.value + (first + r) * d + head * headDim, count: headDim) }
+                /// `rows` query rows from `source` (`ldq` apart) against KV head `kvHead`, row r
+                /// seeing the positions before `visible(r)`; the outputs to `target`, `ldo` apart.
+                func pass(kvHead: Int, rows: Int, source: UnsafePointer<Float>, ldq: Int, visible: (Int) -> Int, target: UnsafeMutablePointer<Float>, ldo: Int) {
+                    let count = visible(rows - 1)
+                    for r in 0..<rows { (query + r * headDim).update(from: source + r * ldq, count: headDim) }
                     HalfAttention.roundToHalf(query, count: rows * headDim)
                     HalfAttention.scores(query, rows: rows, dim: headDim, keys: ks.value + kvHead * headDim, stride: kvWidth, count: count, into: s, lds: context)
                     for r in 0..<rows {
-                        let row = s + r * context, visible = base + first + r + 1
-                        softmax(row, count: visible, scale: scale)
-                        HalfAttention.roundToHalf(row, count: visible)
-                        for t in visible..<count { row[t] = 0 }
+                        let row = s + r * context, seen = visible(r)
+                        softmax(row, count: seen, scale: scale)
+                        HalfAttention.roundToHalf(row, count: seen)
+                        for t in seen..<count { row[t] = 0 }
                     }
                     HalfAttention.values(
                         s, rows: rows, ldp: context, values: vs.value + kvHead * headDim, stride: kvWidth, count: count, dim: headDim,
-                        into: out.value + first * d + head * headDim, ldo: d)
-                    first += rows
+                        into: target, ldo: ldo)
+                }
+                if byToken {
+                    let t = item / kvHeads, kvHead = item % kvHeads
+                    var h = kvHead * group
+                    while h < (kvHead + 1) * group {
+                        let rows = min(most, (kvHead + 1) * group - h), at = t * d + h * headDim
+                        pass(kvHead: kvHead, rows: rows, source: qs.value + at, ldq: headDim, visible: { _ in base + t + 1 }, target: out.value + at, ldo: headDim)
+                        h += rows
+                    }
+                } else {
+                    let head = item, kvHead = head / group
+                    var first = 0
+                    while first < n {
+                        let rows = min(most, n - first), at = first * d + head * headDim
+                        pass(kvHead: kvHead, rows: rows, source: qs.value + at, ldq: d, visible: { base + first + $0 + 1 }, target: out.value + at, ldo: d)
+                        first += rows
+                    }
                 }
             }
         }
