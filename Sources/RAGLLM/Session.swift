@@ -34,12 +34,10 @@ public final class Session: @unchecked Sendable {
     private let attention: UnsafeMutablePointer<Float>
     private let gate: UnsafeMutablePointer<Float>, up: UnsafeMutablePointer<Float>
     private let scores: UnsafeMutablePointer<Float>
-    private var activations: [String: QuantizedActivations] = [:]
-    /// Counts the inputs of products (a product with `sameInput` keeps the count), and which
-    /// count each activation buffer was last quantized from: a buffer is quantized again only
-    /// for a new input.
+    /// One activation buffer per format and width, with the input it was last quantized from.
+    private var activations: [String: (buffer: QuantizedActivations, input: Int)] = [:]
+    /// Counts the inputs of products (a product with `sameInput` keeps the count).
     private var inputGeneration = 0
-    private var quantizedGeneration: [ObjectIdentifier: Int] = [:]
     public private(set) var logits: [Float]
 
     public init(model: LanguageModel, contextLength: Int? = nil, batchSize: Int = 512, threads: Int? = nil) {
@@ -202,13 +200,16 @@ public final class Session: @unchecked Sendable {
         }
     }
 
-    /// The quantized-activation buffer for a format and width (made once per session).
-    private func buffer(_ format: ActivationFormat, width: Int) -> QuantizedActivations {
+    /// `input` quantized as `format` wants, in the session's buffer for that format and width
+    /// (made once); quantized again only for a new input.
+    private func quantized(_ input: UnsafeMutablePointer<Float>, rows n: Int, format: ActivationFormat, width: Int) -> QuantizedActivations {
         let key = "\(format)/\(width)"
-        if let b = activations[key] { return b }
-        let b = QuantizedActivations(format: format, width: width, capacity: batchSize)
-        activations[key] = b
-        return b
+        let entry = activations[key] ?? (QuantizedActivations(format: format, width: width, capacity: batchSize), -1)
+        if entry.input != inputGeneration {
+            entry.buffer.quantize(input, rows: n, stride: width, threads: n > QuantDot.maxRows ? threads : 1)
+            activations[key] = (entry.buffer, inputGeneration)
+        }
+        return entry.buffer
     }
 
     /// out[r·rows + o] = W[o] · x[r] (+ bias), for `rows` input rows, over the threads: the
@@ -243,11 +244,7 @@ public final class Session: @unchecked Sendable {
     private func integerProduct(_ w: Matrix, _ format: ActivationFormat, _ input: UnsafeMutablePointer<Float>, rows n: Int, into out: UnsafeMutablePointer<Float>) {
         let outputs = w.rows, target = UnsafeTransfer(out)
         let (chunk, chunks) = rowChunks(outputs)
-        let a = buffer(format, width: w.columns)
-        if quantizedGeneration[ObjectIdentifier(a)] != inputGeneration {
-            a.quantize(input, rows: n, stride: w.columns, threads: n > QuantDot.maxRows ? threads : 1)
-            quantizedGeneration[ObjectIdentifier(a)] = inputGeneration
-        }
+        let a = quantized(input, rows: n, format: format, width: w.columns)
         pool.forEach(chunks) { c, _ in
             let lo = c * chunk, hi = min(outputs, lo + chunk)
             var tile = lo
