@@ -48,68 +48,38 @@ public final class QuantizedActivations: @unchecked Sendable {
         sum32.deallocate()
     }
 
-    /// Quantizes `rows` vectors of `width` values, `stride` floats apart.
-    public func quantize(_ x: UnsafePointer<Float>, rows: Int, stride: Int, threads: Int = 1) {
+    /// Quantizes `rows` vectors of `width` values, `stride` floats apart; with a pool, each row's
+    /// blocks split over its threads (blocks are independent, so even one row is shared) unless
+    /// there are too few values to pay for a job.
+    public func quantize(_ x: UnsafePointer<Float>, rows: Int, stride: Int, pool: WorkerPool? = nil) {
         precondition(rows <= capacity, "Programmer error: \(rows) rows, capacity \(capacity)")
         self.rows = rows
+        let blocks = width / format.blockSize
+        let parts = min(pool?.threads ?? 1, blocks), size = (blocks + parts - 1) / parts
+        guard let pool, parts > 1, rows * width >= Self.valuesPerJob else {
+            for r in 0..<rows { quantize(x + r * stride, row: r, blocks: 0..<blocks) }
+            return
+        }
         let source = UnsafeTransfer(x)
-        Parallel.forEach(rows, threads: rows >= 8 ? threads : 1) { r, _ in self.quantizeRow(source.value + r * stride, row: r) }
+        pool.forEach(rows * parts) { item, _ in
+            let r = item / parts, lo = item % parts * size
+            self.quantize(source.value + r * stride, row: r, blocks: lo..<min(blocks, lo + size))
+        }
     }
 
-    /// Quantizes one row (rows are independent: threads may write different ones).
-    func quantizeRow(_ x: UnsafePointer<Float>, row r: Int) {
-        let q = quants + r * width
+    /// The fewest values worth a job on the pool's threads (a job costs about a microsecond).
+    static let valuesPerJob = 4096
+
+    /// Quantizes blocks `range` of one row (blocks are independent: threads may write different
+    /// ones); the C kernels (CQuantDot) round as ggml does.
+    func quantize(_ x: UnsafePointer<Float>, row r: Int, blocks range: Range<Int>) {
+        let size = format.blockSize, blocks = width / size, first = r * blocks + range.lowerBound
+        let source = x + range.lowerBound * size, q = quants + r * width + range.lowerBound * size
         switch format {
         case .q8_0, .q8_1:
-            let blocks = width / 32
-            for b in 0..<blocks {
-                let v = x + b * 32
-                var amax: Float = 0
-                for j in 0..<32 {
-                    let a = abs(v[j])
-                    amax = a > amax ? a : amax
-                }
-                let d = amax / 127
-                let inverse: Float = amax != 0 ? 127 / amax : 0
-                var sum: Int32 = 0
-                for j in 0..<32 {
-                    // Round half to even by the 1.5·2²³ trick (|x| ≤ 127 here), as _mm_round_ps does.
-                    let rounded = (v[j] * inverse + 12_582_912) - 12_582_912
-                    let qj = Int8(truncatingIfNeeded: Int32(truncatingIfNeeded: Int(rounded)))
-                    q[b * 32 + j] = qj
-                    sum &+= Int32(qj)
-                }
-                scales[r * blocks + b] = Float(Float16(d))
-                sums[r * blocks + b] = Float(Float16(Float(sum) * d))
-            }
+            rag_quantize_q8_0(source, Int32(range.count), q, scales + first, format == .q8_1 ? sums + first : nil)
         case .q8_K:
-            let blocks = width / 256
-            for b in 0..<blocks {
-                let v = x + b * 256
-                var amax: Float = 0, maxValue: Float = 0
-                for j in 0..<256 where abs(v[j]) > amax {
-                    amax = abs(v[j])
-                    maxValue = v[j]
-                }
-                if amax == 0 {
-                    (q + b * 256).update(repeating: 0, count: 256)
-                    scales[r * blocks + b] = 0
-                } else {
-                    let inverse = -127 / maxValue
-                    for j in 0..<256 { q[b * 256 + j] = Int8(min(127, (inverse * v[j]).rounded(.toNearestOrEven))) }
-                    scales[r * blocks + b] = 1 / inverse
-                }
-            }
-        }
-        // Only the K-quant dots read the group sums (their offsets and minimums).
-        guard format == .q8_K else { return }
-        let groups = width / 16
-        let g16 = sum16 + r * groups, g32 = sum32 + r * (groups / 2)
-        for k in 0..<groups {
-            var s: Int16 = 0
-            for j in 0..<16 { s &+= Int16(q[k * 16 + j]) }  // |Σ| ≤ 16 · 128
-            g16[k] = s
-            if k % 2 == 1 { g32[k / 2] = g16[k - 1] &+ s }
+            rag_quantize_q8_K(source, Int32(range.count), q, scales + first, sum16 + first * 16, sum32 + first * 8)
         }
     }
 

@@ -13,8 +13,11 @@ internal import Synchronization
 /// Not reentrant: one job at a time (a Session is used by one thread at a time).
 public final class WorkerPool: @unchecked Sendable {
     public let threads: Int
-    /// Spin iterations (each one `pause`, ~10–50 ns) before a worker parks.
-    static let spinLimit = 4000
+    /// Spin iterations (each one `pause`, ~25 ns on these cores) before a worker parks: about a
+    /// millisecond, longer than any gap between a token's jobs (the serial work between products
+    /// of a 4-token step takes up to ~0.2 ms), since a parked worker takes tens of microseconds to
+    /// wake and the caller waits for it at the barrier.
+    static let spinLimit = 40000
 
     private let generation = Atomic<Int>(0)
     private let unfinished = Atomic<Int>(0)

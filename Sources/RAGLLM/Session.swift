@@ -35,7 +35,7 @@ public final class Session: @unchecked Sendable {
     private let gate: UnsafeMutablePointer<Float>, up: UnsafeMutablePointer<Float>
     private let scores: UnsafeMutablePointer<Float>
     /// One activation buffer per format and width, with the input it was last quantized from.
-    private var activations: [String: (buffer: QuantizedActivations, input: Int)] = [:]
+    private var activations: [ActivationKey: (buffer: QuantizedActivations, input: Int)] = [:]
     /// Counts the inputs of products (a product with `sameInput` keeps the count).
     private var inputGeneration = 0
     public private(set) var logits: [Float]
@@ -171,10 +171,7 @@ public final class Session: @unchecked Sendable {
             rmsNorm(x, layer.feedForwardNorm, rows: n, into: h)
             matmul(layer.gate, h, rows: n, into: gate)
             matmul(layer.up, h, rows: n, into: up, sameInput: true)
-            for i in 0..<n * ff {
-                let g = gate[i]
-                gate[i] = g / (1 + expf(-g)) * up[i]
-            }
+            swiGLU(count: n * ff)
             matmul(layer.down, gate, rows: n, into: h)
             for i in 0..<n * d { x[i] += h[i] }
         }
@@ -183,6 +180,18 @@ public final class Session: @unchecked Sendable {
         if computeLogits {
             rmsNorm(x + (n - 1) * d, model.outputNorm, rows: 1, into: h)
             logits.withUnsafeMutableBufferPointer { out in matmul(model.output, h, rows: 1, into: out.baseAddress!) }
+        }
+    }
+
+    /// gate ← SiLU(gate) · up over the first `count` values, split over the threads.
+    private func swiGLU(count: Int) {
+        let (g, u) = (UnsafeTransfer(gate), UnsafeTransfer(up))
+        let parts = count >= 4096 ? threads : 1, size = (count + parts - 1) / parts
+        pool.forEach(parts) { part, _ in
+            for i in part * size..<min(count, (part + 1) * size) {
+                let x = g.value[i]
+                g.value[i] = x / (1 + expf(-x)) * u.value[i]
+            }
         }
     }
 
@@ -203,10 +212,10 @@ public final class Session: @unchecked Sendable {
     /// `input` quantized as `format` wants, in the session's buffer for that format and width
     /// (made once); quantized again only for a new input.
     private func quantized(_ input: UnsafeMutablePointer<Float>, rows n: Int, format: ActivationFormat, width: Int) -> QuantizedActivations {
-        let key = "\(format)/\(width)"
+        let key = ActivationKey(format: format, width: width)
         let entry = activations[key] ?? (QuantizedActivations(format: format, width: width, capacity: batchSize), -1)
         if entry.input != inputGeneration {
-            entry.buffer.quantize(input, rows: n, stride: width, threads: n > QuantDot.maxRows ? threads : 1)
+            entry.buffer.quantize(input, rows: n, stride: width, pool: pool)
             activations[key] = (entry.buffer, inputGeneration)
         }
         return entry.buffer
@@ -366,6 +375,12 @@ public final class Session: @unchecked Sendable {
             }
         }
     }
+}
+
+/// Which activation buffer a product uses: one per format and width.
+private struct ActivationKey: Hashable {
+    let format: ActivationFormat
+    let width: Int
 }
 
 /// softmax(scale·x) in place (max subtracted; the sum in double, as ggml's soft_max).

@@ -31,4 +31,10 @@ enum { RAG_Q4_0 = 2, RAG_Q4_1 = 3, RAG_Q5_0 = 6, RAG_Q8_0 = 8, RAG_Q4_K = 12, RA
 int rag_quant_dot_avx2(int type, const void *w, size_t row_bytes, int rows, const rag_q8_rows *x, int nx, float *out, size_t ldo);
 int rag_quant_dot_vnni(int type, const void *w, size_t row_bytes, int rows, const rag_q8_rows *x, int nx, float *out, size_t ldo);
 
+/// Quantizes `blocks` blocks of activations from `x` as ggml does on x86 (AVX2 + F16C):
+/// Q8_0 (32 values a block; `d` the scale rounded to f16; `s`, if not NULL, d·Σq rounded to f16,
+/// which makes Q8_1) and Q8_K (256 a block, f32 scale, Σq per 16 and per 32).
+void rag_quantize_q8_0(const float *x, int blocks, int8_t *q, float *d, float *s);
+void rag_quantize_q8_K(const float *x, int blocks, int8_t *q, float *d, int16_t *sum16, int16_t *sum32);
+
 #endif
