@@ -80,6 +80,32 @@ RAG_INLINE void rag_block32(const int type, const int nx, const uint8_t *block, 
     }
 }
 
+/// One weight row against up to four activation rows: even blocks into one set of
+/// accumulators, odd blocks into another (two independent chains in flight even for one row),
+/// so every activation row gets the same arithmetic whatever the number of rows — a pass that
+/// verifies draft tokens gives each exactly the logits of one token at a time. More than four
+/// rows go as two groups over the row, which is in L1 by then (eight rows' sixteen
+/// accumulators would spill).
+RAG_INLINE void rag_dot32_group(const int type, const int g, const uint8_t *row, int bytes, int blocks,
+                                const rag_q8_rows *x, float *out, size_t ldo, int prefetch) {
+    __m256 acc[4], acc2[4];
+    float minimum[4], minimum2[4];
+    for (int r = 0; r < g; r++) {
+        acc[r] = _mm256_setzero_ps();
+        acc2[r] = _mm256_setzero_ps();
+        minimum[r] = 0;
+        minimum2[r] = 0;
+    }
+    int b = 0;
+    for (; b + 1 < blocks; b += 2) {
+        if (prefetch) _mm_prefetch((const char *)(row + b * bytes) + RAG_PREFETCH_AHEAD, _MM_HINT_T0);
+        rag_block32(type, g, row + b * bytes, x, blocks, b, acc, minimum);
+        rag_block32(type, g, row + (b + 1) * bytes, x, blocks, b + 1, acc2, minimum2);
+    }
+    if (b < blocks) rag_block32(type, g, row + b * bytes, x, blocks, b, acc, minimum);
+    for (int r = 0; r < g; r++) out[r * ldo] = rag_hsum(_mm256_add_ps(acc[r], acc2[r])) + minimum[r] + minimum2[r];
+}
+
 /// The 32-value formats. Signed codes (Q8_0, Q4_0, Q5_0) meet the activations by the sign trick
 /// (|w| as u8 times x carrying w's sign); Q4_1's unsigned codes meet them directly and its
 /// minimum is folded in through the activations' d·Σq.
@@ -87,35 +113,12 @@ RAG_INLINE void rag_dot32(const int type, const int nx, const uint8_t *w, size_t
                           const rag_q8_rows *x, float *out, size_t ldo) {
     const int blocks = x->width / 32;
     const int bytes = type == RAG_Q8_0 ? 34 : type == RAG_Q4_0 ? 18 : type == RAG_Q4_1 ? 20 : 22;
+    // Rows 4…7 as a second group of their own (what they point at, shifted by four rows).
+    const rag_q8_rows high = {x->qs + (size_t)4 * x->width, x->d + 4 * blocks, x->s ? x->s + 4 * blocks : NULL, NULL, NULL, x->width};
     for (int o = 0; o < rows; o++) {
         const uint8_t *row = w + (size_t)o * row_bytes;
-        __m256 acc[8], acc2[8];
-        float minimum[8], minimum2[8];
-        for (int r = 0; r < nx; r++) {
-            acc[r] = _mm256_setzero_ps();
-            acc2[r] = _mm256_setzero_ps();
-            minimum[r] = 0;
-            minimum2[r] = 0;
-        }
-        // With one or two rows, two blocks a step, each into its own accumulators (two independent
-        // chains in flight); with more, the rows are the independent chains: one block a step,
-        // not unrolled (unrolled, the pointers and accumulators of eight rows spill).
-        int b = 0;
-        if (nx <= 2) {
-            for (; b + 1 < blocks; b += 2) {
-                _mm_prefetch((const char *)(row + b * bytes) + RAG_PREFETCH_AHEAD, _MM_HINT_T0);
-                rag_block32(type, nx, row + b * bytes, x, blocks, b, acc, minimum);
-                rag_block32(type, nx, row + (b + 1) * bytes, x, blocks, b + 1, acc2, minimum2);
-            }
-        } else {
-            _Pragma("clang loop unroll(disable)")
-            for (; b + 1 < blocks; b++) {
-                _mm_prefetch((const char *)(row + b * bytes) + RAG_PREFETCH_AHEAD, _MM_HINT_T0);
-                rag_block32(type, nx, row + b * bytes, x, blocks, b, acc, minimum);
-            }
-        }
-        if (b < blocks) rag_block32(type, nx, row + b * bytes, x, blocks, b, acc, minimum);
-        for (int r = 0; r < nx; r++) out[r * ldo + o] = rag_hsum(_mm256_add_ps(acc[r], acc2[r])) + minimum[r] + minimum2[r];
+        rag_dot32_group(type, nx < 4 ? nx : 4, row, bytes, blocks, x, out + o, ldo, 1);
+        if (nx > 4) rag_dot32_group(type, nx - 4, row, bytes, blocks, &high, out + 4 * ldo + o, ldo, 0);
     }
 }
 

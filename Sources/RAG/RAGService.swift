@@ -26,13 +26,18 @@ public final class RAGService: Sendable {
         public var embedderDirectory = SentenceEmbedder.defaultDirectory
         /// The generator's GGUF file.
         public var generatorPath = LanguageModel.defaultPath
+        /// A smaller model of the same vocabulary that drafts for the generator (speculative
+        /// decoding); nil: drafts come from the prompt.
+        public var draftPath: String?
         /// The generator's context in tokens (at most the model's own).
         public var contextLength = 2048
         /// A folder of the user's templates (NAME.mustache), next to the built-in ones.
         public var userTemplates: String?
-        /// Weights of the dense and BM25 lists in hybrid fusion.
-        public var denseWeight = 1.0
-        public var bm25Weight = 1.0
+        /// How hybrid search fuses its lists, and the weights of the dense and BM25 lists (nil:
+        /// the method's defaults).
+        public var fusion = Fusion.Method.minMax
+        public var denseWeight: Double?
+        public var bm25Weight: Double?
         /// The HNSW search beam.
         public var ef = 64
         /// The semantic answer cache: answers kept (0: no cache), the cosine similarity at which
@@ -45,6 +50,7 @@ public final class RAGService: Sendable {
 
         /// The checks every command and the server share; the message names the setting.
         public func validate() throws {
+            let denseWeight = self.denseWeight ?? fusion.defaultWeights.dense, bm25Weight = self.bm25Weight ?? fusion.defaultWeights.bm25
             guard denseWeight >= 0, bm25Weight >= 0, denseWeight + bm25Weight > 0, denseWeight.isFinite, bm25Weight.isFinite else {
                 throw RAGError(.invalidInput, "the dense and BM25 weights must be ≥ 0 and not both 0")
             }
@@ -107,13 +113,14 @@ public final class RAGService: Sendable {
     public func retriever(for mode: SearchMode) throws -> Retriever {
         Retriever(
             store: store, embedder: mode == .bm25 ? nil : try embedder(), ef: configuration.ef,
-            denseWeight: configuration.denseWeight, bm25Weight: configuration.bm25Weight)
+            fusion: configuration.fusion, denseWeight: configuration.denseWeight, bm25Weight: configuration.bm25Weight)
     }
 
     /// A generator of its own on the service's model (its KV cache and prefix cache start empty).
     public func makeGenerator() throws -> Generator {
-        let model = try model()
-        return Generator(model: model, contextLength: min(configuration.contextLength, model.config.contextLength))
+        let model = try model(), context = min(configuration.contextLength, model.config.contextLength)
+        guard let draftPath = configuration.draftPath else { return Generator(model: model, contextLength: context) }
+        return try Generator(model: model, draft: LanguageModel.open(draftPath), contextLength: context)
     }
 
     /// The answerer's generator: the one given, else one on the model (loaded on first use).

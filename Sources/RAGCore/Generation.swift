@@ -50,16 +50,63 @@ public struct GenerationOptions: Sendable {
     /// Never choose an end-of-generation token: run to `maxTokens` or a stop string (for
     /// benchmarks and tests, as llama.cpp's `ignore_eos`).
     public var ignoreEndOfGeneration = false
+    /// Speculative decoding: draft tokens (from the prompt, or a draft model where the generator
+    /// has one) verified by the model in one pass. The output is the same token for token; only
+    /// the speed changes, and a generator turns it off for a request where it does not pay.
+    public var speculate = true
 
     public init(
         maxTokens: Int = 256, sampling: SamplingOptions = SamplingOptions(), stop: [String] = [], keepPrefix: Int = 0,
-        ignoreEndOfGeneration: Bool = false
+        ignoreEndOfGeneration: Bool = false, speculate: Bool = true
     ) {
         self.maxTokens = maxTokens
         self.sampling = sampling
         self.stop = stop
         self.keepPrefix = keepPrefix
         self.ignoreEndOfGeneration = ignoreEndOfGeneration
+        self.speculate = speculate
+    }
+}
+
+/// How speculative decoding went in one generation.
+public struct SpeculationReport: Sendable, Equatable, Encodable {
+    /// Where drafts came from: "prompt-lookup", a draft model's name, or "off".
+    public var drafter = "off"
+    /// Passes that verified a draft, tokens proposed, and tokens of them accepted.
+    public var passes = 0
+    public var drafted = 0
+    public var accepted = 0
+    /// Matches of prompt lookup not drafted because they would not have paid.
+    public var declined = 0
+    /// Whether it had turned itself off by the end (drafts did not pay).
+    public var switchedOff = false
+
+    public init(drafter: String = "off") { self.drafter = drafter }
+
+    /// The share of draft tokens accepted.
+    public var acceptanceRate: Double { drafted > 0 ? Double(accepted) / Double(drafted) : 0 }
+    /// Tokens a verification pass produced on average (the accepted ones and the model's own).
+    public var tokensPerPass: Double { passes > 0 ? Double(accepted + passes) / Double(passes) : 0 }
+
+    private enum CodingKeys: String, CodingKey { case drafter, passes, drafted, accepted, acceptanceRate, tokensPerPass, declined, switchedOff }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(drafter, forKey: .drafter)
+        try c.encode(passes, forKey: .passes)
+        try c.encode(drafted, forKey: .drafted)
+        try c.encode(accepted, forKey: .accepted)
+        try c.encode(acceptanceRate.rounded(places: 3), forKey: .acceptanceRate)
+        try c.encode(tokensPerPass.rounded(places: 2), forKey: .tokensPerPass)
+        try c.encode(declined, forKey: .declined)
+        try c.encode(switchedOff, forKey: .switchedOff)
+    }
+
+    /// ", drafts (prompt-lookup): 40 of 60 accepted, 2.1 tokens a pass" for a terminal; empty
+    /// when off.
+    public var summary: String {
+        guard drafter != "off" else { return "" }
+        return ", drafts (\(drafter)): \(accepted) of \(drafted) accepted, \((tokensPerPass * 10).rounded() / 10) tokens a pass" + (switchedOff ? ", switched off" : "")
     }
 }
 
@@ -75,8 +122,9 @@ public struct GenerationResult: Sendable {
     public var timeToFirstToken: Double
     public var promptSeconds: Double
     public var decodeSeconds: Double
-    /// Tokens evaluated one at a time after the prompt.
+    /// Tokens evaluated after the prompt (one at a time, or several in a verification pass).
     public var decodedTokens: Int
+    public var speculation = SpeculationReport()
 
     public init(
         promptTokens: [Int32], reusedPromptTokens: Int, tokens: [Int32], text: String, stopReason: StopReason,

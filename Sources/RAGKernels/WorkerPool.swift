@@ -23,6 +23,8 @@ public final class WorkerPool: @unchecked Sendable {
     private let unfinished = Atomic<Int>(0)
     private let sleepers = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
+    /// Set by `rest()`: spinning workers park at once (until the next job clears it).
+    private let resting = Atomic<Bool>(false)
     private var job: ((Int) -> Void)?
     private var mutex = pthread_mutex_t()
     private var condition = pthread_cond_t()
@@ -71,6 +73,7 @@ public final class WorkerPool: @unchecked Sendable {
         if threads == 1 { return body(0) }
         withoutActuallyEscaping(body) { body in
             job = body
+            resting.store(false, ordering: .relaxed)
             unfinished.store(threads - 1, ordering: .releasing)
             generation.add(1, ordering: .sequentiallyConsistent)
             if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
@@ -82,6 +85,12 @@ public final class WorkerPool: @unchecked Sendable {
             while unfinished.load(ordering: .acquiring) > 0 { rag_spin_pause() }
             job = nil
         }
+    }
+
+    /// Lets the workers park now instead of spinning for the next job: for when another pool
+    /// (a second model's) is about to use the cores.
+    public func rest() {
+        resting.store(true, ordering: .relaxed)
     }
 
     /// `body(item, thread)` for every item in 0..<count, items strided over the threads.
@@ -107,7 +116,7 @@ public final class WorkerPool: @unchecked Sendable {
             var spins = 0
             while generation.load(ordering: .acquiring) == seen {
                 spins += 1
-                if spins < Self.spinLimit {
+                if spins < Self.spinLimit && !resting.load(ordering: .relaxed) {
                     rag_spin_pause()
                     continue
                 }

@@ -87,21 +87,16 @@ public final class LanguageModel: @unchecked Sendable {
 }
 
 extension LanguageModel {
-    /// The default generator: `$RAG_GENERATOR`, else Qwen2.5-Coder-0.5B-Instruct Q4_K_M in the
-    /// model cache (`${RAG_MODELS_DIR:-${XDG_CACHE_HOME:-~/.cache}/rag/models}/gguf/`).
-    public static var defaultPath: String {
-        let environment = ProcessInfo.processInfo.environment
-        if let path = environment["RAG_GENERATOR"], !path.isEmpty { return path }
-        return ModelCache.directory + "/gguf/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
-    }
+    /// The default generator (`ModelCatalog.defaultPath`: `$RAG_GENERATOR`, else the 1.5B).
+    public static var defaultPath: String { ModelCatalog.defaultPath }
 
     /// The small model (tests, quick runs).
-    public static var smallPath: String { ModelCache.directory + "/gguf/SmolLM2-135M-Instruct.Q4_1.gguf" }
+    public static var smallPath: String { ModelCatalog.entry(named: "small")!.path }
 
     /// Opens a model file with an error that says what to do when it is not there.
     public static func open(_ path: String) throws -> LanguageModel {
         guard FileManager.default.fileExists(atPath: path) else {
-            throw RAGError(.notFound, "\(path): no such model file; run `make models` or pass --model FILE.gguf")
+            throw RAGError(.notFound, "\(path): no such model file; run `make models`, or pass --model with a name (\(ModelCatalog.names.joined(separator: ", "))) or a .gguf file")
         }
         return try LanguageModel(path: path)
     }

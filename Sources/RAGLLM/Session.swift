@@ -39,6 +39,9 @@ public final class Session: @unchecked Sendable {
     /// Counts the inputs of products (a product with `sameInput` keeps the count).
     private var inputGeneration = 0
     public private(set) var logits: [Float]
+    /// The logits of every row of the last `evaluate(_:everyRow: true)`, row after row.
+    private var allLogits: [Float] = []
+    private var logitRowCount = 0
 
     public init(model: LanguageModel, contextLength: Int? = nil, batchSize: Int = 512, threads: Int? = nil) {
         self.model = model
@@ -85,6 +88,10 @@ public final class Session: @unchecked Sendable {
         return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(iterations)
     }
 
+    /// Parks the worker threads now rather than letting them spin for the next token (another
+    /// model is about to run on the same cores).
+    public func rest() { pool.rest() }
+
     /// Forgets everything after the first `count` tokens (0: start over).
     public func truncate(to count: Int) {
         position = min(position, count)
@@ -127,8 +134,10 @@ public final class Session: @unchecked Sendable {
     }
 
     /// Runs `tokens` through the model after the cached ones, in batches; afterwards `logits`
-    /// holds the next-token logits after the last of them.
-    public func evaluate(_ tokens: [Int32], cancelled: () -> Bool = { false }) throws {
+    /// holds the next-token logits after the last of them, and with `everyRow` (at most
+    /// `batchSize` tokens) `rowLogits(_:)` those after each of them — what verifying draft tokens
+    /// in one pass needs.
+    public func evaluate(_ tokens: [Int32], everyRow: Bool = false, cancelled: () -> Bool = { false }) throws {
         guard !tokens.isEmpty else { return }
         guard position + tokens.count <= contextLength else {
             throw RAGError(.invalidInput, "\(position + tokens.count) tokens do not fit the context of \(contextLength) tokens (\(position) cached, \(tokens.count) new); shorten the prompt or raise the context size")
@@ -136,18 +145,29 @@ public final class Session: @unchecked Sendable {
         for t in tokens where t < 0 || Int(t) >= model.config.vocabSize {
             throw RAGError(.invalidInput, "token id \(t) is outside the vocabulary (0..<\(model.config.vocabSize))")
         }
+        precondition(!everyRow || tokens.count <= batchSize, "Programmer error: logits of every row for more than one batch")
         var start = 0
         while start < tokens.count {
             if cancelled() { throw CancellationError() }
             let end = min(tokens.count, start + batchSize)
-            forward(Array(tokens[start..<end]), computeLogits: end == tokens.count)
+            forward(Array(tokens[start..<end]), logits: end < tokens.count ? .none : everyRow ? .everyRow : .last)
             start = end
         }
     }
 
+    /// The next-token logits after token `row` of the last `evaluate(_:everyRow: true)`.
+    public func rowLogits(_ row: Int) -> [Float] {
+        precondition(row < logitRowCount, "Programmer error: row \(row) of \(logitRowCount)")
+        let vocab = model.config.vocabSize
+        return Array(allLogits[row * vocab..<(row + 1) * vocab])
+    }
+
+    /// Which next-token logits a forward pass computes.
+    private enum LogitRows { case none, last, everyRow }
+
     // MARK: - The forward pass
 
-    private func forward(_ tokens: [Int32], computeLogits: Bool) {
+    private func forward(_ tokens: [Int32], logits wanted: LogitRows) {
         let n = tokens.count, c = model.config
         for (t, token) in tokens.enumerated() { model.embedding.decodeRow(Int(token), into: x + t * d) }
         for (index, layer) in model.layers.enumerated() {
@@ -177,9 +197,22 @@ public final class Session: @unchecked Sendable {
         }
         position += n
         history += tokens
-        if computeLogits {
+        switch wanted {
+        case .none:
+            break
+        case .last:
             rmsNorm(x + (n - 1) * d, model.outputNorm, rows: 1, into: h)
             logits.withUnsafeMutableBufferPointer { out in matmul(model.output, h, rows: 1, into: out.baseAddress!) }
+            logitRowCount = 0
+        case .everyRow:
+            let vocab = c.vocabSize
+            if allLogits.count < n * vocab { allLogits = [Float](repeating: 0, count: n * vocab) }
+            rmsNorm(x, model.outputNorm, rows: n, into: h)
+            allLogits.withUnsafeMutableBufferPointer { out in matmul(model.output, h, rows: n, into: out.baseAddress!) }
+            logits.withUnsafeMutableBufferPointer { last in
+                allLogits.withUnsafeBufferPointer { (last.baseAddress!).update(from: $0.baseAddress! + (n - 1) * vocab, count: vocab) }
+            }
+            logitRowCount = n
         }
     }
 

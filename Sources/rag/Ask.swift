@@ -54,6 +54,7 @@ struct Ask: AsyncParsableCommand {
             options.mode = try service.mode()
             options.answerTokens = maxTokens
             options.abstainBelow = abstainBelow
+            options.speculate = !generatorOptions.noSpeculate
             if showPrompt {
                 let prepared = try answerer.prepare(question, options: options)
                 printError(prepared.prompt)

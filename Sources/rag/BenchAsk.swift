@@ -32,6 +32,7 @@ struct AskBench: AsyncParsableCommand {
             options.template = template
             options.answerTokens = maxTokens
             options.mode = try service.mode()
+            options.speculate = !generatorOptions.noSpeculate
             struct Pass { var ttft: [Double] = []; var retrieve: [Double] = []; var decode: [Double] = []; var reused: [Int] = []; var seconds = 0.0; var promptTokens: [Int] = [] }
             var passes = [Pass(), Pass()]
             for (p, reuse) in [false, true].enumerated() {

@@ -145,6 +145,7 @@ struct EvalQA: AsyncParsableCommand {
             options.mode = mode
             options.answerTokens = maxTokens
             options.abstainBelow = abstainBelow
+            options.speculate = !generatorOptions.noSpeculate
 
             let output: FileHandle?
             if let out {
@@ -190,6 +191,12 @@ struct EvalQA: AsyncParsableCommand {
             lines.append(String(format: "source: hit@1 %.4f · hit@%d %.4f · MRR@10 %.4f · in the prompt %.4f", result.sourceHit1, k, result.sourceHitK, result.mrr10, result.sourceInContext))
             lines.append(String(format: "cost: %.2f s/question · %.0f prompt tokens · %.1f decode tok/s · %d abstained",
                                 result.secondsPerQuestion, result.promptTokens, result.decodeTokS, result.abstained))
+            if let cited = result.cited {
+                lines.append(String(format: "citations: %.4f of answers cite a source · first citation the gold document in %.4f", cited, result.firstCitationGold ?? 0))
+            }
+            if let rate = result.acceptanceRate {
+                lines.append(String(format: "speculation: %.3f of draft tokens accepted · %.2f tokens a pass", rate, result.tokensPerPass ?? 0))
+            }
             print(lines.joined(separator: "\n"))
         } catch {
             throw fail(error)

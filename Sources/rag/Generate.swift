@@ -5,13 +5,35 @@ import RAGLLM
 
 /// `--model`, shared by the commands that load a generator.
 struct GeneratorOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("A GGUF model (default: Qwen2.5-Coder-0.5B-Instruct from the model cache, or $RAG_GENERATOR).", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("The generator: small, base, default (= large) or a .gguf file (default: default, or $RAG_GENERATOR); `rag model list` shows them.", valueName: "name|file"))
     var model: String?
+    @Option(name: .customLong("draft-model"), help: ArgumentHelp("A smaller model of the same vocabulary drafting for --model (speculative decoding; e.g. base for large) instead of drafts from the prompt.", valueName: "name|file"))
+    var draftModel: String?
+    @Flag(name: .customLong("no-speculate"), help: "Decode one token at a time (no draft tokens; the output is the same, only speed differs).")
+    var noSpeculate = false
 
-    var path: String { model ?? LanguageModel.defaultPath }
+    func validate() throws {
+        for value in [model, draftModel].compactMap({ $0 }) {
+            do { _ = try ModelCatalog.path(for: value) } catch let error as RAGError { throw ValidationError(error.message) }
+        }
+        if noSpeculate && draftModel != nil { throw ValidationError("--draft-model and --no-speculate contradict each other; give one") }
+    }
+
+    var path: String { Self.resolve(model) ?? LanguageModel.defaultPath }
+    var draftPath: String? { Self.resolve(draftModel) }
+
+    private static func resolve(_ value: String?) -> String? { value.map { (try? ModelCatalog.path(for: $0)) ?? $0 } }
 
     func load() throws -> LanguageModel {
         try LanguageModel.open(path)
+    }
+
+    /// The generator these options describe (with its draft model, if any).
+    func generator(contextLength: Int, threads: Int? = nil) throws -> Generator {
+        let model = try load()
+        let context = min(contextLength, model.config.contextLength)
+        guard let draftPath else { return Generator(model: model, contextLength: context, threads: threads) }
+        return try Generator(model: model, draft: LanguageModel.open(draftPath), contextLength: context, threads: threads)
     }
 }
 
@@ -85,8 +107,8 @@ struct Generate: AsyncParsableCommand {
             } else {
                 text = prompt!
             }
-            let model = try generator.load()
-            let engine = Generator(model: model, contextLength: min(context, model.config.contextLength), threads: threads)
+            let engine = try generator.generator(contextLength: context, threads: threads)
+            let model = engine.model
             if chat {
                 var messages: [ChatMessage] = []
                 if let system { messages.append(ChatMessage(.system, system)) }
@@ -97,7 +119,7 @@ struct Generate: AsyncParsableCommand {
             let options = GenerationOptions(
                 maxTokens: maxTokens,
                 sampling: SamplingOptions(temperature: temperature, topK: topK, topP: topP, minP: minP, repeatPenalty: repeatPenalty, seed: seed),
-                stop: stop)
+                stop: stop, speculate: !generator.noSpeculate)
             var result: GenerationResult? = nil
             for try await event in engine.stream(prompt: ids, options: options) {
                 switch event {
@@ -112,21 +134,24 @@ struct Generate: AsyncParsableCommand {
                 struct Timings: Encodable { var ttftMs: Double; var promptTokS: Double; var decodeTokS: Double }
                 struct Output: Encodable {
                     var promptTokens: [Int32]; var tokens: [Int32]; var text: String; var stop: String; var timings: Timings
+                    var speculation: SpeculationReport
                 }
                 printJSON(Output(
                     promptTokens: result.promptTokens, tokens: result.tokens, text: result.text, stop: result.stopReason.rawValue,
                     timings: Timings(
                         ttftMs: (result.timeToFirstToken * 1000).rounded(places: 1), promptTokS: result.promptTokensPerSecond.rounded(places: 1),
-                        decodeTokS: result.decodeTokensPerSecond.rounded(places: 1))))
+                        decodeTokS: result.decodeTokensPerSecond.rounded(places: 1)),
+                    speculation: result.speculation))
             } else {
                 FileHandle.standardOutput.write(Data("\n".utf8))
                 printError(String(
-                    format: "%d prompt tokens, time to first token %.0f ms, prompt %.1f tok/s, generation %d tokens at %.1f tok/s (stop: %@)",
+                    format: "%d prompt tokens, time to first token %.0f ms, prompt %.1f tok/s, generation %d tokens at %.1f tok/s (stop: %@)%@",
                     result.promptTokens.count, result.timeToFirstToken * 1000, result.promptTokensPerSecond, result.tokens.count,
-                    result.decodeTokensPerSecond, result.stopReason.rawValue))
+                    result.decodeTokensPerSecond, result.stopReason.rawValue, result.speculation.summary))
             }
         } catch {
             throw fail(error)
         }
     }
 }
+

@@ -50,8 +50,12 @@ func makeService(
     configuration.busyTimeout = StoreOptions.busyTimeout
     configuration.warning = printWarning
     if let embedder { configuration.embedderDirectory = embedder.embedder }
-    if let generator { configuration.generatorPath = generator.path }
+    if let generator {
+        configuration.generatorPath = generator.path
+        configuration.draftPath = generator.draftPath
+    }
     if let fusion {
+        configuration.fusion = fusion.fusion
         configuration.denseWeight = fusion.denseWeight
         configuration.bm25Weight = fusion.bm25Weight
     }

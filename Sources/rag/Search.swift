@@ -6,6 +6,7 @@ public import RAG
 import RAGEmbedding
 
 extension SearchMode: ExpressibleByArgument {}
+extension Fusion.Method: ExpressibleByArgument {}
 
 struct Search: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -57,10 +58,12 @@ struct Search: AsyncParsableCommand {
 
 /// `--dense-weight` / `--bm25-weight`: the weights of the two lists in hybrid fusion.
 struct FusionOptions: ParsableArguments {
-    @Option(name: .customLong("dense-weight"), help: "Weight of the dense list in hybrid fusion.") var denseWeight = 1.0
-    @Option(name: .customLong("bm25-weight"), help: "Weight of the BM25 list in hybrid fusion.") var bm25Weight = 1.0
+    @Option(help: "Hybrid fusion: minmax (normalised scores, convex weights) or rrf (reciprocal ranks).") var fusion: Fusion.Method = .minMax
+    @Option(name: .customLong("dense-weight"), help: "Weight of the dense list in hybrid fusion (default: 0.55 for minmax, 1 for rrf).") var denseWeight: Double?
+    @Option(name: .customLong("bm25-weight"), help: "Weight of the BM25 list in hybrid fusion (default: 0.45 for minmax, 1 for rrf).") var bm25Weight: Double?
 
     func check() throws {
+        let denseWeight = self.denseWeight ?? fusion.defaultWeights.dense, bm25Weight = self.bm25Weight ?? fusion.defaultWeights.bm25
         guard denseWeight >= 0, bm25Weight >= 0, denseWeight + bm25Weight > 0, denseWeight.isFinite, bm25Weight.isFinite else {
             throw ValidationError("--dense-weight and --bm25-weight must be ≥ 0 and not both 0")
         }

@@ -69,6 +69,7 @@ struct Serve: AsyncParsableCommand {
             configuration.defaults.template = template
             configuration.defaults.answerTokens = maxTokens
             configuration.defaults.abstainBelow = abstainBelow
+            configuration.defaults.speculate = !generatorOptions.noSpeculate
             let app = try buildApplication(service: service, configuration: configuration) { port in
                 printError("rag serve: listening on http://\(host):\(port) (index \(db), \(keyed ? "API key required" : "no API key"))")
             }

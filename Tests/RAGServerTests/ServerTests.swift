@@ -364,7 +364,9 @@ struct Client: Sendable {
     /// curl reads a few events of a long answer and hangs up: the generation stops and the
     /// generator is free for the next question.
     @Test func aClientThatDisconnectsCancelsItsGeneration() async throws {
-        let fixture = try Fixture(cache: false, generator: ScriptedGenerator(contextLength: 1024, tokenDelay: 0.005))
+        // 500 tokens at 20 ms: ten seconds, far longer than noticing the hang-up takes even when
+        // the model tests load both cores.
+        let fixture = try Fixture(cache: false, generator: ScriptedGenerator(contextLength: 1024, tokenDelay: 0.02))
         let live = try await LiveServer(fixture)
         let s = live.client
         // As a user would: `curl … | head -c 200` — head exits after the first events and curl
@@ -379,7 +381,7 @@ struct Client: Sendable {
         let seen = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
         #expect(seen.contains("event: token") && !seen.contains("event: done"), "\(seen)")
         var cancelled = 0.0
-        for _ in 0..<100 {
+        for _ in 0..<200 {
             cancelled = try await s.metric("rag_generation_cancelled_total") ?? 0
             if cancelled > 0, fixture.state.queue.depth == 0 { break }
             try await Task.sleep(for: .milliseconds(50))

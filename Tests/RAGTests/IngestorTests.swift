@@ -249,6 +249,22 @@ final class Workspace {
         #expect(abs(Fusion.reciprocalRank([[a], [a]], weights: [2, 0.5])[0].1 - 2.5 / 61) < 1e-12)
     }
 
+    /// Min-max fusion: each list's scores to [0, 1] by its own range, then the weighted mean;
+    /// a chunk one list misses gets 0 from it, a list of equal scores counts 1 for each.
+    @Test func minMaxFusion() {
+        let a = ChunkID(rawValue: 1), b = ChunkID(rawValue: 2), c = ChunkID(rawValue: 3)
+        let dense = [(a, 0.9), (b, 0.5), (c, 0.1)], bm25 = [(c, 30.0), (a, 10.0)]
+        let fused = Fusion.minMax([dense, bm25], weights: [0.55, 0.45])
+        #expect(fused.map(\.0) == [a, c, b])
+        #expect(abs(fused[0].1 - 0.55) < 1e-12)  // a: 1 dense, 0 BM25
+        #expect(abs(fused[1].1 - 0.45) < 1e-12)  // c: 0 dense, 1 BM25
+        #expect(abs(fused[2].1 - 0.55 * 0.5) < 1e-12)
+        // BM25 weighted up, c comes first; weights are normalised, so 0.45/0.55 = 9/11.
+        #expect(Fusion.minMax([dense, bm25], weights: [0.45, 0.55]).first?.0 == c)
+        #expect(abs(Fusion.minMax([dense, bm25], weights: [5.5, 4.5])[0].1 - 0.55) < 1e-12)
+        #expect(Fusion.minMax([[(b, 2.0)], []]).map(\.1) == [0.5])
+    }
+
     @Test func changingTheChunkBudgetRechunksEverything() throws {
         let ws = try Workspace()
         let store = try Store()

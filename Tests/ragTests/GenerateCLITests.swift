@@ -55,9 +55,36 @@ import Testing
         #expect(garbage.status != 0 && garbage.stderr.contains("not.gguf") && garbage.stderr.contains("magic"))
         let both = try RagBinary.run(["generate", "--model", Self.model, "--prompt-file", "x", "hi"], in: dir.url)
         #expect(both.status != 0 && both.stderr.contains("one of them"))
+        let unknown = try RagBinary.run(["generate", "--model", "huge", "hi"], in: dir.url)
+        #expect(unknown.status != 0 && unknown.stderr.contains("small, base, default, large"))
+        let contradiction = try RagBinary.run(["generate", "--model", "small", "--draft-model", "base", "--no-speculate", "hi"], in: dir.url)
+        #expect(contradiction.status != 0 && contradiction.stderr.contains("contradict"))
+        let otherVocabulary = try RagBinary.run(["generate", "--model", "small", "--draft-model", Self.model.replacingOccurrences(of: "SmolLM2-135M-Instruct.Q4_1", with: "qwen2.5-coder-0.5b-instruct-q4_k_m"), "hi"], in: dir.url)
+        #expect(otherVocabulary.status != 0)
         let long = String(repeating: "word ", count: 300)
         let tooLong = try RagBinary.run(["generate", "--model", Self.model, "--context", "64", long], in: dir.url)
         #expect(tooLong.status != 0 && tooLong.stderr.contains("context"))
+    }
+}
+
+/// `--model` names and `rag model list`.
+@Suite(.enabled(if: ModelFiles.haveSmallGenerator, "needs the small generator, SmolLM2 (make models)")) struct ModelNameCLITests {
+    @Test func namesMeanTheCacheFilesAndTheListSaysWhatIsThere() throws {
+        let dir = try TempDir()
+        let byName = try RagBinary.run(["generate", "--model", "small", "--max-tokens", "4", "--json", "Hello"], in: dir.url)
+        let byPath = try RagBinary.run(["generate", "--model", GenerateCLITests.model, "--max-tokens", "4", "--json", "Hello"], in: dir.url)
+        #expect(byName.status == 0 && byPath.status == 0, "\(byName.stderr)")
+        #expect(byName.json["tokens"] as? [Int] == byPath.json["tokens"] as? [Int])
+        let list = try RagBinary.run(["model", "list", "--json"], in: dir.url)
+        #expect(list.status == 0, "\(list.stderr)")
+        let rows = (try JSONSerialization.jsonObject(with: Data(list.stdout.utf8))) as? [[String: Any]] ?? []
+        #expect(rows.map { $0["names"] as? [String] ?? [] } == [["small"], ["base"], ["large", "default"]])
+        let small = try #require(rows.first)
+        #expect(small["present"] as? Bool == true && small["verified"] as? Bool == true)
+        #expect((small["tensor_types"] as? [String: Int])?["Q4_1"] == 210)
+        #expect(rows.filter { $0["is_default"] as? Bool == true }.count <= 1)
+        let text = try RagBinary.run(["model", "list"], in: dir.url)
+        #expect(text.status == 0 && text.stdout.contains("small: SmolLM2-135M-Instruct.Q4_1.gguf") && text.stdout.contains("verified"))
     }
 }
 

@@ -129,14 +129,19 @@ public final class Answerer: Sendable {
         let keep = options.prefixCache ? zip(ids, try fixedPrefix(options.template)).prefix { $0 == $1 }.count : 0
         let result = try generator.generate(
             prompt: ids, options: GenerationOptions(
-                maxTokens: options.answerTokens, sampling: options.sampling, keepPrefix: keep, ignoreEndOfGeneration: options.ignoreEndOfGeneration),
+                maxTokens: options.answerTokens, sampling: options.sampling, keepPrefix: keep, ignoreEndOfGeneration: options.ignoreEndOfGeneration,
+                speculate: options.speculate),
             emit: { piece in if let out = filter.feed(piece) { emit(out) } }, cancelled: cancelled)
         if let rest = filter.finish() { emit(rest) }
         let text = result.text.trimmingCharacters(in: .whitespacesAndNewlines)
-        let answer = reasons ? AnswerFilter.finalAnswer(text) : text
-        return AskResult(
-            answer: answer, fullText: text, sources: prepared.sources, prompt: prepared.prompt, abstained: false,
+        // Markers checked against the sources and repaired (see CitationCheck).
+        let checked = CitationCheck(reasons ? AnswerFilter.finalAnswer(text) : text, sources: prepared.sources.map(\.text))
+        var answer = AskResult(
+            answer: checked.text, fullText: text, sources: prepared.sources, prompt: prepared.prompt, abstained: false,
             retrieveMilliseconds: prepared.retrieveMilliseconds, generation: result)
+        answer.citationSpans = checked.citations
+        answer.removedCitations = checked.removed
+        return answer
     }
 
     /// Hits of one document that are neighbours (consecutive chunks) or overlap become one

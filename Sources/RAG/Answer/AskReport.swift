@@ -1,4 +1,4 @@
-internal import RAGCore
+public import RAGCore
 
 /// An answer as `rag ask --json` and `POST /v1/ask` give it (keys in snake case when encoded
 /// with `.convertToSnakeCase`).
@@ -22,17 +22,26 @@ public struct AskReport: Encodable, Sendable {
     public var answer: String
     public var reasoning: String?
     public var citations: [Citation]
+    /// Each marker in the answer: the source's number, the sentence it stands for and the
+    /// marker's own span (code-point offsets), and whether the check added it.
+    public var citationSpans: [CitationCheck.Citation]
+    /// Markers the model wrote that point to no source (removed from the answer).
+    public var removedCitations: [Int]
     public var timings: Timings
     public var cached: Bool
     public var abstained: Bool
     /// Why generation stopped: eog, stop, length, cancelled; nil when the model was not called.
     public var stop: String?
+    /// How speculative decoding went; nil when the model was not called.
+    public var speculation: SpeculationReport?
 
     public init(_ result: AskResult, showReasoning: Bool) {
         let g = result.generation
         answer = result.answer
         reasoning = showReasoning && result.fullText != result.answer ? result.fullText : nil
         citations = Self.citations(result.sources)
+        citationSpans = result.citationSpans
+        removedCitations = result.removedCitations
         timings = Timings(
             retrieveMs: result.retrieveMilliseconds.rounded(places: 1), promptTokens: g?.promptTokens.count ?? 0,
             reusedPromptTokens: g?.reusedPromptTokens ?? 0, ttftMs: ((g?.timeToFirstToken ?? 0) * 1000).rounded(places: 1),
@@ -40,6 +49,7 @@ public struct AskReport: Encodable, Sendable {
         cached = result.cached
         abstained = result.abstained
         stop = g?.stopReason.rawValue
+        speculation = g?.speculation
     }
 
     public static func citations(_ sources: [Passage]) -> [Citation] {

@@ -14,6 +14,8 @@ public struct AskOptions: Sendable {
     public var prefixCache = true
     /// Generate to `answerTokens` even past the model's end of generation (benchmarks, tests).
     public var ignoreEndOfGeneration = false
+    /// Speculative decoding (the same answer, sooner when drafts are accepted).
+    public var speculate = true
 
     public init() {}
 }
@@ -35,4 +37,8 @@ public struct AskResult: Sendable {
     public var generation: GenerationResult?
     /// Taken from the answer cache (a near-identical question asked before on this index).
     public var cached = false
+    /// Each `[n]` of the answer with the span of the sentence it stands for (after the check).
+    public var citationSpans: [CitationCheck.Citation] = []
+    /// Numbers the model cited that point to no source (removed from the answer).
+    public var removedCitations: [Int] = []
 }

@@ -163,11 +163,18 @@ public struct QARecord: Sendable, Encodable {
     public var promptTokens: Int
     public var decodeTokS: Double
     public var documents: [String]
+    /// The answer has at least one marker that points to a source (after the check).
+    public var cited = false
+    /// The answer's first marker points to the gold document (nil: no marker).
+    public var firstCitationGold: Bool?
+    /// Speculative decoding: draft tokens proposed and accepted, verification passes.
+    public var drafted = 0, accepted = 0, passes = 0
 
     enum CodingKeys: String, CodingKey {
         case id, question, gold, answer, label, correct, exactMatch = "exact_match", f1, rougeL = "rouge_l",
              sourceRank = "source_rank", sourceInContext = "source_in_context", similarity, abstained, seconds,
-             promptTokens = "prompt_tokens", decodeTokS = "decode_tok_s", documents
+             promptTokens = "prompt_tokens", decodeTokS = "decode_tok_s", documents, cited, firstCitationGold = "first_citation_gold",
+             drafted, accepted, passes
     }
 
     /// Fields that do not apply are left out, but a scored label question always has `label`
@@ -191,6 +198,11 @@ public struct QARecord: Sendable, Encodable {
         try c.encode(promptTokens, forKey: .promptTokens)
         try c.encode(decodeTokS, forKey: .decodeTokS)
         try c.encode(documents, forKey: .documents)
+        try c.encode(cited, forKey: .cited)
+        try c.encode(firstCitationGold, forKey: .firstCitationGold)
+        try c.encode(drafted, forKey: .drafted)
+        try c.encode(accepted, forKey: .accepted)
+        try c.encode(passes, forKey: .passes)
     }
 }
 
@@ -213,6 +225,12 @@ public struct QAEvaluation: Sendable {
         public var secondsPerQuestion: Double
         public var promptTokens: Double
         public var decodeTokS: Double
+        /// Answers (not abstained) with a valid marker; of those, the first marker is the gold document.
+        public var cited: Double?
+        public var firstCitationGold: Double?
+        /// Speculative decoding over all answers: the share of draft tokens accepted, tokens a pass.
+        public var acceptanceRate: Double?
+        public var tokensPerPass: Double?
 
         struct Key: CodingKey {
             var stringValue: String
@@ -238,6 +256,10 @@ public struct QAEvaluation: Sendable {
             try c.encode(secondsPerQuestion, forKey: Key("seconds_per_question"))
             try c.encode(promptTokens, forKey: Key("prompt_tokens"))
             try c.encode(decodeTokS, forKey: Key("decode_tok_s"))
+            try c.encodeIfPresent(cited, forKey: Key("cited"))
+            try c.encodeIfPresent(firstCitationGold, forKey: Key("first_citation_gold"))
+            try c.encodeIfPresent(acceptanceRate, forKey: Key("acceptance_rate"))
+            try c.encodeIfPresent(tokensPerPass, forKey: Key("tokens_per_pass"))
         }
     }
 
@@ -275,6 +297,13 @@ public struct QAEvaluation: Sendable {
                 record.sourceInContext = result.sources.contains { isSource($0.document, item.source, in: dataset.directory) }
                 record.promptTokens = result.generation?.promptTokens.count ?? 0
                 record.decodeTokS = result.generation?.decodeTokensPerSecond ?? 0
+                record.cited = !result.citationSpans.isEmpty
+                record.firstCitationGold = result.citationSpans.first.map { first in
+                    result.sources.first { $0.n == first.n }.map { isSource($0.document, item.source, in: dataset.directory) } ?? false
+                }
+                if let speculation = result.generation?.speculation {
+                    (record.drafted, record.accepted, record.passes) = (speculation.drafted, speculation.accepted, speculation.passes)
+                }
                 let answer = QAMetrics.withoutCitations(result.answer)
                 if labelled {
                     record.label = QAMetrics.label(answer)
@@ -299,6 +328,9 @@ public struct QAEvaluation: Sendable {
         let n = Double(max(1, records.count))
         func mean(_ values: [Double]) -> Double { (values.reduce(0, +) / Double(max(1, values.count))).rounded(places: 4) }
         let generatedDecode = records.filter { $0.decodeTokS > 0 }.map(\.decodeTokS)
+        let answered = records.filter { !$0.abstained }
+        let drafted = records.map(\.drafted).reduce(0, +), accepted = records.map(\.accepted).reduce(0, +), passes = records.map(\.passes).reduce(0, +)
+        func share(_ part: Int, of whole: Int) -> Double? { whole > 0 ? (Double(part) / Double(whole)).rounded(places: 4) : nil }
         return Result(
             questions: records.count,
             accuracy: labelled ? mean(records.map { $0.correct == true ? 1 : 0 }) : nil,
@@ -315,7 +347,11 @@ public struct QAEvaluation: Sendable {
             unlabelled: labelled ? records.filter { $0.label == nil }.count : nil,
             secondsPerQuestion: (records.map(\.seconds).reduce(0, +) / n).rounded(places: 4),
             promptTokens: generated ? (records.map { Double($0.promptTokens) }.reduce(0, +) / n).rounded() : 0,
-            decodeTokS: generatedDecode.isEmpty ? 0 : (generatedDecode.reduce(0, +) / Double(generatedDecode.count)).rounded(places: 1))
+            decodeTokS: generatedDecode.isEmpty ? 0 : (generatedDecode.reduce(0, +) / Double(generatedDecode.count)).rounded(places: 1),
+            cited: generated ? share(answered.filter(\.cited).count, of: answered.count) : nil,
+            firstCitationGold: generated ? share(answered.filter { $0.firstCitationGold == true }.count, of: answered.filter(\.cited).count) : nil,
+            acceptanceRate: drafted > 0 ? share(accepted, of: drafted) : nil,
+            tokensPerPass: passes > 0 ? (Double(accepted + passes) / Double(passes)).rounded(places: 2) : nil)
     }
 }
 

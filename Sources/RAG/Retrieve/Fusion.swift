@@ -1,16 +1,53 @@
 public import RAGCore
 
-/// Reciprocal-rank fusion (Cormack, Clarke & Büttcher 2009): score(d) = Σ wᵢ / (k + rankᵢ(d)),
-/// ranks from 1. Ties keep the order of first appearance.
+/// How hybrid search merges the dense and BM25 lists.
 public enum Fusion {
+    /// The fusion methods `--fusion` names.
+    public enum Method: String, Sendable, CaseIterable, Codable {
+        /// Scores min-max normalised per list, then a convex combination (the default).
+        case minMax = "minmax"
+        /// Reciprocal ranks; the scores are not used.
+        case reciprocalRank = "rrf"
+
+        /// The weights (dense, BM25) when none are given: for min-max, BM25 at 0.45 (tuned on
+        /// SciFact train, docs/evaluation.md); for RRF, equal.
+        public var defaultWeights: (dense: Double, bm25: Double) {
+            switch self {
+            case .minMax: (0.55, 0.45)
+            case .reciprocalRank: (1, 1)
+            }
+        }
+    }
+
+    /// Reciprocal-rank fusion (Cormack, Clarke & Büttcher 2009): score(d) = Σ wᵢ / (k + rankᵢ(d)),
+    /// ranks from 1. Ties keep the order of first appearance.
     public static func reciprocalRank(_ lists: [[ChunkID]], k: Double = 60, weights: [Double]? = nil) -> [(ChunkID, Double)] {
+        combine(lists.map { list in list.enumerated().map { ($1, 1 / (k + Double($0 + 1))) } }, weights: weights)
+    }
+
+    /// Normalised-score fusion (Fox & Shaw's CombSUM over min-max normalised scores, as in
+    /// Bruch et al. 2023, "An analysis of fusion functions for hybrid retrieval"): each list's
+    /// scores mapped to [0, 1] by its own minimum and maximum (a list of equal scores maps to 1),
+    /// then score(d) = Σ wᵢ·normᵢ(d) / Σ wᵢ, a list that misses d counting 0. Ties keep the order
+    /// of first appearance.
+    public static func minMax(_ lists: [[(ChunkID, Double)]], weights: [Double]? = nil) -> [(ChunkID, Double)] {
+        let normalised = lists.map { list -> [(ChunkID, Double)] in
+            guard let low = list.map(\.1).min(), let high = list.map(\.1).max() else { return [] }
+            return list.map { ($0.0, high > low ? ($0.1 - low) / (high - low) : 1) }
+        }
+        let total = weights?.reduce(0, +) ?? Double(lists.count)
+        return combine(normalised, weights: weights?.map { $0 / max(total, .leastNonzeroMagnitude) } ?? Array(repeating: 1 / Double(lists.count), count: lists.count))
+    }
+
+    /// Σ weightᵢ·scoreᵢ per chunk, best first, ties in order of first appearance.
+    private static func combine(_ lists: [[(ChunkID, Double)]], weights: [Double]?) -> [(ChunkID, Double)] {
         var scores: [ChunkID: Double] = [:]
         var order: [ChunkID] = []
         for (i, list) in lists.enumerated() {
             let weight = weights?[i] ?? 1
-            for (rank, id) in list.enumerated() {
+            for (id, score) in list {
                 if scores[id] == nil { order.append(id) }
-                scores[id, default: 0] += weight / (k + Double(rank + 1))
+                scores[id, default: 0] += weight * score
             }
         }
         let position = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($1, $0) })

@@ -7,16 +7,21 @@ public struct Retriever: Sendable {
     public let embedder: (any Embedder)?
     /// The HNSW search beam (raised to the number of results asked for when smaller).
     public var ef: Int
-    /// Weights of the dense and BM25 lists in hybrid fusion (reciprocal rank, k = 60).
+    /// How hybrid search fuses the lists, and the weights of the dense and BM25 lists.
+    public var fusion: Fusion.Method
     public var denseWeight: Double
     public var bm25Weight: Double
 
-    public init(store: Store, embedder: (any Embedder)?, ef: Int = 64, denseWeight: Double = 1, bm25Weight: Double = 1) {
+    /// Weights left nil take the fusion method's defaults.
+    public init(
+        store: Store, embedder: (any Embedder)?, ef: Int = 64, fusion: Fusion.Method = .minMax, denseWeight: Double? = nil, bm25Weight: Double? = nil
+    ) {
         self.store = store
         self.embedder = embedder
         self.ef = ef
-        self.denseWeight = denseWeight
-        self.bm25Weight = bm25Weight
+        self.fusion = fusion
+        self.denseWeight = denseWeight ?? fusion.defaultWeights.dense
+        self.bm25Weight = bm25Weight ?? fusion.defaultWeights.bm25
     }
 
     /// What one retrieval found.
@@ -43,7 +48,11 @@ public struct Retriever: Sendable {
             let depth = max(topK * 4, 40)
             let lexical = try store.searchBM25(query, limit: depth)
             let nearest = try dense(query, vector: vector, limit: depth)
-            let fused = Fusion.reciprocalRank([nearest.map(\.0), lexical.map(\.chunkID)], weights: [denseWeight, bm25Weight]).prefix(topK)
+            let weights = [denseWeight, bm25Weight]
+            let fused = switch fusion {
+            case .minMax: Fusion.minMax([nearest, lexical.map { ($0.chunkID, $0.score) }], weights: weights).prefix(topK)
+            case .reciprocalRank: Fusion.reciprocalRank([nearest.map(\.0), lexical.map(\.chunkID)], weights: weights).prefix(topK)
+            }
             // Keep FTS5's highlighted snippet where the chunk matched lexically.
             let snippets = Dictionary(lexical.map { ($0.chunkID, $0.snippet) }, uniquingKeysWith: { first, _ in first })
             let hits = try store.hits(Array(fused)).map { hit in
