@@ -90,7 +90,8 @@ final class LiveServer: Sendable {
         client = Client { method, path, headers, body in
             var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
             request.httpMethod = method.rawValue
-            request.timeoutInterval = 120
+            // Generous: a gated answer waits on purpose, and the model suites may share both cores.
+            request.timeoutInterval = 600
             request.httpBody = body
             for field in headers { request.setValue(field.value, forHTTPHeaderField: field.name.rawName) }
             let (data, response) = try await URLSession.shared.data(for: request)
