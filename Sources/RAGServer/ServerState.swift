@@ -72,6 +72,8 @@ final class ServerState: Sendable {
         var seed: UInt64?
         var mode: String?
         var abstainBelow: Double?
+        var votes: Int?
+        var voteTemperature: Float?
     }
 
     /// The options of one request: the server's defaults, overridden by what the request says
@@ -82,6 +84,8 @@ final class ServerState: Sendable {
         try Self.check(parameters.maxTokens, "max_tokens", in: 1...(answerer.generator.contextLength / 2))
         try Self.check(parameters.temperature, "temperature", in: 0...2)
         try Self.check(parameters.abstainBelow, "abstain_below", in: -1...1)
+        try Self.check(parameters.votes, "votes", in: 1...15)
+        try Self.check(parameters.voteTemperature, "vote_temperature", in: 0.01...2)
         if let template = parameters.template {
             do {
                 try answerer.templates.check(template)
@@ -96,6 +100,8 @@ final class ServerState: Sendable {
         if let temperature = parameters.temperature { options.sampling.temperature = temperature }
         if let seed = parameters.seed { options.sampling.seed = seed }
         if let abstainBelow = parameters.abstainBelow { options.abstainBelow = abstainBelow }
+        if let votes = parameters.votes { options.votes = votes }
+        if let voteTemperature = parameters.voteTemperature { options.voteTemperature = voteTemperature }
         return options
     }
 

@@ -14,7 +14,7 @@ public final class ScriptedGenerator: TextGenerator {
     public let contextLength: Int
     public let tokenDelay: Double
     public let gate: Gate?
-    private let script: @Sendable (_ prompt: String) -> String
+    private let script: @Sendable (_ prompt: String, _ sampling: SamplingOptions) -> String
     private let state = Mutex(State())
 
     private struct State {
@@ -32,15 +32,23 @@ public final class ScriptedGenerator: TextGenerator {
     }
 
     /// `script` gets the prompt's text and returns the whole reply.
-    public init(
+    public convenience init(
         modelName: String = "scripted", contextLength: Int = 2048, tokenDelay: Double = 0, gate: Gate? = nil,
         script: @escaping @Sendable (_ prompt: String) -> String = { _ in "The sources answer this [1]." }
+    ) {
+        self.init(modelName: modelName, contextLength: contextLength, tokenDelay: tokenDelay, gate: gate, sampled: { prompt, _ in script(prompt) })
+    }
+
+    /// `sampled` also gets the sampling options: a twin whose replies differ by seed or temperature.
+    public init(
+        modelName: String = "scripted", contextLength: Int = 2048, tokenDelay: Double = 0, gate: Gate? = nil,
+        sampled: @escaping @Sendable (_ prompt: String, _ sampling: SamplingOptions) -> String
     ) {
         self.modelName = modelName
         self.contextLength = contextLength
         self.tokenDelay = tokenDelay
         self.gate = gate
-        self.script = script
+        self.script = sampled
     }
 
     /// The prompts generated after, oldest first.
@@ -93,7 +101,7 @@ public final class ScriptedGenerator: TextGenerator {
             s.prompts.append(text)
             return text
         }
-        var reply = Self.pieces(script(text))
+        var reply = Self.pieces(script(text, options.sampling))
         if options.ignoreEndOfGeneration {
             while reply.count < options.maxTokens { reply.append(" more") }
         }

@@ -30,10 +30,12 @@ struct Ask: AsyncParsableCommand {
     @Flag(name: .customLong("show-prompt"), help: "Print the prompt (on stderr) before the answer.") var showPrompt = false
     @Flag(name: .customLong("show-reasoning"), help: "With --template cot, print the reasoning too.") var showReasoning = false
     @OptionGroup var fusion: FusionOptions
+    @OptionGroup var voting: VotingOptions
     @Flag(help: "Print one JSON object at the end instead of streaming.") var json = false
 
     func validate() throws {
         try fusion.check()
+        try voting.check()
         guard (1...50).contains(topK) else { throw ValidationError("--top-k must be between 1 and 50 (got \(topK)).") }
         guard maxTokens > 0, context > maxTokens + 64 else { throw ValidationError("--context must exceed --max-tokens by at least 64 tokens") }
         guard !question.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw ValidationError("the question is empty") }
@@ -55,6 +57,7 @@ struct Ask: AsyncParsableCommand {
             options.answerTokens = maxTokens
             options.abstainBelow = abstainBelow
             options.speculate = !generatorOptions.noSpeculate
+            voting.apply(to: &options)
             if showPrompt {
                 let prepared = try answerer.prepare(question, options: options)
                 printError(prepared.prompt)
@@ -79,8 +82,30 @@ struct Ask: AsyncParsableCommand {
                     format: "retrieval %.0f ms, %d prompt tokens, first token after %.0f ms, %.1f tok/s",
                     result.retrieveMilliseconds, g.promptTokens.count, g.timeToFirstToken * 1000, g.decodeTokensPerSecond))
             }
+            if let votes = result.votes {
+                let tally = votes.tally.map { "\"\($0.answer.prefix(40))\" \($0.votes)" }.joined(separator: ", ")
+                printError(String(format: "votes: %@ · %d of %d samples · confidence %.2f%@ · %.1f s", tally, votes.taken, votes.samples, votes.confidence, votes.tie ? " (a tie)" : "", votes.seconds))
+            }
         } catch {
             throw fail(error)
         }
+    }
+}
+
+/// Self-consistency voting, for `ask` and `eval qa`.
+struct VotingOptions: ParsableArguments {
+    @Option(help: "Sample this many answers and return the most frequent (yes/no/maybe label, else the answer's text); 1: one greedy answer.") var votes = 1
+    @Option(name: .customLong("vote-temperature"), help: "The sampling temperature of the votes.") var voteTemperature: Float = 0.7
+    @Option(help: "The first vote's sampling seed (the next ones count up from it).") var seed: UInt64 = 0
+
+    func check() throws {
+        guard (1...15).contains(votes) else { throw ValidationError("--votes must be between 1 and 15 (got \(votes)).") }
+        guard voteTemperature > 0, voteTemperature <= 2 else { throw ValidationError("--vote-temperature must be in (0, 2] (got \(voteTemperature)).") }
+    }
+
+    func apply(to options: inout AskOptions) {
+        options.votes = votes
+        options.voteTemperature = voteTemperature
+        options.sampling.seed = seed
     }
 }

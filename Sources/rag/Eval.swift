@@ -22,7 +22,7 @@ struct EvalRetrieval: AsyncParsableCommand {
         Ingests --corpus (BEIR corpus.jsonl: one document per line) into --db, or into an index in \
         the cache named after the corpus (reused: re-ingesting an unchanged corpus costs nothing), \
         then runs every query of --queries that has judgments in --qrels. Documents are ranked by \
-        their best chunk.
+        their best chunk plus --other-chunks-share of their other retrieved chunks' scores.
         """)
 
     @Option(help: ArgumentHelp("BEIR corpus.jsonl.", valueName: "file")) var corpus: String
@@ -33,9 +33,13 @@ struct EvalRetrieval: AsyncParsableCommand {
     @OptionGroup var chunking: ChunkingOptions
     @OptionGroup var embedderOptions: EmbedderOptions
     @OptionGroup var fusion: FusionOptions
+    @Option(name: .customLong("other-chunks-share"), help: "How much a document's other retrieved chunks add to its best chunk's score (0: the best chunk alone).") var otherChunksShare = 0.0
     @Flag(help: "Print one JSON object.") var json = false
 
-    func validate() throws { try fusion.check() }
+    func validate() throws {
+        try fusion.check()
+        guard (0...1).contains(otherChunksShare) else { throw ValidationError("--other-chunks-share must be between 0 and 1 (got \(otherChunksShare)).") }
+    }
 
     func run() async throws {
         do {
@@ -51,7 +55,7 @@ struct EvalRetrieval: AsyncParsableCommand {
             let report = try service.ingest([corpus], options: ingestOptions) { bar?.update($0) }
             bar?.finish()
             if !json, report.chunks > 0 { printError("ingested \(report.documents) documents, \(report.chunks) chunks into \(path)") }
-            let result = try RetrievalEvaluation.run(collection, retriever: service.retriever(for: mode), mode: mode) { done, total in
+            let result = try RetrievalEvaluation.run(collection, retriever: service.retriever(for: mode), mode: mode, otherChunksShare: otherChunksShare) { done, total in
                 if !json, stderrIsTerminal, done % 20 == 0 || done == total {
                     FileHandle.standardError.write(Data("\r\(done)/\(total) queries".utf8))
                     if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
@@ -112,10 +116,12 @@ struct EvalQA: AsyncParsableCommand {
     @OptionGroup var embedderOptions: EmbedderOptions
     @OptionGroup var generatorOptions: GeneratorOptions
     @OptionGroup var fusion: FusionOptions
+    @OptionGroup var voting: VotingOptions
     @Flag(help: "Print one JSON object.") var json = false
 
     func validate() throws {
         try fusion.check()
+        try voting.check()
         guard (1...50).contains(topK) else { throw ValidationError("--top-k must be between 1 and 50 (got \(topK)).") }
         guard (1...50).contains(k) else { throw ValidationError("--k must be between 1 and 50 (got \(k)).") }
         guard maxTokens > 0, context > maxTokens + 64 else { throw ValidationError("--context must exceed --max-tokens by at least 64 tokens") }
@@ -146,6 +152,7 @@ struct EvalQA: AsyncParsableCommand {
             options.answerTokens = maxTokens
             options.abstainBelow = abstainBelow
             options.speculate = !generatorOptions.noSpeculate
+            voting.apply(to: &options)
 
             let output: FileHandle?
             if let out {
@@ -196,6 +203,9 @@ struct EvalQA: AsyncParsableCommand {
             }
             if let rate = result.acceptanceRate {
                 lines.append(String(format: "speculation: %.3f of draft tokens accepted · %.2f tokens a pass", rate, result.tokensPerPass ?? 0))
+            }
+            if let samples = result.samplesPerAnswer {
+                lines.append(String(format: "votes: %d asked · %.2f samples taken per answer · winner's share %.3f", voting.votes, samples, result.voteConfidence ?? 0))
             }
             print(lines.joined(separator: "\n"))
         } catch {

@@ -269,6 +269,7 @@ struct Client: Sendable {
             expect(try await s.post("/v1/ask", ["question": String(repeating: "why ", count: 1001)]), 400, "question_too_long")
             expect(try await s.post("/v1/ask", ["question": "Lantern?", "top_k": 0]), 400, "top_k_out_of_range")
             expect(try await s.post("/v1/ask", ["question": "Lantern?", "max_tokens": 100_000]), 400, "max_tokens_out_of_range")
+            expect(try await s.post("/v1/ask", ["question": "Lantern?", "votes": 0]), 400, "votes_out_of_range")
             expect(try await s.post("/v1/ask", ["question": "Lantern?", "template": "../../etc/passwd"]), 400, "unknown_template")
             expect(try await s.post("/v1/search", ["query": "Lantern", "top_k": 101]), 400, "top_k_out_of_range")
             expect(try await s.post("/v1/search", ["query": "Lantern", "mode": "magic"]), 400, "invalid_mode")

@@ -206,6 +206,58 @@ import Testing
     }
 }
 
+/// Self-consistency voting: the tally, the early decision and the answer returned.
+@Suite struct SelfConsistencyTests {
+    @Test func answersVoteWithTheirLabelOrTheirNormalisedText() {
+        #expect(SelfConsistency.key("Yes. The trial shows it [1].") == "yes")
+        #expect(SelfConsistency.key("Maybe, the sources disagree [1][2]") == "maybe")
+        #expect(SelfConsistency.key("There is no evidence [2].") == "there is no evidence")
+        #expect(SelfConsistency.key("Port 7070 [1].") == SelfConsistency.key("port  7070"))
+    }
+
+    @Test func theVoteEndsWhenNoSampleLeftCanChangeTheWinner() {
+        var vote = SelfConsistency(samples: 5)
+        for answer in ["yes [1]", "no [2]", "Yes."] {
+            vote.add(answer)
+            #expect(!vote.isDecided)  // 2 against 1 with 2 left: not yet
+        }
+        vote.add("yes, because [1]")
+        #expect(vote.isDecided && vote.taken == 4 && vote.first[vote.leader!] == 0)
+        let report = vote.report(temperature: 0.7, seconds: 1)
+        #expect(report.winner == "yes" && report.tally == [.init(answer: "yes", votes: 3), .init(answer: "no", votes: 1)])
+        #expect(report.confidence == 0.75 && !report.tie && report.samples == 5)
+
+        var tied = SelfConsistency(samples: 2)
+        tied.add("no")
+        tied.add("yes")
+        #expect(tied.isDecided && tied.tally[tied.leader!].answer == "no" && tied.report(temperature: 0.7, seconds: 0).tie)
+    }
+
+    /// Wiring, on the model twins: each vote is sampled at the vote temperature with its own
+    /// seed, the winner is returned (its first sample's text) and reported.
+    @Test func theAnswererReturnsTheMajorityAnswer() throws {
+        let embedder = HashingEmbedder()
+        let ws = try Workspace()
+        try ws.write("docs/lantern.md", "# Lantern\n\nLantern is a caching proxy. It listens on port 7070 unless --port is given.\n")
+        let store = try Store(path: ws.path("index.sqlite"))
+        _ = try Ingestor(store: store, embedder: embedder).run(paths: [ws.docs])
+        let generator = ScriptedGenerator { _, sampling in
+            sampling.temperature == 0 ? "maybe [1]" : ["yes, it listens on 7070 [1].", "no [1]", "Yes [1]", "yes"][Int(sampling.seed % 4)]
+        }
+        let answerer = Answerer(retriever: Retriever(store: store, embedder: embedder), generator: generator, templates: TemplateLibrary())
+        var options = AskOptions()
+        options.template = "yesno"
+        options.answerTokens = 16
+        #expect(try answerer.ask("Does Lantern listen on port 7070?", options: options).answer.hasPrefix("maybe"))
+        options.votes = 5
+        var streamed = ""
+        let voted = try answerer.ask("Does Lantern listen on port 7070?", options: options) { streamed += $0 }
+        #expect(voted.answer == "yes, it listens on 7070 [1]." && streamed == voted.fullText)
+        #expect(voted.votes?.winner == "yes" && voted.votes?.taken == 4 && voted.votes?.confidence == 0.75)
+        #expect(generator.prompts.count == 1 + 4)
+    }
+}
+
 /// The metrics on cases worked by hand.
 @Suite struct RetrievalMetricsTests {
     @Test func ndcgUsesGradedGainsALog2DiscountAndTheIdealOrder() {
@@ -224,6 +276,17 @@ import Testing
         #expect(RetrievalMetrics.reciprocalRank(["c", "x", "b"], judged, k: 10) == 1.0 / 3)
         #expect(RetrievalMetrics.reciprocalRank(["c", "x", "b"], judged, k: 2) == 0)
         #expect(RetrievalMetrics.percentile([5, 1, 3, 2, 4], 0.5) == 3 && RetrievalMetrics.percentile([5, 1, 3, 2, 4], 0.95) == 5)
+    }
+
+    @Test func documentsRankByTheirBestChunkPlusAShareOfTheOthers() {
+        func hit(_ doc: String, _ score: Double) -> SearchHit {
+            SearchHit(chunkID: ChunkID(rawValue: 1), document: "c.jsonl#\(doc)", heading: "", score: score, text: "", snippet: "", ordinal: 0, start: 0, end: 0)
+        }
+        let hits = [hit("a", 0.9), hit("b", 0.8), hit("b", 0.7), hit("c", 0.5), hit("b", 0.4)]
+        #expect(RetrievalEvaluation.documents(hits) == ["a", "b", "c"])
+        // b: 0.8 + 0.25 × (0.7 + 0.4) = 1.075 > a's 0.9.
+        #expect(RetrievalEvaluation.documents(hits, share: 0.25) == ["b", "a", "c"])
+        #expect(RetrievalEvaluation.documents(hits, share: 0.05) == ["a", "b", "c"])
     }
 
     @Test func aSmallBEIRCollectionIsEvaluatedEndToEnd() throws {

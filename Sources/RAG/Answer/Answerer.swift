@@ -69,7 +69,7 @@ public final class Answerer: Sendable {
         let question = question.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !question.isEmpty else { throw RAGError(.invalidInput, "the question is empty") }
         guard let vector = try retriever.embed(question) else { return CacheLookup() }
-        let key = "\(generator.modelName)|\(options.template)|\(options.topK)|\(options.mode)|\(options.answerTokens)|\(options.abstainBelow)|\(options.sampling)|\(showReasoning)|\(options.ignoreEndOfGeneration)|\(retriever.denseWeight)|\(retriever.bm25Weight)"
+        let key = "\(generator.modelName)|\(options.template)|\(options.topK)|\(options.mode)|\(options.answerTokens)|\(options.abstainBelow)|\(options.sampling)|\(showReasoning)|\(options.ignoreEndOfGeneration)|\(retriever.denseWeight)|\(retriever.bm25Weight)|\(options.votes)|\(options.voteTemperature)"
         let revision = try retriever.store.revision()
         var hit = cache.lookup(vector, key: key, revision: revision)
         if hit != nil {
@@ -124,23 +124,49 @@ public final class Answerer: Sendable {
                 retrieveMilliseconds: prepared.retrieveMilliseconds, generation: nil)
         }
         let reasons = options.template == "cot"
-        var filter = AnswerFilter(passThrough: showReasoning || !reasons)
         let ids = generator.tokenize(prepared.prompt)
         let keep = options.prefixCache ? zip(ids, try fixedPrefix(options.template)).prefix { $0 == $1 }.count : 0
-        let result = try generator.generate(
-            prompt: ids, options: GenerationOptions(
-                maxTokens: options.answerTokens, sampling: options.sampling, keepPrefix: keep, ignoreEndOfGeneration: options.ignoreEndOfGeneration,
-                speculate: options.speculate),
-            emit: { piece in if let out = filter.feed(piece) { emit(out) } }, cancelled: cancelled)
-        if let rest = filter.finish() { emit(rest) }
-        let text = result.text.trimmingCharacters(in: .whitespacesAndNewlines)
+        func sample(_ sampling: SamplingOptions, emit: @escaping (String) -> Void) throws -> (result: GenerationResult, text: String) {
+            var filter = AnswerFilter(passThrough: showReasoning || !reasons)
+            let result = try generator.generate(
+                prompt: ids, options: GenerationOptions(
+                    maxTokens: options.answerTokens, sampling: sampling, keepPrefix: keep, ignoreEndOfGeneration: options.ignoreEndOfGeneration,
+                    speculate: options.speculate),
+                emit: { piece in if let out = filter.feed(piece) { emit(out) } }, cancelled: cancelled)
+            if let rest = filter.finish() { emit(rest) }
+            let text = result.text.trimmingCharacters(in: .whitespacesAndNewlines)
+            return (result, text)
+        }
+        var chosen: (result: GenerationResult, text: String)
+        var votes: VoteReport?
+        if options.votes > 1 {
+            // Every sample after the first reuses the whole prompt from the cache; nothing is
+            // streamed until the vote is decided, then the winner is.
+            let start = DispatchTime.now().uptimeNanoseconds
+            var vote = SelfConsistency(samples: options.votes)
+            var candidates: [(result: GenerationResult, text: String)] = []
+            while !vote.isDecided {
+                var sampling = options.sampling
+                sampling.temperature = options.voteTemperature
+                sampling.seed = options.sampling.seed &+ UInt64(vote.taken)
+                let candidate = try sample(sampling) { _ in }
+                vote.add(reasons ? AnswerFilter.finalAnswer(candidate.text) : candidate.text)
+                candidates.append(candidate)
+            }
+            chosen = candidates[vote.first[vote.leader!]]
+            votes = vote.report(temperature: options.voteTemperature, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            emit(showReasoning || !reasons ? chosen.text : AnswerFilter.finalAnswer(chosen.text))
+        } else {
+            chosen = try sample(options.sampling, emit: emit)
+        }
         // Markers checked against the sources and repaired (see CitationCheck).
-        let checked = CitationCheck(reasons ? AnswerFilter.finalAnswer(text) : text, sources: prepared.sources.map(\.text))
+        let checked = CitationCheck(reasons ? AnswerFilter.finalAnswer(chosen.text) : chosen.text, sources: prepared.sources.map(\.text))
         var answer = AskResult(
-            answer: checked.text, fullText: text, sources: prepared.sources, prompt: prepared.prompt, abstained: false,
-            retrieveMilliseconds: prepared.retrieveMilliseconds, generation: result)
+            answer: checked.text, fullText: chosen.text, sources: prepared.sources, prompt: prepared.prompt, abstained: false,
+            retrieveMilliseconds: prepared.retrieveMilliseconds, generation: chosen.result)
         answer.citationSpans = checked.citations
         answer.removedCitations = checked.removed
+        answer.votes = votes
         return answer
     }
 

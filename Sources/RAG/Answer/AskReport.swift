@@ -34,6 +34,8 @@ public struct AskReport: Encodable, Sendable {
     public var stop: String?
     /// How speculative decoding went; nil when the model was not called.
     public var speculation: SpeculationReport?
+    /// Self-consistency voting; nil for a single answer.
+    public var votes: VoteReport?
 
     public init(_ result: AskResult, showReasoning: Bool) {
         let g = result.generation
@@ -50,6 +52,7 @@ public struct AskReport: Encodable, Sendable {
         abstained = result.abstained
         stop = g?.stopReason.rawValue
         speculation = g?.speculation
+        votes = result.votes
     }
 
     public static func citations(_ sources: [Passage]) -> [Citation] {

@@ -16,6 +16,10 @@ public struct AskOptions: Sendable {
     public var ignoreEndOfGeneration = false
     /// Speculative decoding (the same answer, sooner when drafts are accepted).
     public var speculate = true
+    /// Self-consistency: more than 1 samples this many answers at `voteTemperature` (seeds
+    /// `sampling.seed`, +1, …) and returns the most frequent (see SelfConsistency).
+    public var votes = 1
+    public var voteTemperature: Float = 0.7
 
     public init() {}
 }
@@ -41,4 +45,6 @@ public struct AskResult: Sendable {
     public var citationSpans: [CitationCheck.Citation] = []
     /// Numbers the model cited that point to no source (removed from the answer).
     public var removedCitations: [Int] = []
+    /// How the answer was voted for (nil: one answer, no vote).
+    public var votes: VoteReport?
 }

@@ -169,12 +169,14 @@ public struct QARecord: Sendable, Encodable {
     public var firstCitationGold: Bool?
     /// Speculative decoding: draft tokens proposed and accepted, verification passes.
     public var drafted = 0, accepted = 0, passes = 0
+    /// Self-consistency voting (nil: one answer).
+    public var votes: VoteReport?
 
     enum CodingKeys: String, CodingKey {
         case id, question, gold, answer, label, correct, exactMatch = "exact_match", f1, rougeL = "rouge_l",
              sourceRank = "source_rank", sourceInContext = "source_in_context", similarity, abstained, seconds,
              promptTokens = "prompt_tokens", decodeTokS = "decode_tok_s", documents, cited, firstCitationGold = "first_citation_gold",
-             drafted, accepted, passes
+             drafted, accepted, passes, votes
     }
 
     /// Fields that do not apply are left out, but a scored label question always has `label`
@@ -203,6 +205,7 @@ public struct QARecord: Sendable, Encodable {
         try c.encode(drafted, forKey: .drafted)
         try c.encode(accepted, forKey: .accepted)
         try c.encode(passes, forKey: .passes)
+        try c.encodeIfPresent(votes, forKey: .votes)
     }
 }
 
@@ -231,6 +234,9 @@ public struct QAEvaluation: Sendable {
         /// Speculative decoding over all answers: the share of draft tokens accepted, tokens a pass.
         public var acceptanceRate: Double?
         public var tokensPerPass: Double?
+        /// Self-consistency: samples taken per voted answer, and the winners' mean share of them.
+        public var samplesPerAnswer: Double?
+        public var voteConfidence: Double?
 
         struct Key: CodingKey {
             var stringValue: String
@@ -260,6 +266,8 @@ public struct QAEvaluation: Sendable {
             try c.encodeIfPresent(firstCitationGold, forKey: Key("first_citation_gold"))
             try c.encodeIfPresent(acceptanceRate, forKey: Key("acceptance_rate"))
             try c.encodeIfPresent(tokensPerPass, forKey: Key("tokens_per_pass"))
+            try c.encodeIfPresent(samplesPerAnswer, forKey: Key("samples_per_answer"))
+            try c.encodeIfPresent(voteConfidence, forKey: Key("vote_confidence"))
         }
     }
 
@@ -301,6 +309,7 @@ public struct QAEvaluation: Sendable {
                 record.firstCitationGold = result.citationSpans.first.map { first in
                     result.sources.first { $0.n == first.n }.map { isSource($0.document, item.source, in: dataset.directory) } ?? false
                 }
+                record.votes = result.votes
                 if let speculation = result.generation?.speculation {
                     (record.drafted, record.accepted, record.passes) = (speculation.drafted, speculation.accepted, speculation.passes)
                 }
@@ -330,6 +339,7 @@ public struct QAEvaluation: Sendable {
         let generatedDecode = records.filter { $0.decodeTokS > 0 }.map(\.decodeTokS)
         let answered = records.filter { !$0.abstained }
         let drafted = records.map(\.drafted).reduce(0, +), accepted = records.map(\.accepted).reduce(0, +), passes = records.map(\.passes).reduce(0, +)
+        let voted = records.compactMap(\.votes)
         func share(_ part: Int, of whole: Int) -> Double? { whole > 0 ? (Double(part) / Double(whole)).rounded(places: 4) : nil }
         return Result(
             questions: records.count,
@@ -351,7 +361,9 @@ public struct QAEvaluation: Sendable {
             cited: generated ? share(answered.filter(\.cited).count, of: answered.count) : nil,
             firstCitationGold: generated ? share(answered.filter { $0.firstCitationGold == true }.count, of: answered.filter(\.cited).count) : nil,
             acceptanceRate: drafted > 0 ? share(accepted, of: drafted) : nil,
-            tokensPerPass: passes > 0 ? (Double(accepted + passes) / Double(passes)).rounded(places: 2) : nil)
+            tokensPerPass: passes > 0 ? (Double(accepted + passes) / Double(passes)).rounded(places: 2) : nil,
+            samplesPerAnswer: voted.isEmpty ? nil : mean(voted.map { Double($0.taken) }),
+            voteConfidence: voted.isEmpty ? nil : mean(voted.map(\.confidence)))
     }
 }
 

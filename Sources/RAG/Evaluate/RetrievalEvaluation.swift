@@ -90,18 +90,38 @@ public struct RetrievalEvaluation: Sendable {
         document.lastIndex(of: "#").map { String(document[document.index(after: $0)...]) } ?? document
     }
 
+    /// Documents ranked from their chunks' hits: a document scores its best chunk plus `share`
+    /// of its other retrieved chunks' scores (0: the best chunk alone). Ties keep the order of
+    /// the best chunks.
+    public static func documents(_ hits: [SearchHit], share: Double = 0) -> [String] {
+        var best: [String: Double] = [:], rest: [String: Double] = [:], order: [String] = []
+        for hit in hits {
+            let id = corpusID(hit.document)
+            if let top = best[id] {
+                rest[id, default: 0] += min(top, hit.score)
+                best[id] = max(top, hit.score)
+            } else {
+                best[id] = hit.score
+                order.append(id)
+            }
+        }
+        guard share > 0 else { return order }
+        let position = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($1, $0) })
+        func score(_ id: String) -> Double { best[id]! + share * (rest[id] ?? 0) }
+        return order.sorted { a, b in score(a) != score(b) ? score(a) > score(b) : position[a]! < position[b]! }
+    }
+
     public static func run(
-        _ collection: BEIRQueries, retriever: Retriever, mode: SearchMode, progress: (Int, Int) -> Void = { _, _ in }
+        _ collection: BEIRQueries, retriever: Retriever, mode: SearchMode, otherChunksShare: Double = 0, progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> Result {
         var ndcg = 0.0, recall = 0.0, mrr = 0.0
         var latencies: [Double] = []
         for (i, query) in collection.queries.enumerated() {
             let start = DispatchTime.now().uptimeNanoseconds
-            // Chunks, deeper than 100, folded into documents in the order of their best chunk.
+            // Chunks, deeper than 100, folded into documents (see `documents`).
             let hits = try retriever.search(query.text, mode: mode, topK: 300)
             latencies.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
-            var seen = Set<String>(), ranked: [String] = []
-            for hit in hits where seen.insert(Self.corpusID(hit.document)).inserted { ranked.append(Self.corpusID(hit.document)) }
+            let ranked = documents(hits, share: otherChunksShare)
             let judged = collection.judgments[query.id] ?? [:]
             ndcg += RetrievalMetrics.ndcg(ranked, judged, k: 10)
             recall += RetrievalMetrics.recall(ranked, judged, k: 100)

@@ -21,6 +21,9 @@ struct AskController: Controller {
         var seed: UInt64?
         var mode: String?
         var abstainBelow: Double?
+        /// Self-consistency: sample this many answers (at `vote_temperature`) and return the most frequent.
+        var votes: Int?
+        var voteTemperature: Float?
         var stream: Bool?
         var showReasoning: Bool?
         /// Generate `max_tokens` whatever the model says (as llama.cpp's server option).
@@ -35,7 +38,7 @@ struct AskController: Controller {
         let question = try state.checkText(body.question, field: "question")
         var options = try await state.askOptions(.init(
             template: body.template, topK: body.topK, maxTokens: body.maxTokens, temperature: body.temperature, seed: body.seed,
-            mode: body.mode, abstainBelow: body.abstainBelow))
+            mode: body.mode, abstainBelow: body.abstainBelow, votes: body.votes, voteTemperature: body.voteTemperature))
         options.ignoreEndOfGeneration = body.ignoreEos ?? false
         let showReasoning = body.showReasoning ?? false
         let pending = try await state.pendingAnswer(question, options: options, showReasoning: showReasoning)
