@@ -206,6 +206,10 @@ struct EvalQA: AsyncParsableCommand {
             }
             if let samples = result.samplesPerAnswer {
                 lines.append(String(format: "votes: %d asked · %.2f samples taken per answer · winner's share %.3f", voting.votes, samples, result.voteConfidence ?? 0))
+                for point in result.byVotes ?? [] {
+                    let quality = point.accuracy.map { String(format: "accuracy %.4f · macro-F1 %.4f", $0, point.macroF1 ?? 0) } ?? String(format: "token F1 %.4f", point.f1 ?? 0)
+                    lines.append("  the first \(point.votes) vote\(point.votes == 1 ? "" : "s"): \(quality)")
+                }
             }
             print(lines.joined(separator: "\n"))
         } catch {

@@ -146,9 +146,12 @@ public final class Answerer: Sendable {
             var vote = SelfConsistency(samples: options.votes)
             var candidates: [(result: GenerationResult, text: String)] = []
             while !vote.isDecided {
+                // The first vote is the answer without voting (greedy by default), then samples.
                 var sampling = options.sampling
-                sampling.temperature = options.voteTemperature
-                sampling.seed = options.sampling.seed &+ UInt64(vote.taken)
+                if vote.taken > 0 {
+                    sampling.temperature = options.voteTemperature
+                    sampling.seed = options.sampling.seed &+ UInt64(vote.taken)
+                }
                 let candidate = try sample(sampling) { _ in }
                 vote.add(reasons ? AnswerFilter.finalAnswer(candidate.text) : candidate.text)
                 candidates.append(candidate)

@@ -16,8 +16,9 @@ public struct AskOptions: Sendable {
     public var ignoreEndOfGeneration = false
     /// Speculative decoding (the same answer, sooner when drafts are accepted).
     public var speculate = true
-    /// Self-consistency: more than 1 samples this many answers at `voteTemperature` (seeds
-    /// `sampling.seed`, +1, …) and returns the most frequent (see SelfConsistency).
+    /// Self-consistency: more than 1 takes up to this many answers, the usual one and samples at
+    /// `voteTemperature` (seeds `sampling.seed` + 1, + 2, …), and returns the most frequent
+    /// (see SelfConsistency).
     public var votes = 1
     public var voteTemperature: Float = 0.7
 

@@ -2,8 +2,9 @@ public import Foundation
 internal import RAGCore
 
 /// Self-consistency voting (Wang et al. 2023, "Self-consistency improves chain of thought
-/// reasoning in language models"): several answers sampled at a temperature, the most frequent
-/// final answer wins. An answer votes with its closed label (its first word is yes, no or maybe)
+/// reasoning in language models"): several answers, the most frequent final answer wins. The
+/// first vote is the greedy answer (so one vote is plain decoding, and a tie goes to it), the
+/// others are sampled at a temperature. An answer votes with its closed label (its first word is yes, no or maybe)
 /// or else with its normalised text. Sampling stops as soon as no remaining sample can change
 /// the winner (as in Aggarwal et al. 2023, "Let's sample step by step"), so the winner is the
 /// one all samples would give.
@@ -17,6 +18,8 @@ public struct SelfConsistency: Sendable {
     /// The sample index of each answer's first vote (what is returned for it).
     public private(set) var first: [Int] = []
     public private(set) var taken = 0
+    /// Each sample's vote, in the order sampled.
+    public private(set) var votes: [String] = []
 
     public init(samples: Int) { self.samples = samples }
 
@@ -33,6 +36,7 @@ public struct SelfConsistency: Sendable {
     /// Counts one sampled answer.
     public mutating func add(_ answer: String) {
         let key = Self.key(answer)
+        votes.append(key)
         if let i = tally.firstIndex(where: { $0.answer == key }) {
             tally[i].votes += 1
         } else {
@@ -54,11 +58,19 @@ public struct SelfConsistency: Sendable {
         return taken >= samples || tally[leader].votes > runnerUp + (samples - taken)
     }
 
+    /// The winner the first `n` of `votes` give (what `n` samples would have given: sampling
+    /// with `samples` ≥ n stops no earlier than sampling with n does).
+    public static func winner(of votes: [String], first n: Int) -> String? {
+        var vote = SelfConsistency(samples: n)
+        for key in votes.prefix(n) where !vote.isDecided { vote.add(key) }
+        return vote.leader.map { vote.tally[$0].answer }
+    }
+
     public func report(temperature: Float, seconds: Double) -> VoteReport {
         let leader = leader ?? 0
         let top = tally.isEmpty ? 0 : tally[leader].votes
         return VoteReport(
-            samples: samples, taken: taken, temperature: Double(temperature),
+            samples: samples, taken: taken, temperature: Double(temperature), votes: votes,
             tally: tally.sorted { $0.votes > $1.votes }.map { VoteReport.Count(answer: $0.answer, votes: $0.votes) },
             winner: tally.isEmpty ? "" : tally[leader].answer,
             confidence: taken > 0 ? (Double(top) / Double(taken)).rounded(places: 4) : 0,
@@ -76,7 +88,10 @@ public struct VoteReport: Sendable, Encodable, Equatable {
     /// Samples asked for, and taken before the winner was certain.
     public var samples: Int
     public var taken: Int
+    /// The temperature of the samples after the first (greedy) one.
     public var temperature: Double
+    /// Each sample's vote, in the order sampled.
+    public var votes: [String]
     /// Each distinct answer (label or normalised text) with its votes, most first.
     public var tally: [Count]
     public var winner: String

@@ -237,6 +237,17 @@ public struct QAEvaluation: Sendable {
         /// Self-consistency: samples taken per voted answer, and the winners' mean share of them.
         public var samplesPerAnswer: Double?
         public var voteConfidence: Double?
+        /// The quality the first n votes of each answer give, n = 1 (no vote), 3, 5, … (from the
+        /// same samples: what `--votes n` gives).
+        public var byVotes: [VotePoint]?
+
+        public struct VotePoint: Sendable, Encodable {
+            public var votes: Int
+            public var accuracy: Double?
+            public var macroF1: Double?
+            public var f1: Double?
+            enum CodingKeys: String, CodingKey { case votes, accuracy, macroF1 = "macro_f1", f1 }
+        }
 
         struct Key: CodingKey {
             var stringValue: String
@@ -268,6 +279,7 @@ public struct QAEvaluation: Sendable {
             try c.encodeIfPresent(tokensPerPass, forKey: Key("tokens_per_pass"))
             try c.encodeIfPresent(samplesPerAnswer, forKey: Key("samples_per_answer"))
             try c.encodeIfPresent(voteConfidence, forKey: Key("vote_confidence"))
+            try c.encodeIfPresent(byVotes, forKey: Key("by_votes"))
         }
     }
 
@@ -363,7 +375,28 @@ public struct QAEvaluation: Sendable {
             acceptanceRate: drafted > 0 ? share(accepted, of: drafted) : nil,
             tokensPerPass: passes > 0 ? (Double(accepted + passes) / Double(passes)).rounded(places: 2) : nil,
             samplesPerAnswer: voted.isEmpty ? nil : mean(voted.map { Double($0.taken) }),
-            voteConfidence: voted.isEmpty ? nil : mean(voted.map(\.confidence)))
+            voteConfidence: voted.isEmpty ? nil : mean(voted.map(\.confidence)),
+            byVotes: !voted.isEmpty ? byVotes(records, labelled: labelled) : nil)
+    }
+
+    /// Quality at n = 1, 3, 5, … votes (and the number asked), from each record's votes in order
+    /// (an abstained question has none and counts as a miss).
+    static func byVotes(_ records: [QARecord], labelled: Bool) -> [Result.VotePoint] {
+        let asked = records.compactMap { $0.votes?.samples }.max() ?? 1
+        let counts = Array(stride(from: 1, through: asked, by: 2)) + (asked % 2 == 0 ? [asked] : [])
+        return counts.map { n in
+            let winners = records.map { SelfConsistency.winner(of: $0.votes?.votes ?? [], first: n) ?? "" }
+            if labelled {
+                let predicted = winners.map(QAMetrics.label)
+                let gold = records.map { $0.gold.lowercased() }
+                let correct = zip(predicted, gold).filter { $0 == $1 }.count
+                return Result.VotePoint(
+                    votes: n, accuracy: (Double(correct) / Double(records.count)).rounded(places: 4),
+                    macroF1: QAMetrics.macroF1(gold: gold, predicted: predicted).rounded(places: 4))
+            }
+            let f1 = zip(winners, records).map { QAMetrics.tokenF1($0, $1.gold) }.reduce(0, +) / Double(records.count)
+            return Result.VotePoint(votes: n, f1: f1.rounded(places: 4))
+        }
     }
 }
 
