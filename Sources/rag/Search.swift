@@ -58,9 +58,9 @@ struct Search: AsyncParsableCommand {
 
 /// `--dense-weight` / `--bm25-weight`: the weights of the two lists in hybrid fusion.
 struct FusionOptions: ParsableArguments {
-    @Option(help: "Hybrid fusion: minmax (normalised scores, convex weights) or rrf (reciprocal ranks).") var fusion: Fusion.Method = .minMax
-    @Option(name: .customLong("dense-weight"), help: "Weight of the dense list in hybrid fusion (default: 0.55 for minmax, 1 for rrf).") var denseWeight: Double?
-    @Option(name: .customLong("bm25-weight"), help: "Weight of the BM25 list in hybrid fusion (default: 0.45 for minmax, 1 for rrf).") var bm25Weight: Double?
+    @Option(help: "Hybrid fusion: minmax (scores min-max normalised, convex weights), zscore (standardised scores) or rrf (reciprocal ranks).") var fusion: Fusion.Method = .minMax
+    @Option(name: .customLong("dense-weight"), help: "Weight of the dense list in hybrid fusion (default: 0.5 for minmax and zscore, 1 for rrf).") var denseWeight: Double?
+    @Option(name: .customLong("bm25-weight"), help: "Weight of the BM25 list in hybrid fusion (default: 0.5 for minmax and zscore, 1 for rrf).") var bm25Weight: Double?
 
     func check() throws {
         let denseWeight = self.denseWeight ?? fusion.defaultWeights.dense, bm25Weight = self.bm25Weight ?? fusion.defaultWeights.bm25

@@ -265,6 +265,17 @@ final class Workspace {
         #expect(Fusion.minMax([[(b, 2.0)], []]).map(\.1) == [0.5])
     }
 
+    /// Z-score fusion: dense 0.9, 0.5, 0.1 are z = +1.2247, 0, −1.2247; BM25 30, 10 are +1, −1;
+    /// b, which BM25 misses, gets BM25's lowest (−1).
+    @Test func zScoreFusion() {
+        let a = ChunkID(rawValue: 1), b = ChunkID(rawValue: 2), c = ChunkID(rawValue: 3)
+        let dense = [(a, 0.9), (b, 0.5), (c, 0.1)], bm25 = [(c, 30.0), (a, 10.0)]
+        let fused = Fusion.zScore([dense, bm25], weights: [1, 1])
+        let z = 1.5.squareRoot()
+        #expect(fused.map(\.0) == [a, c, b])
+        #expect(abs(fused[0].1 - (z - 1) / 2) < 1e-12 && abs(fused[1].1 - (1 - z) / 2) < 1e-12 && abs(fused[2].1 - -0.5) < 1e-12)
+    }
+
     @Test func changingTheChunkBudgetRechunksEverything() throws {
         let ws = try Workspace()
         let store = try Store()

@@ -51,6 +51,7 @@ public struct Retriever: Sendable {
             let weights = [denseWeight, bm25Weight]
             let fused = switch fusion {
             case .minMax: Fusion.minMax([nearest, lexical.map { ($0.chunkID, $0.score) }], weights: weights).prefix(topK)
+            case .zScore: Fusion.zScore([nearest, lexical.map { ($0.chunkID, $0.score) }], weights: weights).prefix(topK)
             case .reciprocalRank: Fusion.reciprocalRank([nearest.map(\.0), lexical.map(\.chunkID)], weights: weights).prefix(topK)
             }
             // Keep FTS5's highlighted snippet where the chunk matched lexically.
