@@ -85,10 +85,22 @@ public struct CitationCheck: Sendable {
     }
 
     /// Lower-case words of three or more letters or digits that carry content (no stop words).
+    /// Plural and -ing/-ed forms are folded ("speeds", "verifying" → "speed", "verify").
     static func contentWords(_ text: String) -> Set<String> {
         Set(text.lowercased().split(whereSeparator: { !($0.isLetter || $0.isNumber) }).map(String.init).filter {
             $0.count >= 3 && !stopWords.contains($0)
-        })
+        }.map(stem))
+    }
+
+    /// A light suffix fold: a final "s" (not "ss"), then "ing" or "ed" when four letters remain.
+    static func stem(_ word: String) -> String {
+        var w = Substring(word)
+        if w.count > 3, w.hasSuffix("s"), !w.hasSuffix("ss") { w = w.dropLast() }
+        for suffix in ["ing", "ed"] where w.hasSuffix(suffix) && w.count - suffix.count >= 4 {
+            w = w.dropLast(suffix.count)
+            break
+        }
+        return String(w)
     }
 
     /// The source most of the sentence's content words come from, if it reaches the threshold.
