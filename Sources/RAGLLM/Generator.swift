@@ -125,15 +125,23 @@ public final class Generator: TextGenerator {
         /// Seconds of one plain decode step (moving average); nil until one was timed.
         var stepSeconds: Double?
         /// An extra verification row's cost as a share of a plain step (moving average).
-        var rowCost = 0.35
+        var rowCost = Self.priorRowCost
+        /// What a row costs on these machines (one row's weights are read once for all rows).
+        static let priorRowCost = 0.35
 
+        /// Each plain step also draws the row cost 2 % back toward the prior: a cost estimate
+        /// that a noisy pass pushed up to where no draft pays would otherwise never be measured
+        /// again (drafting stays off), and keeps being carried to later requests.
         mutating func plainStep(_ seconds: Double) {
             stepSeconds = stepSeconds.map { 0.8 * $0 + 0.2 * seconds } ?? seconds
+            rowCost += 0.02 * (Self.priorRowCost - rowCost)
         }
 
+        /// A verification pass of `rows` rows: observed costs are capped at a whole step a row
+        /// (a pass never costs more than its rows one at a time, short of noise).
         mutating func pass(rows: Int, seconds: Double) {
             guard let step = stepSeconds, rows > 1 else { return }
-            let observed = min(2, max(0.02, (seconds / step - 1) / Double(rows - 1)))
+            let observed = min(1, max(0.02, (seconds / step - 1) / Double(rows - 1)))
             rowCost = 0.8 * rowCost + 0.2 * observed
         }
     }
