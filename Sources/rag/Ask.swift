@@ -71,6 +71,15 @@ struct Ask: AsyncParsableCommand {
                 return
             }
             FileHandle.standardOutput.write(Data("\n".utf8))
+            // The check adds the markers the model left out and drops those to no source; the
+            // streamed text is the model's, so show the checked answer when they differ.
+            let added = result.citationSpans.filter(\.added).map(\.n), removed = result.removedCitations
+            if !added.isEmpty || !removed.isEmpty, !(showReasoning && template == "cot") {
+                var what: [String] = []
+                if !added.isEmpty { what.append("added " + added.map { "[\($0)]" }.joined(separator: " ")) }
+                if !removed.isEmpty { what.append("removed " + removed.map { "[\($0)]" }.joined(separator: " ") + " (no such source)") }
+                print("\nCitations checked (\(what.joined(separator: "; "))):\n\(result.answer)")
+            }
             if !result.sources.isEmpty {
                 print("\nSources:")
                 for s in result.sources {

@@ -196,8 +196,8 @@ struct EvalQA: AsyncParsableCommand {
             if let em = result.exactMatch, let f1 = result.f1 { lines.append(String(format: "exact match %.4f · token F1 %.4f", em, f1)) }
             if let r = result.rougeL { lines.append(String(format: "ROUGE-L %.4f", r)) }
             lines.append(String(format: "source: hit@1 %.4f · hit@%d %.4f · MRR@10 %.4f · in the prompt %.4f", result.sourceHit1, k, result.sourceHitK, result.mrr10, result.sourceInContext))
-            lines.append(String(format: "cost: %.2f s/question · %.0f prompt tokens · %.1f decode tok/s · %d abstained",
-                                result.secondsPerQuestion, result.promptTokens, result.decodeTokS, result.abstained))
+            lines.append(String(format: "cost: %.2f s/question · %.0f prompt tokens · %.1f decode tok/s · %d abstained · %d declined",
+                                result.secondsPerQuestion, result.promptTokens, result.decodeTokS, result.abstained, result.declined ?? 0))
             if let cited = result.cited {
                 lines.append(String(format: "citations: %.4f of answers cite a source · first citation the gold document in %.4f", cited, result.firstCitationGold ?? 0))
             }

@@ -202,6 +202,35 @@ import Testing
     }
 }
 
+/// What the answerer makes of replies that say nothing or only quote: on the model twin.
+@Suite struct AnswerCheckTests {
+    func ask(_ reply: String) throws -> (result: AskResult, streamed: String) {
+        let (ws, store, embedder) = try lanternIndex()
+        defer { _ = ws }
+        let answerer = Answerer(
+            retriever: Retriever(store: store, embedder: embedder), generator: ScriptedGenerator { _ in reply }, templates: TemplateLibrary())
+        var streamed = ""
+        let result = try answerer.ask("Which port does Lantern listen on?", options: AskOptions()) { streamed += $0 }
+        return (result, streamed)
+    }
+
+    @Test func aModelThatEndsAtOnceHasDeclined() throws {
+        let (result, streamed) = try ask("")
+        #expect(result.answer == Answerer.declined && streamed == Answerer.declined)
+        #expect(result.declined && !result.abstained && result.citationSpans.isEmpty)
+        let report = AskReport(result, showReasoning: false)
+        #expect(report.declined && report.answer == "I don't know.")
+        #expect(try ask("I don't know.").result.declined)
+        #expect(try !ask("Port 7070 [1].").result.declined)
+    }
+
+    @Test func aQuotedFragmentIsCitedByItsSource() throws {
+        let (result, streamed) = try ask("port 7070")
+        #expect(streamed == "port 7070" && result.answer == "port 7070 [1]")
+        #expect(result.citationSpans.map(\.n) == [1] && result.citationSpans[0].added)
+    }
+}
+
 /// A workspace whose index (on the hashing embedder) holds one document about Lantern.
 func lanternIndex() throws -> (Workspace, Store, HashingEmbedder) {
     let embedder = HashingEmbedder()

@@ -24,6 +24,19 @@ import Testing
         #expect(CitationCheck("I don't know.", sources: sources).text == "I don't know.")
     }
 
+    /// A short extracted answer is cited by the first source that holds it word for word; a lone
+    /// number, a fragment no source holds and a refusal are not.
+    @Test func aFragmentASourceContainsIsCitedByIt() {
+        #expect(CitationCheck("port 7070", sources: sources).text == "port 7070 [2]")
+        #expect(CitationCheck("SQLite file.", sources: sources).text == "SQLite file [1].")
+        #expect(CitationCheck("an hour", sources: sources).text == "an hour [2]")
+        #expect(CitationCheck("7", sources: sources + ["7 days"]).citations.isEmpty)
+        #expect(CitationCheck("port 8080", sources: sources).citations.isEmpty)
+        #expect(CitationCheck("I don't know", sources: sources + ["I don't know"]).citations.isEmpty)
+        #expect(Answerer.declines("I don't know.") && Answerer.declines("I do not know what Harbor is.") && Answerer.declines("I don’t know"))
+        #expect(!Answerer.declines("I know that Harbor is fast."))
+    }
+
     /// Spans are code-point offsets: the sentence a marker stands for and the marker itself.
     @Test func spansPointIntoTheAnswer() {
         let answer = "Größe: Harbor keeps its index in harbor.db [1]. Lantern uses port 7070. [2]"

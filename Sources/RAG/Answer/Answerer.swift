@@ -6,6 +6,16 @@ internal import Synchronization
 /// Question → retrieval → prompt → local model → answer with numbered citations.
 public final class Answerer: Sendable {
     public static let noAnswer = "I don't know — nothing in the index covers this."
+    /// What an answer says when the model, given sources, finds nothing in them (the templates
+    /// ask for exactly this) or ends without a word.
+    public static let declined = "I don't know."
+
+    /// Whether an answer declines: it is, or starts with, "I don't know" / "I do not know".
+    public static func declines(_ answer: String) -> Bool {
+        let words = answer.lowercased().replacingOccurrences(of: "’", with: "'")
+            .split(whereSeparator: { !($0.isLetter || $0 == "'") }).prefix(4).joined(separator: " ")
+        return words.hasPrefix("i don't know") || words.hasPrefix("i do not know")
+    }
 
     public let retriever: Retriever
     public let generator: any TextGenerator
@@ -162,11 +172,18 @@ public final class Answerer: Sendable {
         } else {
             chosen = try sample(options.sampling, emit: emit)
         }
+        var final = reasons ? AnswerFilter.finalAnswer(chosen.text) : chosen.text
+        // A model that ends before saying anything has declined; say so rather than print nothing.
+        if final.isEmpty && chosen.result.stopReason != .cancelled {
+            final = Self.declined
+            emit(final)
+        }
         // Markers checked against the sources and repaired (see CitationCheck).
-        let checked = CitationCheck(reasons ? AnswerFilter.finalAnswer(chosen.text) : chosen.text, sources: prepared.sources.map(\.text))
+        let checked = CitationCheck(final, sources: prepared.sources.map(\.text))
         var answer = AskResult(
             answer: checked.text, fullText: chosen.text, sources: prepared.sources, prompt: prepared.prompt, abstained: false,
             retrieveMilliseconds: prepared.retrieveMilliseconds, generation: chosen.result)
+        answer.declined = Self.declines(final)
         answer.citationSpans = checked.citations
         answer.removedCitations = checked.removed
         answer.votes = votes

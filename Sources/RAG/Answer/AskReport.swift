@@ -30,6 +30,8 @@ public struct AskReport: Encodable, Sendable {
     public var timings: Timings
     public var cached: Bool
     public var abstained: Bool
+    /// The model answered that the sources do not say ("I don't know").
+    public var declined: Bool
     /// Why generation stopped: eog, stop, length, cancelled; nil when the model was not called.
     public var stop: String?
     /// How speculative decoding went; nil when the model was not called.
@@ -50,6 +52,7 @@ public struct AskReport: Encodable, Sendable {
             decodeTokS: (g?.decodeTokensPerSecond ?? 0).rounded(places: 1), completionTokens: g?.tokens.count ?? 0)
         cached = result.cached
         abstained = result.abstained
+        declined = result.declined
         stop = g?.stopReason.rawValue
         speculation = g?.speculation
         votes = result.votes

@@ -37,7 +37,10 @@ public struct AskResult: Sendable {
     public var fullText: String
     public var sources: [Passage]
     public var prompt: String
+    /// Retrieval found nothing close enough, so the model was not called.
     public var abstained: Bool
+    /// The model, given sources, answered that they do not say ("I don't know").
+    public var declined = false
     public var retrieveMilliseconds: Double
     public var generation: GenerationResult?
     /// Taken from the answer cache (a near-identical question asked before on this index).

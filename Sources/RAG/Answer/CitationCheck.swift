@@ -3,8 +3,9 @@ public import Foundation
 /// An answer's `[n]` markers checked against its sources after generation, and repaired:
 /// a marker that points to no source is removed; a sentence without a marker whose words come
 /// from one source (most of its content words are in that source, and more of them than in any
-/// other) gets that source's marker before its final punctuation — post-hoc attribution, so
-/// every sentence that uses a source ends with its number. Spans are offsets in Unicode code
+/// other) gets that source's marker before its final punctuation, and so does a short fragment
+/// that a source contains word for word — post-hoc attribution, so every sentence that uses a
+/// source ends with its number. Spans are offsets in Unicode code
 /// points (as Python and most JSON readers index a string), end exclusive.
 public struct CitationCheck: Sendable {
     public struct Citation: Sendable, Encodable, Equatable {
@@ -50,10 +51,12 @@ public struct CitationCheck: Sendable {
         text += rest
         // 2. Sentences without a marker that one source supports get its marker.
         let vocabularies = sources.map(Self.contentWords)
+        let phrases = sources.map { " " + Self.words($0) + " " }
         var repaired = ""
         for sentence in Self.sentences(text) {
             var piece = sentence
-            if !sources.isEmpty, !Self.hasMarker(sentence), let n = Self.attribute(sentence, vocabularies) {
+            if !sources.isEmpty, !Self.hasMarker(sentence), !Answerer.declines(sentence),
+               let n = Self.attribute(sentence, vocabularies) ?? Self.quotation(sentence, phrases) {
                 let body = piece.trimmingTrailing { $0.isWhitespace }
                 let trailing = String(piece[body.endIndex...])
                 let punctuation = body.reversed().prefix { ".!?:;".contains($0) }.count
@@ -110,6 +113,20 @@ public struct CitationCheck: Sendable {
         let shares = sources.map { Double(words.intersection($0).count) / Double(words.count) }
         guard let best = shares.indices.max(by: { shares[$0] < shares[$1] }), shares[best] >= attributionThreshold else { return nil }
         return best + 1
+    }
+
+    /// For a fragment too short to attribute by its words ("2-bromopalmitic acid", "65 %
+    /// similarity"): the first source that contains it word for word, if it has a letter or
+    /// two digits (a lone "3" says nothing about where it came from).
+    static func quotation(_ fragment: String, _ phrases: [String]) -> Int? {
+        let phrase = words(fragment)
+        guard contentWords(fragment).count < 3, phrase.contains(where: \.isLetter) || phrase.filter(\.isNumber).count >= 2 else { return nil }
+        return phrases.firstIndex { $0.contains(" " + phrase + " ") }.map { $0 + 1 }
+    }
+
+    /// The text's lower-case words (runs of letters or digits) joined by single spaces.
+    static func words(_ text: String) -> String {
+        text.lowercased().split(whereSeparator: { !($0.isLetter || $0.isNumber) }).joined(separator: " ")
     }
 
     /// Every marker's number, its span and its sentence's span in `text`; `original` tells

@@ -159,6 +159,8 @@ public struct QARecord: Sendable, Encodable {
     /// The cosine similarity of the question to its nearest chunk (what `--abstain-below` tests).
     public var similarity: Double?
     public var abstained: Bool
+    /// The model answered that the sources do not say ("I don't know").
+    public var declined = false
     public var seconds: Double
     public var promptTokens: Int
     public var decodeTokS: Double
@@ -174,7 +176,7 @@ public struct QARecord: Sendable, Encodable {
 
     enum CodingKeys: String, CodingKey {
         case id, question, gold, answer, label, correct, exactMatch = "exact_match", f1, rougeL = "rouge_l",
-             sourceRank = "source_rank", sourceInContext = "source_in_context", similarity, abstained, seconds,
+             sourceRank = "source_rank", sourceInContext = "source_in_context", similarity, abstained, declined, seconds,
              promptTokens = "prompt_tokens", decodeTokS = "decode_tok_s", documents, cited, firstCitationGold = "first_citation_gold",
              drafted, accepted, passes, votes
     }
@@ -196,6 +198,7 @@ public struct QARecord: Sendable, Encodable {
         try c.encode(sourceInContext, forKey: .sourceInContext)
         try c.encodeIfPresent(similarity.map { $0.rounded(places: 4) }, forKey: .similarity)
         try c.encode(abstained, forKey: .abstained)
+        try c.encode(declined, forKey: .declined)
         try c.encode(seconds, forKey: .seconds)
         try c.encode(promptTokens, forKey: .promptTokens)
         try c.encode(decodeTokS, forKey: .decodeTokS)
@@ -224,11 +227,14 @@ public struct QAEvaluation: Sendable {
         public var sourceInContext: Double
         public var mrr10: Double
         public var abstained: Int
+        /// Answers that said "I don't know" although retrieval found sources.
+        public var declined: Int?
         public var unlabelled: Int?
         public var secondsPerQuestion: Double
         public var promptTokens: Double
         public var decodeTokS: Double
-        /// Answers (not abstained) with a valid marker; of those, the first marker is the gold document.
+        /// Answers (neither abstained nor declined) with a valid marker; of those, the first
+        /// marker is the gold document.
         public var cited: Double?
         public var firstCitationGold: Double?
         /// Speculative decoding over all answers: the share of draft tokens accepted, tokens a pass.
@@ -270,6 +276,7 @@ public struct QAEvaluation: Sendable {
             try c.encode(mrr10, forKey: Key("source_mrr@10"))
             try c.encode(sourceInContext, forKey: Key("source_in_context"))
             try c.encode(abstained, forKey: Key("abstained"))
+            try c.encodeIfPresent(declined, forKey: Key("declined"))
             try c.encode(secondsPerQuestion, forKey: Key("seconds_per_question"))
             try c.encode(promptTokens, forKey: Key("prompt_tokens"))
             try c.encode(decodeTokS, forKey: Key("decode_tok_s"))
@@ -314,6 +321,7 @@ public struct QAEvaluation: Sendable {
                 let result = try answerer.ask(item.question, options: options, lookup: Answerer.CacheLookup(vector: vector))
                 record.answer = result.answer
                 record.abstained = result.abstained
+                record.declined = result.declined
                 record.sourceInContext = result.sources.contains { isSource($0.document, item.source, in: dataset.directory) }
                 record.promptTokens = result.generation?.promptTokens.count ?? 0
                 record.decodeTokS = result.generation?.decodeTokensPerSecond ?? 0
@@ -349,7 +357,7 @@ public struct QAEvaluation: Sendable {
         let n = Double(max(1, records.count))
         func mean(_ values: [Double]) -> Double { (values.reduce(0, +) / Double(max(1, values.count))).rounded(places: 4) }
         let generatedDecode = records.filter { $0.decodeTokS > 0 }.map(\.decodeTokS)
-        let answered = records.filter { !$0.abstained }
+        let answered = records.filter { !$0.abstained && !$0.declined }
         let drafted = records.map(\.drafted).reduce(0, +), accepted = records.map(\.accepted).reduce(0, +), passes = records.map(\.passes).reduce(0, +)
         let voted = records.compactMap(\.votes)
         func share(_ part: Int, of whole: Int) -> Double? { whole > 0 ? (Double(part) / Double(whole)).rounded(places: 4) : nil }
@@ -366,6 +374,7 @@ public struct QAEvaluation: Sendable {
             sourceInContext: (Double(records.filter(\.sourceInContext).count) / n).rounded(places: 4),
             mrr10: mean(records.map { $0.sourceRank.map { $0 <= 10 ? 1 / Double($0) : 0 } ?? 0 }),
             abstained: records.filter(\.abstained).count,
+            declined: generated ? records.filter(\.declined).count : nil,
             unlabelled: labelled ? records.filter { $0.label == nil }.count : nil,
             secondsPerQuestion: (records.map(\.seconds).reduce(0, +) / n).rounded(places: 4),
             promptTokens: generated ? (records.map { Double($0.promptTokens) }.reduce(0, +) / n).rounded() : 0,
