@@ -59,55 +59,44 @@ enum L2Metric: Metric {
 enum Distances {
     @inline(__always)
     static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Float {
-        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-        var s0 = SIMD8<Float>(), s1 = SIMD8<Float>(), s2 = SIMD8<Float>(), s3 = SIMD8<Float>()
-        var i = 0
-        while i + 32 <= count {
-            let o = i * 4
-            s0.addProduct(ra.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self), rb.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self))
-            s1.addProduct(ra.loadUnaligned(fromByteOffset: o + 32, as: SIMD8<Float>.self), rb.loadUnaligned(fromByteOffset: o + 32, as: SIMD8<Float>.self))
-            s2.addProduct(ra.loadUnaligned(fromByteOffset: o + 64, as: SIMD8<Float>.self), rb.loadUnaligned(fromByteOffset: o + 64, as: SIMD8<Float>.self))
-            s3.addProduct(ra.loadUnaligned(fromByteOffset: o + 96, as: SIMD8<Float>.self), rb.loadUnaligned(fromByteOffset: o + 96, as: SIMD8<Float>.self))
-            i += 32
-        }
-        while i + 8 <= count {
-            s0.addProduct(ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self), rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
-            i += 8
-        }
-        var sum = reduce((s0 + s1) + (s2 + s3))
-        while i < count {
-            sum += a[i] * b[i]
-            i += 1
-        }
-        return sum
+        sum(a, b, count, { s, x, y in s.addProduct(x, y) }, scalar: { $0 * $1 })
     }
 
     @inline(__always)
     static func squaredL2(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Float {
+        sum(a, b, count, { s, x, y in let d = x - y; s.addProduct(d, d) }, scalar: { let d = $0 - $1; return d * d })
+    }
+
+    /// Σ term(a, b) over `count` floats: `term` adds one lane group's contribution to an
+    /// accumulator; four of them in flight, then a tree reduction, then the tail one by one.
+    @inline(__always)
+    static func sum(
+        _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int,
+        _ term: (inout SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) -> Void, scalar: (Float, Float) -> Float
+    ) -> Float {
         let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        @inline(__always) func lanes(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float> {
+            p.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+        }
         var s0 = SIMD8<Float>(), s1 = SIMD8<Float>(), s2 = SIMD8<Float>(), s3 = SIMD8<Float>()
         var i = 0
         while i + 32 <= count {
-            let o = i * 4
-            let d0 = ra.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self) - rb.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
-            let d1 = ra.loadUnaligned(fromByteOffset: o + 32, as: SIMD8<Float>.self) - rb.loadUnaligned(fromByteOffset: o + 32, as: SIMD8<Float>.self)
-            let d2 = ra.loadUnaligned(fromByteOffset: o + 64, as: SIMD8<Float>.self) - rb.loadUnaligned(fromByteOffset: o + 64, as: SIMD8<Float>.self)
-            let d3 = ra.loadUnaligned(fromByteOffset: o + 96, as: SIMD8<Float>.self) - rb.loadUnaligned(fromByteOffset: o + 96, as: SIMD8<Float>.self)
-            s0.addProduct(d0, d0); s1.addProduct(d1, d1); s2.addProduct(d2, d2); s3.addProduct(d3, d3)
+            term(&s0, lanes(ra, i), lanes(rb, i))
+            term(&s1, lanes(ra, i + 8), lanes(rb, i + 8))
+            term(&s2, lanes(ra, i + 16), lanes(rb, i + 16))
+            term(&s3, lanes(ra, i + 24), lanes(rb, i + 24))
             i += 32
         }
         while i + 8 <= count {
-            let d = ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-            s0.addProduct(d, d)
+            term(&s0, lanes(ra, i), lanes(rb, i))
             i += 8
         }
-        var sum = reduce((s0 + s1) + (s2 + s3))
+        var total = reduce((s0 + s1) + (s2 + s3))
         while i < count {
-            let d = a[i] - b[i]
-            sum += d * d
+            total += scalar(a[i], b[i])
             i += 1
         }
-        return sum
+        return total
     }
 
     @inline(__always)

@@ -2,54 +2,43 @@
 /// `RAGIndex` picks them at the start of each search).
 public enum WideDistances {
     public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Float {
-        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-        var s0 = SIMD16<Float>(), s1 = SIMD16<Float>(), s2 = SIMD16<Float>(), s3 = SIMD16<Float>()
-        var i = 0
-        while i + 64 <= count {
-            let o = i * 4
-            s0.addProduct(ra.loadUnaligned(fromByteOffset: o, as: SIMD16<Float>.self), rb.loadUnaligned(fromByteOffset: o, as: SIMD16<Float>.self))
-            s1.addProduct(ra.loadUnaligned(fromByteOffset: o + 64, as: SIMD16<Float>.self), rb.loadUnaligned(fromByteOffset: o + 64, as: SIMD16<Float>.self))
-            s2.addProduct(ra.loadUnaligned(fromByteOffset: o + 128, as: SIMD16<Float>.self), rb.loadUnaligned(fromByteOffset: o + 128, as: SIMD16<Float>.self))
-            s3.addProduct(ra.loadUnaligned(fromByteOffset: o + 192, as: SIMD16<Float>.self), rb.loadUnaligned(fromByteOffset: o + 192, as: SIMD16<Float>.self))
-            i += 64
-        }
-        while i + 16 <= count {
-            s0.addProduct(ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self), rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self))
-            i += 16
-        }
-        var sum = reduce((s0 + s1) + (s2 + s3))
-        while i < count {
-            sum += a[i] * b[i]
-            i += 1
-        }
-        return sum
+        sum(a, b, count, { s, x, y in s.addProduct(x, y) }, scalar: { $0 * $1 })
     }
 
     public static func squaredL2(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Float {
+        sum(a, b, count, { s, x, y in let d = x - y; s.addProduct(d, d) }, scalar: { let d = $0 - $1; return d * d })
+    }
+
+    /// Σ term(a, b) over `count` floats: `term` adds one lane group's contribution to an
+    /// accumulator; four of them in flight, then a tree reduction, then the tail one by one.
+    @inline(__always)
+    static func sum(
+        _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int,
+        _ term: (inout SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) -> Void, scalar: (Float, Float) -> Float
+    ) -> Float {
         let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        @inline(__always) func lanes(_ p: UnsafeRawPointer, _ i: Int) -> SIMD16<Float> {
+            p.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+        }
         var s0 = SIMD16<Float>(), s1 = SIMD16<Float>(), s2 = SIMD16<Float>(), s3 = SIMD16<Float>()
         var i = 0
         while i + 64 <= count {
-            let o = i * 4
-            let d0 = ra.loadUnaligned(fromByteOffset: o, as: SIMD16<Float>.self) - rb.loadUnaligned(fromByteOffset: o, as: SIMD16<Float>.self)
-            let d1 = ra.loadUnaligned(fromByteOffset: o + 64, as: SIMD16<Float>.self) - rb.loadUnaligned(fromByteOffset: o + 64, as: SIMD16<Float>.self)
-            let d2 = ra.loadUnaligned(fromByteOffset: o + 128, as: SIMD16<Float>.self) - rb.loadUnaligned(fromByteOffset: o + 128, as: SIMD16<Float>.self)
-            let d3 = ra.loadUnaligned(fromByteOffset: o + 192, as: SIMD16<Float>.self) - rb.loadUnaligned(fromByteOffset: o + 192, as: SIMD16<Float>.self)
-            s0.addProduct(d0, d0); s1.addProduct(d1, d1); s2.addProduct(d2, d2); s3.addProduct(d3, d3)
+            term(&s0, lanes(ra, i), lanes(rb, i))
+            term(&s1, lanes(ra, i + 16), lanes(rb, i + 16))
+            term(&s2, lanes(ra, i + 32), lanes(rb, i + 32))
+            term(&s3, lanes(ra, i + 48), lanes(rb, i + 48))
             i += 64
         }
         while i + 16 <= count {
-            let d = ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self) - rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-            s0.addProduct(d, d)
+            term(&s0, lanes(ra, i), lanes(rb, i))
             i += 16
         }
-        var sum = reduce((s0 + s1) + (s2 + s3))
+        var total = reduce((s0 + s1) + (s2 + s3))
         while i < count {
-            let d = a[i] - b[i]
-            sum += d * d
+            total += scalar(a[i], b[i])
             i += 1
         }
-        return sum
+        return total
     }
 
     @inline(__always)

@@ -25,22 +25,19 @@ func buildApplication(state: ServerState, onRunning: @escaping @Sendable (Int) a
 
 /// Every route of the API, one controller per area.
 func buildRouter(_ state: ServerState) -> Router<APIRequestContext> {
+    let controllers: [any Controller] = [
+        HealthController(state: state), SearchController(state: state), AskController(state: state),
+        DocumentsController(state: state), OpenAIController(state: state),
+    ]
+    let endpoints = controllers.flatMap(\.endpoints)
     let router = Router(context: APIRequestContext.self)
-    router.add(middleware: ErrorAndMetricsMiddleware(metrics: state.metrics, routes: routes))
+    // The methods of each path, to tell an unknown path (404) from a known one asked with the wrong method (405).
+    let methods = Dictionary(endpoints.map { ($0.path, [$0.method]) }, uniquingKeysWith: +)
+    router.add(middleware: ErrorAndMetricsMiddleware(metrics: state.metrics, routes: methods))
     if let key = state.configuration.apiKey { router.add(middleware: BearerAuthMiddleware(key: key)) }
     router.add(middleware: RequestLimitMiddleware(maxBodyBytes: state.configuration.maxBodyBytes))
-    router.addRoutes(HealthController(state: state).endpoints)
-    router.addRoutes(SearchController(state: state).endpoints)
-    router.addRoutes(AskController(state: state).endpoints)
-    router.addRoutes(DocumentsController(state: state).endpoints)
-    router.addRoutes(OpenAIController(state: state).endpoints)
+    for endpoint in endpoints {
+        router.on(RouterPath(endpoint.path), method: endpoint.method, use: endpoint.handler)
+    }
     return router
 }
-
-/// The routes and their methods, to tell an unknown path (404) from a known one asked with the
-/// wrong method (405).
-private let routes: [String: [HTTPRequest.Method]] = [
-    "/healthz": [.get], "/metrics": [.get], "/v1/search": [.post], "/v1/ask": [.post],
-    "/v1/documents": [.get, .post], "/v1/documents/{id}": [.delete], "/v1/chat/completions": [.post],
-    "/v1/embeddings": [.post], "/v1/models": [.get],
-]

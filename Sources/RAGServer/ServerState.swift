@@ -64,7 +64,7 @@ final class ServerState: Sendable {
     }
 
     /// What a request may set of an answer's options; nil keeps the server's default.
-    struct AnswerParameters {
+    struct AnswerParameters: Decodable {
         var template: String?
         var topK: Int?
         var maxTokens: Int?
@@ -72,6 +72,7 @@ final class ServerState: Sendable {
         var seed: UInt64?
         var mode: String?
         var abstainBelow: Double?
+        /// Self-consistency: sample this many answers (at `vote_temperature`) and return the most frequent.
         var votes: Int?
         var voteTemperature: Float?
     }

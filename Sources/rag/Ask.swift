@@ -21,43 +21,23 @@ struct Ask: AsyncParsableCommand {
     @OptionGroup var embedderOptions: EmbedderOptions
     @OptionGroup var generatorOptions: GeneratorOptions
     @Argument(help: "The question.") var question: String
-    @Option(help: "Template name (default, cot, fewshot, yesno, or one in --templates).") var template = "default"
-    @Option(help: ArgumentHelp("A folder of your own templates (NAME.mustache).", valueName: "dir")) var templates: String?
-    @Option(help: "How many chunks to retrieve.") var topK = 5
-    @Option(name: .customLong("max-tokens"), help: "Most tokens in the answer.") var maxTokens = 256
-    @Option(name: .customLong("abstain-below"), help: "Answer \"I don't know\" when the best chunk's cosine similarity is below this.") var abstainBelow = 0.3
-    @Option(help: "Context size in tokens.") var context = 2048
+    @OptionGroup var answer: AnswerOptions
     @Flag(name: .customLong("show-prompt"), help: "Print the prompt (on stderr) before the answer.") var showPrompt = false
     @Flag(name: .customLong("show-reasoning"), help: "With --template cot, print the reasoning too.") var showReasoning = false
-    @OptionGroup var fusion: FusionOptions
-    @OptionGroup var voting: VotingOptions
     @Flag(help: "Print one JSON object at the end instead of streaming.") var json = false
 
     func validate() throws {
-        try fusion.check()
-        try voting.check()
-        guard (1...50).contains(topK) else { throw ValidationError("--top-k must be between 1 and 50 (got \(topK)).") }
-        guard maxTokens > 0, context > maxTokens + 64 else { throw ValidationError("--context must exceed --max-tokens by at least 64 tokens") }
         guard !question.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw ValidationError("the question is empty") }
         guard question.count <= 4000 else { throw ValidationError("the question is longer than 4000 characters") }
     }
 
     func run() async throws {
         do {
-            let service = try makeService(db: store.db, .mustExist, embedder: embedderOptions, generator: generatorOptions, fusion: fusion) {
-                $0.contextLength = context
-                $0.userTemplates = templates
-            }
-            try service.checkTemplate(template)
+            let service = try makeService(
+                db: store.db, .mustExist, embedder: embedderOptions, generator: generatorOptions, fusion: answer.fusion, answer.configure)
+            try service.checkTemplate(answer.template)
             let answerer = try service.answerer()
-            var options = AskOptions()
-            options.topK = topK
-            options.template = template
-            options.mode = try service.mode()
-            options.answerTokens = maxTokens
-            options.abstainBelow = abstainBelow
-            options.speculate = !generatorOptions.noSpeculate
-            voting.apply(to: &options)
+            let options = answer.askOptions(mode: try service.mode(), speculate: !generatorOptions.noSpeculate)
             if showPrompt {
                 let prepared = try answerer.prepare(question, options: options)
                 printError(prepared.prompt)
@@ -67,14 +47,14 @@ struct Ask: AsyncParsableCommand {
             }
             let g = result.generation
             if json {
-                printJSON(AskReport(result, showReasoning: showReasoning && template == "cot"))
+                printJSON(AskReport(result, showReasoning: showReasoning && answer.template == "cot"))
                 return
             }
             FileHandle.standardOutput.write(Data("\n".utf8))
             // The check adds the markers the model left out and drops those to no source; the
             // streamed text is the model's, so show the checked answer when they differ.
             let added = result.citationSpans.filter(\.added).map(\.n), removed = result.removedCitations
-            if !added.isEmpty || !removed.isEmpty, !(showReasoning && template == "cot") {
+            if !added.isEmpty || !removed.isEmpty, !(showReasoning && answer.template == "cot") {
                 var what: [String] = []
                 if !added.isEmpty { what.append("added " + added.map { "[\($0)]" }.joined(separator: " ")) }
                 if !removed.isEmpty { what.append("removed " + removed.map { "[\($0)]" }.joined(separator: " ") + " (no such source)") }

@@ -101,13 +101,8 @@ struct EvalQA: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("The dataset folder (qa.jsonl, docs/).", valueName: "dir")) var dataset: String
     @Option(help: "Only the first N questions.") var limit: Int?
-    @Option(help: "Template name (default, cot, fewshot, yesno, or one in --templates).") var template = "default"
-    @Option(help: ArgumentHelp("A folder of your own templates (NAME.mustache).", valueName: "dir")) var templates: String?
-    @Option(help: "How many chunks to retrieve for the prompt.") var topK = 5
+    @OptionGroup var answer: AnswerOptions
     @Option(help: "The cut-off of the source hit rate (documents).") var k = 5
-    @Option(name: .customLong("max-tokens"), help: "Most tokens in an answer.") var maxTokens = 256
-    @Option(name: .customLong("abstain-below"), help: "Answer \"I don't know\" when the best chunk's cosine similarity is below this.") var abstainBelow = 0.3
-    @Option(help: "Context size in tokens.") var context = 2048
     @OptionGroup var chunking: ChunkingOptions
     @Option(help: "bm25, dense or hybrid.") var mode: SearchMode = .hybrid
     @Option(help: ArgumentHelp("The index file (default: one per dataset and chunking in the cache).", valueName: "file")) var db: String?
@@ -115,16 +110,10 @@ struct EvalQA: AsyncParsableCommand {
     @Flag(name: .customLong("no-generate"), help: "Score retrieval only; do not call the model.") var noGenerate = false
     @OptionGroup var embedderOptions: EmbedderOptions
     @OptionGroup var generatorOptions: GeneratorOptions
-    @OptionGroup var fusion: FusionOptions
-    @OptionGroup var voting: VotingOptions
     @Flag(help: "Print one JSON object.") var json = false
 
     func validate() throws {
-        try fusion.check()
-        try voting.check()
-        guard (1...50).contains(topK) else { throw ValidationError("--top-k must be between 1 and 50 (got \(topK)).") }
         guard (1...50).contains(k) else { throw ValidationError("--k must be between 1 and 50 (got \(k)).") }
-        guard maxTokens > 0, context > maxTokens + 64 else { throw ValidationError("--context must exceed --max-tokens by at least 64 tokens") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
     }
 
@@ -133,11 +122,9 @@ struct EvalQA: AsyncParsableCommand {
             var data = try QADataset(directory: dataset)
             if let limit { data.items = Array(data.items.prefix(limit)) }
             let path = db ?? EvalRetrieval.cachedIndex(for: data.directory + "/qa.jsonl", suffix: chunking.cacheSuffix)
-            let service = try makeService(db: path, .createIfMissing, embedder: embedderOptions, generator: generatorOptions, fusion: fusion) {
-                $0.contextLength = context
-                $0.userTemplates = templates
-            }
-            try service.checkTemplate(template)  // an unknown template fails before any work
+            let service = try makeService(
+                db: path, .createIfMissing, embedder: embedderOptions, generator: generatorOptions, fusion: answer.fusion, answer.configure)
+            try service.checkTemplate(answer.template)  // an unknown template fails before any work
             var ingestOptions = Ingestor.Options()
             ingestOptions.chunker = chunking.configuration
             let bar = stderrIsTerminal && !json ? ProgressBar() : nil
@@ -145,14 +132,7 @@ struct EvalQA: AsyncParsableCommand {
             bar?.finish()
             if !json, report.chunks > 0 { printError("ingested \(report.documents) documents, \(report.chunks) chunks into \(path)") }
             let answerer = try service.answerer()
-            var options = AskOptions()
-            options.topK = topK
-            options.template = template
-            options.mode = mode
-            options.answerTokens = maxTokens
-            options.abstainBelow = abstainBelow
-            options.speculate = !generatorOptions.noSpeculate
-            voting.apply(to: &options)
+            let options = answer.askOptions(mode: mode, speculate: !generatorOptions.noSpeculate)
 
             let output: FileHandle?
             if let out {
@@ -189,7 +169,7 @@ struct EvalQA: AsyncParsableCommand {
                 printJSON(result)
                 return
             }
-            var lines = ["\(result.questions) questions (\(noGenerate ? "retrieval only" : "template \(template), top-k \(topK)"), \(mode.rawValue), chunks of \(chunking.chunkTokens) tokens, overlap \(chunking.chunkOverlap))"]
+            var lines = ["\(result.questions) questions (\(noGenerate ? "retrieval only" : "template \(answer.template), top-k \(answer.topK)"), \(mode.rawValue), chunks of \(chunking.chunkTokens) tokens, overlap \(chunking.chunkOverlap))"]
             if let a = result.accuracy, let m = result.macroF1 {
                 lines.append(String(format: "yes/no/maybe: accuracy %.4f · macro-F1 %.4f · %d without a label", a, m, result.unlabelled ?? 0))
             }
@@ -205,7 +185,7 @@ struct EvalQA: AsyncParsableCommand {
                 lines.append(String(format: "speculation: %.3f of draft tokens accepted · %.2f tokens a pass", rate, result.tokensPerPass ?? 0))
             }
             if let samples = result.samplesPerAnswer {
-                lines.append(String(format: "votes: %d asked · %.2f samples taken per answer · winner's share %.3f", voting.votes, samples, result.voteConfidence ?? 0))
+                lines.append(String(format: "votes: %d asked · %.2f samples taken per answer · winner's share %.3f", answer.voting.votes, samples, result.voteConfidence ?? 0))
                 for point in result.byVotes ?? [] {
                     let quality = point.accuracy.map { String(format: "accuracy %.4f · macro-F1 %.4f", $0, point.macroF1 ?? 0) } ?? String(format: "token F1 %.4f", point.f1 ?? 0)
                     lines.append("  the first \(point.votes) vote\(point.votes == 1 ? "" : "s"): \(quality)")

@@ -148,15 +148,21 @@ public struct QARecord: Sendable, Encodable {
     public var question: String
     public var gold: String
     public var answer: String
-    public var label: String?
+    /// The yes/no/maybe label of a scored label question's answer (nil: it holds none).
+    public var label: String? {
+        get { labelField?.wrappedValue }
+        set { labelField = ExplicitNull(wrappedValue: newValue) }
+    }
+    /// Set only for label questions, which always report `label` (null when the answer holds none).
+    var labelField: ExplicitNull<String>?
     public var correct: Bool?
     public var exactMatch: Double?
     public var f1: Double?
     public var rougeL: Double?
     /// 1-based rank of the gold source among the retrieved documents (nil: not in the first 50).
-    public var sourceRank: Int?
+    @ExplicitNull public var sourceRank: Int?
     public var sourceInContext: Bool
-    /// The cosine similarity of the question to its nearest chunk (what `--abstain-below` tests).
+    /// The cosine similarity of the question to its nearest chunk (what `--abstain-below` tests), to 4 places.
     public var similarity: Double?
     public var abstained: Bool
     /// The model answered that the sources do not say ("I don't know").
@@ -168,47 +174,17 @@ public struct QARecord: Sendable, Encodable {
     /// The answer has at least one marker that points to a source (after the check).
     public var cited = false
     /// The answer's first marker points to the gold document (nil: no marker).
-    public var firstCitationGold: Bool?
+    @ExplicitNull public var firstCitationGold: Bool?
     /// Speculative decoding: draft tokens proposed and accepted, verification passes.
     public var drafted = 0, accepted = 0, passes = 0
     /// Self-consistency voting (nil: one answer).
     public var votes: VoteReport?
 
     enum CodingKeys: String, CodingKey {
-        case id, question, gold, answer, label, correct, exactMatch = "exact_match", f1, rougeL = "rouge_l",
+        case id, question, gold, answer, labelField = "label", correct, exactMatch = "exact_match", f1, rougeL = "rouge_l",
              sourceRank = "source_rank", sourceInContext = "source_in_context", similarity, abstained, declined, seconds,
              promptTokens = "prompt_tokens", decodeTokS = "decode_tok_s", documents, cited, firstCitationGold = "first_citation_gold",
              drafted, accepted, passes, votes
-    }
-
-    /// Fields that do not apply are left out, but a scored label question always has `label`
-    /// (null when the answer holds no yes, no or maybe) and every record has `source_rank`.
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encodeIfPresent(id, forKey: .id)
-        try c.encode(question, forKey: .question)
-        try c.encode(gold, forKey: .gold)
-        try c.encode(answer, forKey: .answer)
-        if correct != nil { try c.encode(label, forKey: .label) }
-        try c.encodeIfPresent(correct, forKey: .correct)
-        try c.encodeIfPresent(exactMatch, forKey: .exactMatch)
-        try c.encodeIfPresent(f1, forKey: .f1)
-        try c.encodeIfPresent(rougeL, forKey: .rougeL)
-        try c.encode(sourceRank, forKey: .sourceRank)
-        try c.encode(sourceInContext, forKey: .sourceInContext)
-        try c.encodeIfPresent(similarity.map { $0.rounded(places: 4) }, forKey: .similarity)
-        try c.encode(abstained, forKey: .abstained)
-        try c.encode(declined, forKey: .declined)
-        try c.encode(seconds, forKey: .seconds)
-        try c.encode(promptTokens, forKey: .promptTokens)
-        try c.encode(decodeTokS, forKey: .decodeTokS)
-        try c.encode(documents, forKey: .documents)
-        try c.encode(cited, forKey: .cited)
-        try c.encode(firstCitationGold, forKey: .firstCitationGold)
-        try c.encode(drafted, forKey: .drafted)
-        try c.encode(accepted, forKey: .accepted)
-        try c.encode(passes, forKey: .passes)
-        try c.encodeIfPresent(votes, forKey: .votes)
     }
 }
 
@@ -316,7 +292,7 @@ public struct QAEvaluation: Sendable {
                 id: item.id, question: item.question, gold: item.answer, answer: "", sourceRank: rank,
                 sourceInContext: false, abstained: false, seconds: 0, promptTokens: 0, decodeTokS: 0,
                 documents: Array(documents.prefix(k)))
-            record.similarity = retrieval.bestSimilarity
+            record.similarity = retrieval.bestSimilarity?.rounded(places: 4)
             if generate {
                 let result = try answerer.ask(item.question, options: options, lookup: Answerer.CacheLookup(vector: vector))
                 record.answer = result.answer

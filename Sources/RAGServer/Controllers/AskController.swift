@@ -8,26 +8,28 @@ internal import RAG
 struct AskController: Controller {
     let state: ServerState
 
-    func register(_ routes: RouteCollection<APIRequestContext>) {
-        routes.post("/v1/ask", use: ask)
-    }
+    var endpoints: [Endpoint] { [.post("/v1/ask", ask)] }
 
     struct AskRequest: Decodable {
         var question: String
-        var topK: Int?
-        var template: String?
-        var maxTokens: Int?
-        var temperature: Float?
-        var seed: UInt64?
-        var mode: String?
-        var abstainBelow: Double?
-        /// Self-consistency: sample this many answers (at `vote_temperature`) and return the most frequent.
-        var votes: Int?
-        var voteTemperature: Float?
+        /// template, top_k, max_tokens, temperature, seed, mode, abstain_below, votes, vote_temperature.
+        var parameters: ServerState.AnswerParameters
         var stream: Bool?
         var showReasoning: Bool?
         /// Generate `max_tokens` whatever the model says (as llama.cpp's server option).
         var ignoreEos: Bool?
+
+        private enum CodingKeys: String, CodingKey { case question, stream, showReasoning, ignoreEos }
+
+        /// The answer's parameters stand beside the question in the same object.
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            question = try c.decode(String.self, forKey: .question)
+            stream = try c.decodeIfPresent(Bool.self, forKey: .stream)
+            showReasoning = try c.decodeIfPresent(Bool.self, forKey: .showReasoning)
+            ignoreEos = try c.decodeIfPresent(Bool.self, forKey: .ignoreEos)
+            parameters = try ServerState.AnswerParameters(from: decoder)
+        }
     }
 
     struct Token: Encodable { var text: String }
@@ -36,9 +38,7 @@ struct AskController: Controller {
     @Sendable func ask(_ request: Request, context: APIRequestContext) async throws -> Response {
         let body = try await request.decode(as: AskRequest.self, context: context)
         let question = try state.checkText(body.question, field: "question")
-        var options = try await state.askOptions(.init(
-            template: body.template, topK: body.topK, maxTokens: body.maxTokens, temperature: body.temperature, seed: body.seed,
-            mode: body.mode, abstainBelow: body.abstainBelow, votes: body.votes, voteTemperature: body.voteTemperature))
+        var options = try await state.askOptions(body.parameters)
         options.ignoreEndOfGeneration = body.ignoreEos ?? false
         let showReasoning = body.showReasoning ?? false
         let pending = try await state.pendingAnswer(question, options: options, showReasoning: showReasoning)

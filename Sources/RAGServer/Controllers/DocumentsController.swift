@@ -10,11 +10,7 @@ internal import RAGStorage
 struct DocumentsController: Controller {
     let state: ServerState
 
-    func register(_ routes: RouteCollection<APIRequestContext>) {
-        routes.get("/v1/documents", use: list)
-        routes.post("/v1/documents", use: upload)
-        routes.delete("/v1/documents/{id}", use: delete)
-    }
+    var endpoints: [Endpoint] { [.get("/v1/documents", list), .post("/v1/documents", upload), .delete("/v1/documents/{id}", delete)] }
 
     struct Document: Encodable {
         var id: Int64; var path: String; var title: String?; var format: String; var size: Int64; var chunks: Int

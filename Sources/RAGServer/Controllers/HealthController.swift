@@ -9,10 +9,7 @@ internal import RAGStorage
 struct HealthController: Controller {
     let state: ServerState
 
-    func register(_ routes: RouteCollection<APIRequestContext>) {
-        routes.get("/healthz", use: health)
-        routes.get("/metrics", use: metrics)
-    }
+    var endpoints: [Endpoint] { [.get("/healthz", health), .get("/metrics", metrics)] }
 
     struct Health: ResponseEncodable {
         var status: String; var documents: Int; var chunks: Int; var model: String; var embedder: String

@@ -10,10 +10,8 @@ internal import RAGCore
 struct OpenAIController: Controller {
     let state: ServerState
 
-    func register(_ routes: RouteCollection<APIRequestContext>) {
-        routes.post("/v1/chat/completions", use: chatCompletions)
-        routes.post("/v1/embeddings", use: embeddings)
-        routes.get("/v1/models", use: models)
+    var endpoints: [Endpoint] {
+        [.post("/v1/chat/completions", chatCompletions), .post("/v1/embeddings", embeddings), .get("/v1/models", models)]
     }
 
     struct ChatRequest: Decodable {
@@ -38,12 +36,11 @@ struct OpenAIController: Controller {
         struct StreamOptions: Decodable { var includeUsage: Bool? }
         var model: String
         var messages: [Message]
-        var stream: Bool?
-        var streamOptions: StreamOptions?
-        var maxTokens: Int?
-        var maxCompletionTokens: Int?
-        var temperature: Float?
-        var seed: UInt64?
+        var stream: Bool?, streamOptions: StreamOptions?
+        /// `max_completion_tokens` is the newer name of `max_tokens`; either limits the answer.
+        var maxTokens: Int?, maxCompletionTokens: Int?
+        var temperature: Float?, seed: UInt64?
+        /// Choices: only 1 is served.
         var n: Int?
     }
 

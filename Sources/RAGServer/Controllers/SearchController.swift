@@ -7,9 +7,7 @@ internal import RAGCore
 struct SearchController: Controller {
     let state: ServerState
 
-    func register(_ routes: RouteCollection<APIRequestContext>) {
-        routes.post("/v1/search", use: search)
-    }
+    var endpoints: [Endpoint] { [.post("/v1/search", search)] }
 
     struct SearchRequest: Decodable { var query: String; var topK: Int?; var mode: String? }
 
