@@ -222,6 +222,11 @@ import Testing
         #expect(report.declined && report.answer == "I don't know.")
         #expect(try ask("I don't know.").result.declined)
         #expect(try !ask("Port 7070 [1].").result.declined)
+        // Blanks, or only a marker to no source, say nothing either.
+        for reply in ["\n ", "[9]"] {
+            let (said, _) = try ask(reply)
+            #expect(said.declined && said.answer == Answerer.declined && said.removedCitations == (reply == "[9]" ? [9] : []))
+        }
     }
 
     @Test func aQuotedFragmentIsCitedByItsSource() throws {

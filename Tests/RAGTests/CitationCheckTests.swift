@@ -32,6 +32,10 @@ import Testing
         #expect(CitationCheck("an hour", sources: sources).text == "an hour [2]")
         #expect(CitationCheck("7", sources: sources + ["7 days"]).citations.isEmpty)
         #expect(CitationCheck("port 8080", sources: sources).citations.isEmpty)
+        // Its key words in one source but not in one run: cited; one key word missing: not.
+        let similarity = sources + ["IFITM5 shares 68% and 66% sequence similarity to IFITM3 and IFITM2, respectively."]
+        #expect(CitationCheck("68% and 66% similarity, respectively.", sources: similarity).text == "68% and 66% similarity, respectively [3].")
+        #expect(CitationCheck("68% and 70% similarity.", sources: similarity).citations.isEmpty)
         #expect(CitationCheck("I don't know", sources: sources + ["I don't know"]).citations.isEmpty)
         #expect(Answerer.declines("I don't know.") && Answerer.declines("I do not know what Harbor is.") && Answerer.declines("I don’t know"))
         #expect(!Answerer.declines("I know that Harbor is fast."))

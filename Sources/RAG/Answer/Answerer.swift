@@ -173,13 +173,17 @@ public final class Answerer: Sendable {
             chosen = try sample(options.sampling, emit: emit)
         }
         var final = reasons ? AnswerFilter.finalAnswer(chosen.text) : chosen.text
-        // A model that ends before saying anything has declined; say so rather than print nothing.
-        if final.isEmpty && chosen.result.stopReason != .cancelled {
+        // Markers checked against the sources and repaired (see CitationCheck).
+        var checked = CitationCheck(final, sources: prepared.sources.map(\.text))
+        // A model that ends before saying anything (or says only blanks, or markers to no source)
+        // has declined; say so rather than print nothing.
+        if checked.text.allSatisfy(\.isWhitespace) && chosen.result.stopReason != .cancelled {
             final = Self.declined
             emit(final)
+            let removed = checked.removed
+            checked = CitationCheck(final, sources: prepared.sources.map(\.text))
+            checked.removed = removed
         }
-        // Markers checked against the sources and repaired (see CitationCheck).
-        let checked = CitationCheck(final, sources: prepared.sources.map(\.text))
         var answer = AskResult(
             answer: checked.text, fullText: chosen.text, sources: prepared.sources, prompt: prepared.prompt, abstained: false,
             retrieveMilliseconds: prepared.retrieveMilliseconds, generation: chosen.result)

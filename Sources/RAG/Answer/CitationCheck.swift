@@ -4,7 +4,7 @@ public import Foundation
 /// a marker that points to no source is removed; a sentence without a marker whose words come
 /// from one source (most of its content words are in that source, and more of them than in any
 /// other) gets that source's marker before its final punctuation, and so does a short fragment
-/// that a source contains word for word — post-hoc attribution, so every sentence that uses a
+/// that a source contains word for word or whose key words all stand in one source — post-hoc attribution, so every sentence that uses a
 /// source ends with its number. Spans are offsets in Unicode code
 /// points (as Python and most JSON readers index a string), end exclusive.
 public struct CitationCheck: Sendable {
@@ -52,11 +52,12 @@ public struct CitationCheck: Sendable {
         // 2. Sentences without a marker that one source supports get its marker.
         let vocabularies = sources.map(Self.contentWords)
         let phrases = sources.map { " " + Self.words($0) + " " }
+        let tokens = sources.map { Set(Self.words($0).split(separator: " ")) }
         var repaired = ""
         for sentence in Self.sentences(text) {
             var piece = sentence
             if !sources.isEmpty, !Self.hasMarker(sentence), !Answerer.declines(sentence),
-               let n = Self.attribute(sentence, vocabularies) ?? Self.quotation(sentence, phrases) {
+               let n = Self.attribute(sentence, vocabularies) ?? Self.quotation(sentence, phrases) ?? Self.cover(sentence, tokens) {
                 let body = piece.trimmingTrailing { $0.isWhitespace }
                 let trailing = String(piece[body.endIndex...])
                 let punctuation = body.reversed().prefix { ".!?:;".contains($0) }.count
@@ -122,6 +123,19 @@ public struct CitationCheck: Sendable {
         let phrase = words(fragment)
         guard contentWords(fragment).count < 3, phrase.contains(where: \.isLetter) || phrase.filter(\.isNumber).count >= 2 else { return nil }
         return phrases.firstIndex { $0.contains(" " + phrase + " ") }.map { $0 + 1 }
+    }
+
+    /// For a fragment whose words a source holds, but not in one run ("68% and 66% similarity,
+    /// respectively" from "68% and 66% sequence similarity to …, respectively"): the first source
+    /// that has every one of its key words — two or more, besides function words, at least one of
+    /// them a word of four letters or a number of two digits.
+    static func cover(_ fragment: String, _ tokens: [Set<Substring>]) -> Int? {
+        let keys = words(fragment).split(separator: " ").filter { word in
+            word.contains(where: \.isNumber) || (word.count >= 3 && !stopWords.contains(String(word)))
+        }
+        guard contentWords(fragment).count < 3, keys.count >= 2,
+              keys.contains(where: { $0.count >= 4 || ($0.allSatisfy(\.isNumber) && $0.count >= 2) }) else { return nil }
+        return tokens.firstIndex { source in keys.allSatisfy(source.contains) }.map { $0 + 1 }
     }
 
     /// The text's lower-case words (runs of letters or digits) joined by single spaces.
