@@ -51,8 +51,9 @@ public struct CitationCheck: Sendable {
         text += rest
         // 2. Sentences without a marker that one source supports get its marker.
         let vocabularies = sources.map(Self.contentWords)
-        let phrases = sources.map { " " + Self.words($0) + " " }
-        let tokens = sources.map { Set(Self.words($0).split(separator: " ")) }
+        let sourceWords = sources.map(Self.words)
+        let phrases = sourceWords.map { " " + $0 + " " }
+        let tokens = sourceWords.map { Set($0.split(separator: " ")) }
         var repaired = ""
         for sentence in Self.sentences(text) {
             var piece = sentence
