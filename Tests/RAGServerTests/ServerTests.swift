@@ -366,15 +366,15 @@ struct Client: Sendable {
     /// curl reads a few events of a long answer and hangs up: the generation stops and the
     /// generator is free for the next question.
     @Test func aClientThatDisconnectsCancelsItsGeneration() async throws {
-        // 500 tokens at 20 ms: ten seconds, far longer than noticing the hang-up takes even when
-        // the model tests load both cores.
-        let fixture = try Fixture(cache: false, generator: ScriptedGenerator(contextLength: 1024, tokenDelay: 0.02))
+        // 2,000 tokens at 20 ms: forty seconds, far longer than noticing the hang-up takes even
+        // when the model tests load both cores (a 10-second answer once ended before it was noticed).
+        let fixture = try Fixture(cache: false, generator: ScriptedGenerator(contextLength: 4096, tokenDelay: 0.02))
         let live = try await LiveServer(fixture)
         let s = live.client
         // As a user would: `curl … | head -c 200` — head exits after the first events and curl
         // dies at its next write. The test polls without blocking a thread of the concurrency pool.
         let out = fixture.folder.path + "/curl.out"
-        let body = #"{"question":"Describe Harbor in detail.","max_tokens":500,"stream":true,"abstain_below":-1,"ignore_eos":true}"#
+        let body = #"{"question":"Describe Harbor in detail.","max_tokens":2000,"stream":true,"abstain_below":-1,"ignore_eos":true}"#
         let shell = Process()
         shell.executableURL = URL(fileURLWithPath: "/bin/sh")
         shell.arguments = ["-c", "curl -sN -X POST http://127.0.0.1:\(live.port)/v1/ask -H 'Content-Type: application/json' -d '\(body)' | head -c 200 > \(out)"]
@@ -383,7 +383,7 @@ struct Client: Sendable {
         let seen = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
         #expect(seen.contains("event: token") && !seen.contains("event: done"), "\(seen)")
         var cancelled = 0.0
-        for _ in 0..<200 {
+        for _ in 0..<1_200 {
             cancelled = try await s.metric("rag_generation_cancelled_total") ?? 0
             if cancelled > 0, fixture.state.queue.depth == 0 { break }
             try await Task.sleep(for: .milliseconds(50))
