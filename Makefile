@@ -8,7 +8,7 @@ DB ?= indexes/default.sqlite
 RAG := .build/release/rag
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup build debug test run serve bench bench-ingest bench-embed bench-index bench-llm bench-ask bench-serve eval models clean
+.PHONY: setup build debug test run serve bench bench-ingest bench-embed bench-index bench-search bench-llm bench-ask bench-serve eval models clean
 
 ## setup: install the system libraries (idempotent: nothing to do when present)
 setup:
@@ -54,7 +54,7 @@ serve: build models
 ## bench: every benchmark (release build, references measured in the same run), then one table
 bench: build models
 	@table=$$(mktemp); export BENCH_TABLE=$$table; \
-	$(MAKE) --no-print-directory bench-ingest bench-embed bench-index bench-llm bench-ask bench-serve && \
+	$(MAKE) --no-print-directory bench-ingest bench-embed bench-index bench-search bench-llm bench-ask bench-serve && \
 	python3 scripts/benchtable.py $$table; status=$$?; rm -f $$table; exit $$status
 
 ## bench-embed: embedding throughput and query latency against onnxruntime (same run)
@@ -64,6 +64,10 @@ bench-embed: build models
 ## bench-index: HNSW recall and queries/s against hnswlib (same run), index open time and size
 bench-index: build
 	scripts/bench-index.sh
+
+## bench-search: /v1/search on the SciFact index, 1 and 8 clients, against Chroma's query (same run)
+bench-search: build models
+	scripts/bench-search.sh
 
 ## bench-llm: generator prefill and decode tok/s and peak RSS against llama.cpp (same run)
 bench-llm: build models

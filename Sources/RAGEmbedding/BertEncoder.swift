@@ -33,7 +33,7 @@ public final class BertEncoder: Sendable {
     }
 
     public let configuration: Configuration
-    /// Threads for attention (OpenBLAS has its own setting, `BLAS.setThreads`).
+    /// Threads for attention (each OpenBLAS call runs on one thread).
     public nonisolated(unsafe) var threads = 2
     /// Output vector length.
     public var dimensions: Int { configuration.hidden }

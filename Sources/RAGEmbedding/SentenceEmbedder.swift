@@ -17,7 +17,7 @@ public final class SentenceEmbedder: Embedder {
     public init(tokenizer: WordPieceTokenizer, encoder: BertEncoder, maxTokens: Int = 256, batchSize: Int = 32) {
         // The encoder splits its matrix products over its own threads; OpenBLAS threads inside
         // each call would oversubscribe the cores (and spin between calls).
-        BLAS.setThreads(1)
+        BLAS.useOneThread()
         self.tokenizer = tokenizer
         self.encoder = encoder
         self.maxTokens = maxTokens

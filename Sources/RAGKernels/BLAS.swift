@@ -6,9 +6,11 @@ internal import Foundation
 /// OpenBLAS's thread count is one process-wide setting, read by every call as it runs: a call
 /// that raises it while another thread's call is running makes that call split its work with a
 /// count it did not start with (wrong results were seen when a generator and an embedder ran at
-/// once). So every call here holds one lock, and `threaded` changes the count only inside it.
+/// once). So the count is 1 except inside `threaded`, which holds a lock exclusively; every
+/// other call holds it shared, so single-threaded products on different threads (the encoder's
+/// row blocks and attention heads, one per core) run side by side.
 public enum BLAS {
-    private static let lock = NSRecursiveLock()
+    private static let lock = SharedLock()
 
     /// out (m × n) = a (m × k) · bᵀ, where b is stored (n × k) — PyTorch's Linear weight layout —
     /// plus `bias` (n) on every row when given. Leading dimensions default to the packed widths.
@@ -21,7 +23,7 @@ public enum BLAS {
         if let bias {
             for row in 0..<m { (out + row * ldc).update(from: bias, count: n) }
         }
-        lock.lock()
+        lock.lockShared()
         defer { lock.unlock() }
         cblas_sgemm(
             CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k), 1,
@@ -33,22 +35,22 @@ public enum BLAS {
         _ a: UnsafePointer<Float>, rows m: Int, _ b: UnsafePointer<Float>, columns n: Int, inner k: Int,
         into out: UnsafeMutablePointer<Float>, lda: Int, ldb: Int, ldc: Int, beta: Float = 0
     ) {
-        lock.lock()
+        lock.lockShared()
         defer { lock.unlock() }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, out, Int32(ldc))
     }
 
-    /// Threads OpenBLAS may use for one call.
-    public static func setThreads(_ count: Int) {
-        lock.lock()
+    /// Sets OpenBLAS's thread count to 1 (what every call outside `threaded` assumes).
+    public static func useOneThread() {
+        lock.lockExclusive()
         defer { lock.unlock() }
-        openblas_set_num_threads(Int32(count))
+        openblas_set_num_threads(1)
     }
 
     /// Runs `body`'s calls on `count` threads, then goes back to one; no other thread's call
     /// runs meanwhile.
     public static func threaded<T>(_ count: Int, _ body: () throws -> T) rethrows -> T {
-        lock.lock()
+        lock.lockExclusive()
         defer {
             openblas_set_num_threads(1)
             lock.unlock()
@@ -56,4 +58,23 @@ public enum BLAS {
         openblas_set_num_threads(Int32(count))
         return try body()
     }
+}
+
+/// A readers-writer lock (pthread's): many holders share it, or one holds it alone.
+final class SharedLock: @unchecked Sendable {
+    private let rwlock: UnsafeMutablePointer<pthread_rwlock_t>
+
+    init() {
+        rwlock = .allocate(capacity: 1)
+        pthread_rwlock_init(rwlock, nil)
+    }
+
+    deinit {
+        pthread_rwlock_destroy(rwlock)
+        rwlock.deallocate()
+    }
+
+    func lockShared() { pthread_rwlock_rdlock(rwlock) }
+    func lockExclusive() { pthread_rwlock_wrlock(rwlock) }
+    func unlock() { pthread_rwlock_unlock(rwlock) }
 }

@@ -266,13 +266,14 @@ extension Store {
     public func hits(_ scored: [(ChunkID, Double)]) throws -> [SearchHit] {
         guard !scored.isEmpty else { return [] }
         return try read { db in
-            let ids = scored.map(\.0.rawValue)
-            let rows = try Row.fetchAll(db, sql: """
+            // One statement for any number of ids (a JSON array), prepared once per connection.
+            let statement = try db.cachedStatement(sql: """
                 SELECT chunk.id AS id, document.path AS path, chunk.heading AS heading, chunk.text AS text,
                        chunk.ordinal AS ordinal, chunk.start_offset AS start, chunk.end_offset AS end
                 FROM chunk JOIN document ON document.id = chunk.document_id
-                WHERE chunk.id IN (\(ids.map { _ in "?" }.joined(separator: ",")))
-                """, arguments: StatementArguments(ids))
+                WHERE chunk.id IN (SELECT value FROM json_each(?))
+                """)
+            let rows = try Row.fetchAll(statement, arguments: ["[" + scored.map { String($0.0.rawValue) }.joined(separator: ",") + "]"])
             var byID: [Int64: Row] = [:]
             for row in rows { byID[row["id"]] = row }
             return scored.compactMap { id, score in

@@ -8,40 +8,63 @@ extension Store {
     /// (`AND`, `NEAR(`, `"`, `*`, `col:`) is read as words, never as an operator.
     /// Scores are the negated FTS5 bm25 rank: higher is better.
     public func searchBM25(_ query: String, limit: Int) throws -> [SearchHit] {
+        try hits(bm25Ranking(query, limit: limit), highlighting: query)
+    }
+
+    /// The ids and BM25 scores (negated FTS5 bm25, higher is better) of the `limit` best chunks.
+    /// Only ids and scores are sorted: the chunks' text is read for the hits returned alone.
+    public func bm25Ranking(_ query: String, limit: Int) throws -> [(ChunkID, Double)] {
         guard let pattern = Self.ftsPattern(query), limit > 0 else { return [] }
         return try read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT chunk.id AS id, document.path AS path, chunk.heading AS heading, chunk.text AS text,
-                       chunk.ordinal AS ordinal, chunk.start_offset AS start, chunk.end_offset AS end,
-                       -bm25(chunk_fts) AS score,
-                       snippet(chunk_fts, 0, '[', ']', '…', 24) AS snippet
-                FROM chunk_fts
-                JOIN chunk ON chunk.id = chunk_fts.rowid
-                JOIN document ON document.id = chunk.document_id
-                WHERE chunk_fts MATCH ?
-                ORDER BY bm25(chunk_fts)
-                LIMIT ?
-                """, arguments: [pattern, limit]
-            ).map { row in
-                SearchHit(
-                    chunkID: ChunkID(rawValue: row["id"]), document: row["path"], heading: row["heading"],
-                    score: row["score"], text: row["text"], snippet: row["snippet"],
-                    ordinal: row["ordinal"], start: row["start"], end: row["end"])
-            }
+            let statement = try db.cachedStatement(sql: """
+                SELECT rowid, -bm25(chunk_fts) FROM chunk_fts WHERE chunk_fts MATCH ? ORDER BY bm25(chunk_fts) LIMIT ?
+                """)
+            return try Row.fetchAll(statement, arguments: [pattern, limit]).map { (ChunkID(rawValue: $0[0]), $0[1]) }
         }
     }
 
-    /// An FTS5 query matching any word of `text`, or nil when it has no word at all.
-    /// At most 64 distinct words are used (a pasted page as a query stays fast).
-    public static func ftsPattern(_ text: String) -> String? {
+    /// Search hits for the given chunks, each snippet the window of its text around the
+    /// query's words (matches in `[` `]`), or the text's start when none of them is in it.
+    public func hits(_ scored: [(ChunkID, Double)], highlighting query: String) throws -> [SearchHit] {
+        let words = Self.queryWords(query)
+        return try hits(scored).map { hit in
+            var hit = hit
+            if let snippet = Snippet(words: words).make(hit.text) { hit.snippet = snippet }
+            return hit
+        }
+    }
+
+    /// Words so common in English that they say nothing about a document (Lucene's English
+    /// stop set). A query leaves them out unless it has no other word: in FTS5 they match
+    /// nearly every chunk, which made BM25 score the whole index for every question.
+    static let stopWords: Set<String> = [
+        "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no", "not", "of",
+        "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was", "will", "with",
+    ]
+
+    /// The query's distinct words, lowercased, stop words left out (unless there is no other),
+    /// at most 64 (a pasted page as a query stays fast).
+    public static func queryWords(_ text: String) -> [String] {
         var words: [String] = []
+        var stop: [String] = []
         var seen = Set<String>()
         for word in text.split(whereSeparator: { !($0.isLetter || $0.isNumber) }) {
             let lowered = word.lowercased()
             guard seen.insert(lowered).inserted else { continue }
-            words.append("\"" + lowered + "\"")  // Words hold only letters and digits: no quote to escape.
-            if words.count == 64 { break }
+            if stopWords.contains(lowered) {
+                stop.append(lowered)
+            } else {
+                words.append(lowered)
+                if words.count == 64 { break }
+            }
         }
-        return words.isEmpty ? nil : words.joined(separator: " OR ")
+        return words.isEmpty ? Array(stop.prefix(64)) : words
+    }
+
+    /// An FTS5 query matching any of the query's words, or nil when it has no word at all.
+    public static func ftsPattern(_ text: String) -> String? {
+        let words = queryWords(text)
+        // Words hold only letters and digits: no quote to escape.
+        return words.isEmpty ? nil : words.map { "\"" + $0 + "\"" }.joined(separator: " OR ")
     }
 }

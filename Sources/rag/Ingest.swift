@@ -88,17 +88,22 @@ struct Ingest: AsyncParsableCommand {
         }
     }
 
-    /// The `--json` shape: `{"added":N,"updated":N,"unchanged":N,"removed":N,"skipped":[…],"chunks":N,"seconds":S}`.
+    /// The `--json` shape: `{"added":N,"updated":N,"unchanged":N,"removed":N,"skipped":[…],"chunks":N,"seconds":S,
+    /// "stages":{"load":S,"chunk":S,"embed":S,"write":S}}`. Stages overlap (reading and chunking
+    /// run beside embedding and writing), so their seconds may add up to more than `seconds`.
     struct JSONReport: Encodable {
         var added, updated, unchanged, removed, renamed, chunks, files: Int
         var skipped: [IngestReport.Skip]
         var warnings: [String]
         var seconds: Double
+        var stages: IngestReport.Stages
         init(_ r: IngestReport) {
             (added, updated, unchanged, removed, renamed, chunks, files) = (r.added, r.updated, r.unchanged, r.removed, r.renamed, r.chunks, r.files)
             skipped = r.skipped
             warnings = r.warnings
             seconds = r.seconds.rounded(places: 3)
+            stages = r.stages
+            for stage in [\IngestReport.Stages.load, \.chunk, \.embed, \.write] { stages[keyPath: stage] = stages[keyPath: stage].rounded(places: 3) }
         }
     }
 }
@@ -117,11 +122,22 @@ final class ProgressBar: @unchecked Sendable {
         let fraction = p.bytesTotal > 0 ? min(1, Double(p.bytesDone) / Double(p.bytesTotal)) : 1
         let filled = Int(fraction * Double(width))
         let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
-        let rate = p.elapsed > 0 ? Double(p.chunks) / p.elapsed : 0
-        let eta = fraction > 0.01 ? p.elapsed / fraction * (1 - fraction) : 0
-        let line = "\r\(bar) \(p.filesDone)/\(p.filesTotal) files  \(p.documents) docs  \(p.chunks) chunks  \(Int(rate)) chunks/s  ETA \(Int(eta.rounded())) s "
+        let rates = rate(p)
+        let eta = rates.bytes > 0 ? Double(p.bytesTotal - p.bytesDone) / rates.bytes : 0
+        let line = "\r\(bar) \(p.filesDone)/\(p.filesTotal) files  \(p.documents) docs (\(Int(rates.documents))/s)  \(p.chunks) chunks (\(Int(rates.chunks))/s)  ETA \(Int(eta.rounded())) s "
         FileHandle.standardError.write(Data((line + "\u{1B}[K").utf8))
         drawn = true
+    }
+
+    /// Rates over the last few seconds (the current rate, not the run's average: the ETA follows
+    /// what the ingest does now).
+    private var samples: [IngestProgress] = []
+    private func rate(_ p: IngestProgress) -> (documents: Double, chunks: Double, bytes: Double) {
+        samples.append(p)
+        while samples.count > 2, p.elapsed - samples[1].elapsed >= 5 { samples.removeFirst() }
+        guard let first = samples.first, p.elapsed - first.elapsed > 0.05 else { return (0, 0, 0) }
+        let seconds = p.elapsed - first.elapsed
+        return (Double(p.documents - first.documents) / seconds, Double(p.chunks - first.chunks) / seconds, Double(p.bytesDone - first.bytesDone) / seconds)
     }
 
     func finish() {

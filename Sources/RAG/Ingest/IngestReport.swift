@@ -1,3 +1,4 @@
+internal import Dispatch
 /// What one `rag ingest` run did. Counts are of documents (a JSONL file holds many).
 public struct IngestReport: Sendable, Codable, Equatable {
     public struct Skip: Sendable, Codable, Equatable {
@@ -18,6 +19,26 @@ public struct IngestReport: Sendable, Codable, Equatable {
     public var chunks = 0
     public var files = 0
     public var seconds = 0.0
+    /// Seconds spent in each stage.
+    public var stages = Stages()
+
+    /// Seconds per stage: reading and parsing files, chunking, embedding, writing transactions.
+    public struct Stages: Sendable, Codable, Equatable {
+        public var load = 0.0
+        public var chunk = 0.0
+        public var embed = 0.0
+        public var write = 0.0
+
+        public init() {}
+
+        /// Runs `body`, adding its wall time to `stage`.
+        static func time<T>(_ stage: WritableKeyPath<Stages, Double>, of report: inout IngestReport, _ body: () throws -> T) rethrows -> T {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let result = try body()
+            report.stages[keyPath: stage] += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            return result
+        }
+    }
 
     /// Documents the given paths hold in the index after this run (written, kept or moved).
     public var documents: Int { added + updated + unchanged + renamed }
@@ -26,6 +47,22 @@ public struct IngestReport: Sendable, Codable, Equatable {
     public var ingestedAnything: Bool { documents > 0 }
 
     public init() {}
+
+    /// Adds what another part of the same run did (the reading thread's part, say).
+    public mutating func merge(_ other: IngestReport) {
+        added += other.added
+        updated += other.updated
+        unchanged += other.unchanged
+        removed += other.removed
+        renamed += other.renamed
+        skipped += other.skipped
+        warnings += other.warnings
+        chunks += other.chunks
+        stages.load += other.stages.load
+        stages.chunk += other.stages.chunk
+        stages.embed += other.stages.embed
+        stages.write += other.stages.write
+    }
 }
 
 /// Where an ingest stands, for a progress bar.

@@ -4,8 +4,11 @@ public import RAGStorage
 public import RAGText
 public import RAGEmbedding
 
-/// The ingest recipe: walk → read → (skip if unchanged) → load → chunk → write, one transaction
-/// per file (per batch of records for JSONL), so a crash leaves every document whole or absent.
+/// The ingest recipe: walk → read → (skip if unchanged) → load → chunk → embed → write, one
+/// transaction per file (per batch of records for JSONL), so a crash leaves every document whole
+/// or absent. Reading, parsing and chunking run on a thread of their own, a few batches ahead of
+/// embedding and writing (see Ingestor+Pipeline.swift), so the encoder has both cores and waits
+/// for no file.
 public struct Ingestor: Sendable {
     public struct Options: Sendable {
         public var include: [String] = []
@@ -55,35 +58,35 @@ public struct Ingestor: Sendable {
         let embedderName = embedder.map { "\($0.name)/\($0.dimensions)" } ?? ""
         try store.transaction { try $0.setChunker(chunkerSignature(options.chunker), embedder: embedderName) }
 
-        // Files recorded under the folders that no longer exist: candidates for renames, then pruning.
-        let fm = FileManager.default
-        var missing: [String: [SourceRecord]] = [:]
-        var missingSources: [SourceRecord] = []
-        for directory in directories {
-            for source in try store.sources(under: directory) where !fm.fileExists(atPath: source.path) {
-                missingSources.append(source)
-                if !source.contentHash.isEmpty { missing[source.contentHash, default: []].append(source) }
-            }
-        }
-        var renamedIDs = Set<SourceID>()
-
         let bytesTotal = files.reduce(Int64(0)) { $0 + $1.size }
-        var bytesBefore: Int64 = 0
-        for (index, file) in files.enumerated() {
-            // Reports where the run stands; `within` is how far into this file it is.
-            let tick = { (report: IngestReport, within: Int64) -> Void in
-                progress?(IngestProgress(
-                    filesDone: index, filesTotal: files.count,
-                    documents: report.documents, chunks: report.chunks,
-                    bytesDone: bytesBefore + within, bytesTotal: bytesTotal,
-                    elapsed: Date().timeIntervalSince(started), currentPath: file.path))
-            }
-            tick(report, 0)
-            defer { bytesBefore += file.size }
-            // A file that cannot be read or parsed is skipped with its reason; an error of the
-            // index itself (busy, damaged, disk full) propagates: nothing more would succeed.
-            try ingestFile(file, chunker: chunker, options: options, missing: &missing, renamed: &renamedIDs, report: &report, tick: tick)
+        let tick = { (report: IngestReport, filesDone: Int, bytesDone: Int64, path: String) -> Void in
+            progress?(IngestProgress(
+                filesDone: filesDone, filesTotal: files.count, documents: report.documents, chunks: report.chunks,
+                bytesDone: bytesDone, bytesTotal: bytesTotal, elapsed: Date().timeIntervalSince(started), currentPath: path))
         }
+        let queue = BoundedQueue<Work>(capacity: 8)
+        let readerDone = DispatchSemaphore(value: 0)
+        let reader = Thread { [self] in
+            defer { readerDone.signal() }
+            do {
+                try read(files, directories: directories, chunker: chunker, options: options, into: queue)
+                queue.finish()
+            } catch {
+                queue.finish(throwing: error)
+            }
+        }
+        reader.stackSize = 8 << 20
+        reader.start()
+        var missingSources: [SourceRecord] = []
+        var renamedIDs = Set<SourceID>()
+        do {
+            (missingSources, renamedIDs) = try embedAndWrite(queue, chunker: chunker, options: options, report: &report, tick: tick)
+        } catch {
+            queue.cancel()
+            readerDone.wait()
+            throw error
+        }
+        readerDone.wait()
 
         if options.prune {
             let gone = missingSources.filter { !renamedIDs.contains($0.id) }
@@ -112,15 +115,25 @@ public struct Ingestor: Sendable {
         return headingTokens + draft.tokenCount + 3 <= maxTokens ? draft.heading + ": " + draft.text : draft.text
     }
 
-    /// Vectors for the drafts, in order; nil when the ingest has no embedder.
-    private func embed(_ drafts: [ChunkDraft]) -> [[Float]]? {
+    /// Vectors for the drafts, in order; nil when the ingest has no embedder. A text embedded
+    /// before in this run (`seen`) is not embedded again, nor twice in one call.
+    func embed(_ drafts: [ChunkDraft], seen: inout [String: [Float]]) -> [[Float]]? {
         guard let embedder else { return nil }
-        return embedder.embed(drafts.map { Self.embeddingText($0, tokenizer: embedder.tokenCounter, maxTokens: embedder.maxTokens) })
+        let texts = drafts.map { Self.embeddingText($0, tokenizer: embedder.tokenCounter, maxTokens: embedder.maxTokens) }
+        var fresh: [String] = []
+        var queued = Set<String>()
+        for text in texts where seen[text] == nil && queued.insert(text).inserted { fresh.append(text) }
+        let vectors = embedder.embed(fresh)
+        // Remembered up to a bound, so a huge run's memory stays in proportion to its batches.
+        if seen.count > 50_000 { seen.removeAll(keepingCapacity: true) }
+        var made: [String: [Float]] = [:]
+        for (text, vector) in zip(fresh, vectors) { made[text] = vector; seen[text] = vector }
+        return texts.map { made[$0] ?? seen[$0]! }
     }
 
     /// A large plain-text file: one document, written in one transaction, but read, chunked and
     /// embedded block by block, so only one block's text and chunks are in memory at a time.
-    private func ingestInBlocks(
+    func ingestInBlocks(
         _ file: FileVersion, existing: SourceRecord?, chunker: Chunker, options: Options, report: inout IngestReport,
         tick: (IngestReport, Int64) -> Void
     ) throws {
@@ -128,6 +141,7 @@ public struct Ingestor: Sendable {
         let wasPresent = try existing.map { try store.documentHashes(sourceID: $0.id)[file.path] != nil } ?? false
         var running = report
         var invalidUTF8 = false
+        var seen: [String: [Float]] = [:]
         let chunks = try store.transaction { tx -> Int in
             let sourceID = try tx.upsertSource(path: file.path, format: .text, size: file.size, mtime: file.mtime, contentHash: file.contentHash)
             let documentID = try tx.insertDocument(
@@ -138,15 +152,19 @@ public struct Ingestor: Sendable {
             try loader.textBlocks(path: file.path, blockSize: options.blockSize) { text, bytesRead, invalid in
                 invalidUTF8 = invalidUTF8 || invalid
                 var drafts: [ChunkDraft] = []
-                try chunker.chunk([Section(text: text)]) { draft in
-                    var draft = draft
-                    draft.ordinal += ordinal
-                    draft.start += offset
-                    draft.end += offset
-                    drafts.append(draft)
+                try IngestReport.Stages.time(\.chunk, of: &running) {
+                    try chunker.chunk([Section(text: text)]) { draft in
+                        var draft = draft
+                        draft.ordinal += ordinal
+                        draft.start += offset
+                        draft.end += offset
+                        drafts.append(draft)
+                    }
                 }
-                let vectors = embed(drafts)
-                for (i, draft) in drafts.enumerated() { try tx.insertChunk(draft, documentID: documentID, vector: vectors?[i]) }
+                let vectors = IngestReport.Stages.time(\.embed, of: &running) { embed(drafts, seen: &seen) }
+                try IngestReport.Stages.time(\.write, of: &running) {
+                    for (i, draft) in drafts.enumerated() { try tx.insertChunk(draft, documentID: documentID, vector: vectors?[i]) }
+                }
                 ordinal += drafts.count
                 offset += text.utf8.count + 2  // blocks join with a blank line
                 running.chunks += drafts.count
@@ -155,6 +173,7 @@ public struct Ingestor: Sendable {
             try tx.setChunkCount(ordinal, documentID: documentID)
             return ordinal
         }
+        report.stages = running.stages
         report.chunks += chunks
         if wasPresent { report.updated += 1 } else { report.added += 1 }
         if invalidUTF8 { report.warnings.append("\(file.path): invalid UTF-8 replaced with U+FFFD") }
@@ -165,127 +184,21 @@ public struct Ingestor: Sendable {
         error.message.hasPrefix(path + ": ") ? String(error.message.dropFirst(path.count + 2)) : error.message
     }
 
-    private func ingestFile(
-        _ file: FileWalker.Found, chunker: Chunker, options: Options,
-        missing: inout [String: [SourceRecord]], renamed: inout Set<SourceID>, report: inout IngestReport,
-        tick: (IngestReport, Int64) -> Void
-    ) throws {
-        func skip(_ error: RAGError) {
-            report.skipped.append(.init(path: file.path, reason: Self.reason(error, path: file.path)))
-        }
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: file.path) else {
-            return skip(RAGError(.io, "\(file.path): cannot read the file's attributes"))
-        }
-        let size = (attributes[.size] as? NSNumber)?.int64Value ?? 0
-        let mtime = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-        let existing = try store.source(path: file.path)
-
-        // Same size and modification time as last time: unchanged, not even read.
-        if let existing, !existing.contentHash.isEmpty, existing.size == size, existing.mtime == mtime {
-            report.unchanged += try store.documentCount(sourceID: existing.id)
-            return
-        }
-        let streaming = file.format == .text && size > options.streamingThreshold
-        let source: SourceFile?
-        let contentHash: String
-        do {
-            if streaming {
-                source = nil
-                contentHash = try loader.hashFile(path: file.path)
-            } else {
-                let read = try loader.read(path: file.path, format: file.format)
-                source = read
-                contentHash = read.contentHash
-            }
-        } catch let error as RAGError {
-            return skip(error)
-        }
-        if let existing, existing.contentHash == contentHash {
-            try store.transaction { try $0.touchSource(id: existing.id, mtime: mtime) }
-            report.unchanged += try store.documentCount(sourceID: existing.id)
-            return
-        }
-        if existing == nil, var candidates = missing[contentHash], let moved = candidates.popLast() {
-            missing[contentHash] = candidates
-            try store.transaction { try $0.renameSource(id: moved.id, from: moved.path, to: file.path, mtime: mtime) }
-            renamed.insert(moved.id)
-            report.renamed += try store.documentCount(sourceID: moved.id)
-            return
-        }
-
-        let version = FileVersion(path: file.path, format: file.format, size: size, mtime: mtime, contentHash: contentHash)
-        guard let source else {
-            do {
-                try ingestInBlocks(version, existing: existing, chunker: chunker, options: options, report: &report, tick: tick)
-            } catch let error as RAGError where error.code == .io || error.code == .unsupported {
-                skip(error)  // the file failed part-way: its transaction rolled back, the index is as it was
-            }
-            return
-        }
-        let documents: [LoadedDocument]
-        do {
-            documents = try loader.load(source)
-        } catch let error as RAGError {
-            return skip(error)
-        }
-        try write(documents, of: version, existing: existing, chunker: chunker, options: options, report: &report, tick: tick)
-    }
-
-    /// Chunks, embeds and writes a file's documents in batches of transactions; the file's hash
-    /// is recorded with the last, so a crash in between makes the next run look at it again.
+    /// Chunks, embeds and writes a file's documents in batches of transactions, on this thread
+    /// (an upload); the file's hash is recorded with the last batch.
     func write(
         _ documents: [LoadedDocument], of file: FileVersion, existing: SourceRecord?, chunker: Chunker, options: Options,
         report: inout IngestReport, tick: (IngestReport, Int64) -> Void
     ) throws {
-        for document in documents { report.warnings += document.warnings }
-        let previous = try existing.map { try store.documentHashes(sourceID: $0.id) } ?? [:]
-        let fresh = documents.filter { previous[$0.path] != $0.contentHash }
-        report.unchanged += documents.count - fresh.count
-        let keep = Set(documents.map(\.path))
-        let stale = previous.keys.filter { !keep.contains($0) }
-
-        // Batches of documents, each one transaction. Until the last commits, the file's hash is
-        // left empty, so a crash in between makes the next run look at the file again.
-        var bytesDone: Int64 = 0
-        var batches = stride(from: 0, to: fresh.count, by: options.batchSize).map { fresh[$0..<min($0 + options.batchSize, fresh.count)] }
-        if batches.isEmpty { batches = [[]] }
-        for (number, batch) in batches.enumerated() {
-            let last = number == batches.count - 1
-            // Chunk and embed outside the transaction (the write lock is held only to write).
-            var drafts: [[ChunkDraft]] = []
-            for document in batch {
-                var list: [ChunkDraft] = []
-                try chunker.chunk(document.sections) { list.append($0) }
-                drafts.append(list)
-            }
-            let vectors = embed(drafts.flatMap { $0 })
-            let written = try store.transaction { tx -> (chunks: Int, added: Int, updated: Int) in
-                let sourceID = try tx.upsertSource(
-                    path: file.path, format: file.format, size: file.size, mtime: file.mtime,
-                    contentHash: last ? file.contentHash : "")
-                var result = (chunks: 0, added: 0, updated: 0)
-                var vectorIndex = 0
-                for (document, chunks) in zip(batch, drafts) {
-                    let documentID = try tx.insertDocument(document, sourceID: sourceID, mtime: file.mtime)
-                    for draft in chunks {
-                        try tx.insertChunk(draft, documentID: documentID, vector: vectors?[vectorIndex])
-                        vectorIndex += 1
-                    }
-                    try tx.setChunkCount(chunks.count, documentID: documentID)
-                    result.chunks += chunks.count
-                    if previous[document.path] == nil { result.added += 1 } else { result.updated += 1 }
-                }
-                if last {
-                    for path in stale { try tx.deleteDocument(path: path) }
-                }
-                return result
-            }
-            report.chunks += written.chunks
-            report.added += written.added
-            report.updated += written.updated
-            bytesDone += batch.reduce(0) { $0 + $1.size }
-            tick(report, bytesDone)
+        var chunked = IngestReport(), written = IngestReport()
+        var seen: [String: [Float]] = [:]
+        try chunk(documents, of: file, existing: existing, chunker: chunker, options: options, fileIndex: 0, bytesBefore: 0, report: &chunked) { batch in
+            try commit([batch], seen: &seen, report: &written)
+            var shown = report
+            shown.merge(written)
+            tick(shown, batch.bytesThrough)
         }
-        report.removed += stale.count
+        report.merge(chunked)
+        report.merge(written)
     }
 }

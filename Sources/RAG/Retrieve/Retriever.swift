@@ -42,25 +42,20 @@ public struct Retriever: Sendable {
             return Retrieval(hits: try store.searchBM25(query, limit: topK))
         case .dense:
             let nearest = try dense(query, vector: vector, limit: topK)
-            return Retrieval(hits: try store.hits(nearest), bestSimilarity: nearest.first?.1)
+            return Retrieval(hits: try store.hits(nearest, highlighting: query), bestSimilarity: nearest.first?.1)
         case .hybrid:
             // Each list is taken 4× deeper than asked, so fusion can promote what one list ranks low.
             let depth = max(topK * 4, 40)
-            let lexical = try store.searchBM25(query, limit: depth)
+            let lexical = try store.bm25Ranking(query, limit: depth)
             let nearest = try dense(query, vector: vector, limit: depth)
             let weights = [denseWeight, bm25Weight]
-            let fused = switch fusion {
-            case .minMax: Fusion.minMax([nearest, lexical.map { ($0.chunkID, $0.score) }], weights: weights).prefix(topK)
-            case .zScore: Fusion.zScore([nearest, lexical.map { ($0.chunkID, $0.score) }], weights: weights).prefix(topK)
-            case .reciprocalRank: Fusion.reciprocalRank([nearest.map(\.0), lexical.map(\.chunkID)], weights: weights).prefix(topK)
+            let ranked = switch fusion {
+            case .minMax: Fusion.minMax([nearest, lexical], weights: weights)
+            case .zScore: Fusion.zScore([nearest, lexical], weights: weights)
+            case .reciprocalRank: Fusion.reciprocalRank([nearest.map(\.0), lexical.map(\.0)], weights: weights)
             }
-            // Keep FTS5's highlighted snippet where the chunk matched lexically.
-            let snippets = Dictionary(lexical.map { ($0.chunkID, $0.snippet) }, uniquingKeysWith: { first, _ in first })
-            let hits = try store.hits(Array(fused)).map { hit in
-                var hit = hit
-                if let snippet = snippets[hit.chunkID] { hit.snippet = snippet }
-                return hit
-            }
+            let fused = Array(ranked.prefix(topK))
+            let hits = try store.hits(fused, highlighting: query)
             return Retrieval(hits: hits, bestSimilarity: nearest.first?.1)
         }
     }
