@@ -7,4 +7,6 @@
 #define RAG_DOT_U8S8(u, s) _mm256_dpbusd_epi32(_mm256_setzero_si256(), (u), (s))
 #define RAG_QUANT_DOT rag_quant_dot_vnni
 #include "quant_dot_body.h"
+#define RAG_GEMM_S8 rag_gemm_s8_vnni
+#include "gemm_s8_body.h"
 #pragma clang attribute pop

@@ -24,6 +24,8 @@ public final class RAGService: Sendable {
         public var warning: (@Sendable (String) -> Void)?
         /// The sentence embedder's folder (model.safetensors, vocab.txt).
         public var embedderDirectory = SentenceEmbedder.defaultDirectory
+        /// The encoder's arithmetic (see `BertEncoder.Precision`).
+        public var embedPrecision = SentenceEmbedder.defaultPrecision
         /// The generator's GGUF file.
         public var generatorPath = LanguageModel.defaultPath
         /// A smaller model of the same vocabulary that drafts for the generator (speculative
@@ -92,7 +94,7 @@ public final class RAGService: Sendable {
 
     /// The embedder: the one given, else the sentence encoder, loaded on first use.
     public func embedder() throws -> any Embedder {
-        try once(\.embedder) { try SentenceEmbedder(directory: configuration.embedderDirectory) }
+        try once(\.embedder) { try SentenceEmbedder(directory: configuration.embedderDirectory, precision: configuration.embedPrecision) }
     }
 
     /// The generator's model, loaded on first use.

@@ -12,7 +12,12 @@ public final class SentenceEmbedder: Embedder {
     /// Sequences per encoder call.
     public let batchSize: Int
     public var dimensions: Int { encoder.dimensions }
-    public var name: String { "all-MiniLM-L6-v2" }
+    /// The model, and the precision when it is not f32: an index records it, so vectors of
+    /// another precision are never mixed into it.
+    public var name: String { encoder.precision == .f32 ? "all-MiniLM-L6-v2" : "all-MiniLM-L6-v2-\(encoder.precision.rawValue)" }
+
+    /// The precision used unless one is asked for.
+    public static let defaultPrecision = BertEncoder.Precision.f32
 
     public init(tokenizer: WordPieceTokenizer, encoder: BertEncoder, maxTokens: Int = 256, batchSize: Int = 32) {
         // The encoder splits its matrix products over its own threads; OpenBLAS threads inside
@@ -32,13 +37,13 @@ public final class SentenceEmbedder: Embedder {
     }
 
     /// Loads `vocab.txt` and `model.safetensors` from a model folder.
-    public convenience init(directory: String = SentenceEmbedder.defaultDirectory) throws {
+    public convenience init(directory: String = SentenceEmbedder.defaultDirectory, precision: BertEncoder.Precision = SentenceEmbedder.defaultPrecision) throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw RAGError(.notFound, "\(directory): no embedding model here; run `make models` (or pass --embedder DIR)")
         }
         let tokenizer = try WordPieceTokenizer(vocabularyFile: directory + "/vocab.txt")
-        let encoder = try BertEncoder(weights: SafeTensors(path: directory + "/model.safetensors"))
+        let encoder = try BertEncoder(weights: SafeTensors(path: directory + "/model.safetensors"), precision: precision)
         self.init(tokenizer: tokenizer, encoder: encoder)
     }
 

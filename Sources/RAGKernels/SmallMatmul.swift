@@ -69,32 +69,54 @@ public enum SmallMatmul {
     }
 }
 
-/// A dense layer y = x · Wᵀ + b. The weight is kept twice: in PyTorch's (out × in) layout for
-/// OpenBLAS (many rows, split by rows over the threads) and packed for `SmallMatmul` (few rows,
-/// split by columns).
+/// A dense layer y = x · Wᵀ + b. In f32 the weight is kept twice: in PyTorch's (out × in)
+/// layout for OpenBLAS (many rows, split by rows over the threads) and packed for `SmallMatmul`
+/// (few rows, split by columns); in int8 once, quantized per output row (`Int8Matmul`).
 public struct Linear: Sendable {
+    /// How a layer stores its weight and multiplies.
+    public enum Precision: String, Sendable, CaseIterable {
+        case f32, int8
+    }
+
     public let inputs: Int
     public let outputs: Int
-    /// (outputs × inputs), row-major.
+    public let precision: Precision
+    /// (outputs × inputs), row-major (f32 only).
     let weight: [Float]
-    /// `SmallMatmul.pack(weight)`, or `WideMatmul.pack(weight)` on AVX-512 processors.
+    /// `SmallMatmul.pack(weight)`, or `WideMatmul.pack(weight)` on AVX-512 processors (f32 only).
     let packed: [Float]
+    let int8: Int8Matmul.Weights?
     let bias: [Float]?
 
-    public init(weight: [Float], bias: [Float]?, outputs: Int, inputs: Int) {
+    public init(weight: [Float], bias: [Float]?, outputs: Int, inputs: Int, precision: Precision = .f32) {
         precondition(weight.count == outputs * inputs && (bias?.count ?? outputs) == outputs && outputs % 32 == 0, "Programmer error: Linear shapes")
         self.inputs = inputs
         self.outputs = outputs
-        self.weight = weight
-        self.packed = CPUFeatures.hasAVX512
-            ? WideMatmul.pack(weight, outputs: outputs, inputs: inputs)
-            : SmallMatmul.pack(weight, outputs: outputs, inputs: inputs)
+        self.precision = precision
         self.bias = bias
+        switch precision {
+        case .f32:
+            self.weight = weight
+            self.packed = CPUFeatures.hasAVX512
+                ? WideMatmul.pack(weight, outputs: outputs, inputs: inputs)
+                : SmallMatmul.pack(weight, outputs: outputs, inputs: inputs)
+            self.int8 = nil
+        case .int8:
+            self.weight = []
+            self.packed = []
+            self.int8 = Int8Matmul.Weights(weight, outputs: outputs, inputs: inputs)
+        }
     }
 
     /// out (m × outputs) = x (m × inputs) · Wᵀ + b.
     public func apply(_ x: UnsafePointer<Float>, rows m: Int, into out: UnsafeMutablePointer<Float>, threads: Int) {
         let (n, k) = (outputs, inputs)
+        if let int8 {
+            (bias ?? []).withUnsafeBufferPointer { b in
+                Int8Matmul.multiply(x, rows: m, int8, inner: k, outputs: n, bias: bias == nil ? nil : b.baseAddress, into: out, threads: threads)
+            }
+            return
+        }
         weight.withUnsafeBufferPointer { w in
             packed.withUnsafeBufferPointer { p in
                 (bias ?? []).withUnsafeBufferPointer { b in

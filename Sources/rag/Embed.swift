@@ -1,15 +1,22 @@
-import ArgumentParser
+public import ArgumentParser
 import Foundation
 import RAGCore
-import RAGEmbedding
+public import RAGEmbedding
 
-/// `--embedder DIR`, shared by the commands that embed.
+/// `--embedder DIR` and `--embed-precision`, shared by the commands that embed.
 struct EmbedderOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The embedding model folder (model.safetensors, vocab.txt).", valueName: "dir"))
     var embedder: String = SentenceEmbedder.defaultDirectory
 
-    func load() throws -> SentenceEmbedder { try SentenceEmbedder(directory: embedder) }
+    @Option(help: ArgumentHelp(
+        "The encoder's arithmetic: int8 (weights per row, activations per token) or f32 (exact). An index records it: another precision re-embeds everything on the next ingest.",
+        valueName: "precision"))
+    var embedPrecision: BertEncoder.Precision = SentenceEmbedder.defaultPrecision
+
+    func load() throws -> SentenceEmbedder { try SentenceEmbedder(directory: embedder, precision: embedPrecision) }
 }
+
+extension BertEncoder.Precision: ExpressibleByArgument {}
 
 struct Embed: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -49,7 +49,10 @@ func makeService(
     configuration.openMode = mode
     configuration.busyTimeout = StoreOptions.busyTimeout
     configuration.warning = printWarning
-    if let embedder { configuration.embedderDirectory = embedder.embedder }
+    if let embedder {
+        configuration.embedderDirectory = embedder.embedder
+        configuration.embedPrecision = embedder.embedPrecision
+    }
     if let generator {
         configuration.generatorPath = generator.path
         configuration.draftPath = generator.draftPath
