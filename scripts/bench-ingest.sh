@@ -77,7 +77,8 @@ python3 - "$work/markdown" "$work/pdf" <<'PY'
 import os, random, subprocess, sys
 random.seed(2)
 words = open("corpus/kv-cache.md").read().replace("#", "").split()
-para = lambda: " ".join(random.choice(words) for _ in range(random.randint(40, 120))) + "."
+plain = [w for w in words if w.isascii()]  # make-pdf.py writes ASCII only
+para = lambda pool=words: " ".join(random.choice(pool) for _ in range(random.randint(40, 120))) + "."
 os.makedirs(sys.argv[1]); os.makedirs(sys.argv[2])
 for i in range(1000):
     with open(f"{sys.argv[1]}/note-{i:04d}.md", "w") as f:
@@ -85,7 +86,7 @@ for i in range(1000):
 for i in range(50):
     text = f"{sys.argv[2]}/paper-{i:02d}.txt"
     with open(text, "w") as f:
-        f.write("\n\n".join(para() for _ in range(12)) + "\n")
+        f.write("\n\n".join(para(plain) for _ in range(12)) + "\n")
     subprocess.run([sys.executable, "scripts/make-pdf.py", text, text[:-4] + ".pdf"], check=True)
     os.remove(text)
 PY
