@@ -174,6 +174,36 @@ final class Workspace {
         #expect(try store.documents().map(\.path) == [ws.path("docs/a.md")])
     }
 
+    /// The hashing twin, counting the texts it is asked to embed.
+    final class CountingEmbedder: Embedder, @unchecked Sendable {
+        let inner = HashingEmbedder()
+        private let lock = NSLock()
+        private(set) var texts: [String] = []
+        var dimensions: Int { inner.dimensions }
+        var name: String { inner.name }
+        var maxTokens: Int { inner.maxTokens }
+        var tokenCounter: any TokenCounter { inner.tokenCounter }
+        func embed(_ texts: [String]) -> [[Float]] {
+            lock.withLock { self.texts += texts }
+            return inner.embed(texts)
+        }
+        func embedCountingTokens(_ texts: [String]) -> (vectors: [[Float]], tokens: Int) { (embed(texts), 0) }
+    }
+
+    @Test func identicalChunksAreEmbeddedOnceAndEveryChunkGetsItsVector() throws {
+        // 40 files, 20 distinct texts: each text twice, in files far apart (other batches).
+        let ws = try Workspace()
+        for i in 0..<40 { try ws.write("docs/f\(String(format: "%02d", i)).txt", "Note number \(i % 20) about caches and batching.") }
+        let store = try Store()
+        let embedder = CountingEmbedder()
+        let report = try Ingestor(store: store, embedder: embedder).run(paths: [ws.docs])
+        #expect(report.added == 40 && report.chunks == 40)
+        #expect(embedder.texts.count == 20 && Set(embedder.texts).count == 20)
+        let stats = try store.stats()
+        #expect(stats.vectors == 40 && stats.chunks == 40)
+        #expect(report.stages.embed >= 0 && report.stages.write > 0)
+    }
+
     @Test(.enabled(if: ModelFiles.haveEmbedder, "needs the embedding model (make models)")) func embeddedIngestStoresAVectorPerChunkAndSearchesByMeaning() throws {
         let ws = try Workspace()
         let store = try Store()

@@ -123,12 +123,13 @@ public struct Ingestor: Sendable {
         var fresh: [String] = []
         var queued = Set<String>()
         for text in texts where seen[text] == nil && queued.insert(text).inserted { fresh.append(text) }
-        let vectors = embedder.embed(fresh)
-        // Remembered up to a bound, so a huge run's memory stays in proportion to its batches.
-        if seen.count > 50_000 { seen.removeAll(keepingCapacity: true) }
         var made: [String: [Float]] = [:]
-        for (text, vector) in zip(fresh, vectors) { made[text] = vector; seen[text] = vector }
-        return texts.map { made[$0] ?? seen[$0]! }
+        for (text, vector) in zip(fresh, embedder.embed(fresh)) { made[text] = vector }
+        let vectors = texts.map { made[$0] ?? seen[$0]! }
+        // Remembered up to a bound, so a huge run's memory stays in proportion to its batches.
+        if seen.count + made.count > 50_000 { seen.removeAll(keepingCapacity: true) }
+        seen.merge(made) { old, _ in old }
+        return vectors
     }
 
     /// A large plain-text file: one document, written in one transaction, but read, chunked and
