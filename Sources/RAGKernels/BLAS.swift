@@ -6,9 +6,9 @@ internal import Foundation
 /// OpenBLAS's thread count is one process-wide setting, read by every call as it runs: a call
 /// that raises it while another thread's call is running makes that call split its work with a
 /// count it did not start with (wrong results were seen when a generator and an embedder ran at
-/// once). So the count is 1 except inside `threaded`, which holds a lock exclusively; every
-/// other call holds it shared, so single-threaded products on different threads (the encoder's
-/// row blocks and attention heads, one per core) run side by side.
+/// once). So the count stays 1, set under a lock held exclusively; every product holds it
+/// shared, so single-threaded products on different threads (the encoder's row blocks and
+/// attention heads, one per core) run side by side.
 public enum BLAS {
     private static let lock = SharedLock()
 
@@ -40,23 +40,11 @@ public enum BLAS {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, out, Int32(ldc))
     }
 
-    /// Sets OpenBLAS's thread count to 1 (what every call outside `threaded` assumes).
+    /// Sets OpenBLAS's thread count to 1 (what every product here assumes).
     public static func useOneThread() {
         lock.lockExclusive()
         defer { lock.unlock() }
         openblas_set_num_threads(1)
-    }
-
-    /// Runs `body`'s calls on `count` threads, then goes back to one; no other thread's call
-    /// runs meanwhile.
-    public static func threaded<T>(_ count: Int, _ body: () throws -> T) rethrows -> T {
-        lock.lockExclusive()
-        defer {
-            openblas_set_num_threads(1)
-            lock.unlock()
-        }
-        openblas_set_num_threads(Int32(count))
-        return try body()
     }
 }
 

@@ -26,10 +26,10 @@ extension Store {
     /// Search hits for the given chunks, each snippet the window of its text around the
     /// query's words (matches in `[` `]`), or the text's start when none of them is in it.
     public func hits(_ scored: [(ChunkID, Double)], highlighting query: String) throws -> [SearchHit] {
-        let words = Self.queryWords(query)
+        let snippet = Snippet(words: Self.queryWords(query))
         return try hits(scored).map { hit in
             var hit = hit
-            if let snippet = Snippet(words: words).make(hit.text) { hit.snippet = snippet }
+            if let made = snippet.make(hit.text) { hit.snippet = made }
             return hit
         }
     }
