@@ -100,7 +100,7 @@ let package = Package(
         .testTarget(name: "RAGTextTests", dependencies: ["RAGText"], swiftSettings: swiftSettings),
         .testTarget(
             name: "RAGStorageTests",
-            dependencies: ["RAGStorage", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["RAGStorage", "RAGIndex", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "RAGTests", dependencies: ["RAG", "RAGText", "RAGEmbedding", "RAGLLM", "RAGIndex", "RAGTesting"], exclude: ["Fixtures"], swiftSettings: swiftSettings),

@@ -24,8 +24,9 @@ public final class RAGService: Sendable {
         public var warning: (@Sendable (String) -> Void)?
         /// The sentence embedder's folder (model.safetensors, vocab.txt).
         public var embedderDirectory = SentenceEmbedder.defaultDirectory
-        /// The encoder's arithmetic (see `BertEncoder.Precision`).
-        public var embedPrecision = SentenceEmbedder.defaultPrecision
+        /// The encoder's arithmetic (see `BertEncoder.Precision`); nil: the one the index's
+        /// vectors were made with, else `SentenceEmbedder.defaultPrecision`.
+        public var embedPrecision: BertEncoder.Precision?
         /// The generator's GGUF file.
         public var generatorPath = LanguageModel.defaultPath
         /// A smaller model of the same vocabulary that drafts for the generator (speculative
@@ -47,6 +48,10 @@ public final class RAGService: Sendable {
         public var answerCacheCapacity = 0
         public var answerCacheSimilarity = 0.95
         public var answerCacheTTL: TimeInterval = 3600
+
+        /// Whether BM25's inverted index is kept in memory (`Store.keepBM25IndexInMemory`): for a
+        /// process that answers many queries (the server); rebuilt in the background after writes.
+        public var keepsBM25InMemory = false
 
         public init(database: String) { self.database = database }
 
@@ -87,6 +92,7 @@ public final class RAGService: Sendable {
         self.store = try store ?? Store(
             path: configuration.database, mode: configuration.openMode, busyTimeout: configuration.busyTimeout, warning: configuration.warning)
         templates = TemplateLibrary(user: configuration.userTemplates)
+        if configuration.keepsBM25InMemory { try self.store.keepBM25IndexInMemory() }
         loaded = Mutex(Loaded(embedder: embedder, model: model, generator: generator))
     }
 
@@ -94,7 +100,11 @@ public final class RAGService: Sendable {
 
     /// The embedder: the one given, else the sentence encoder, loaded on first use.
     public func embedder() throws -> any Embedder {
-        try once(\.embedder) { try SentenceEmbedder(directory: configuration.embedderDirectory, precision: configuration.embedPrecision) }
+        try once(\.embedder) {
+            let precision = try configuration.embedPrecision
+                ?? SentenceEmbedder.precision(recordedAs: store.embedder()) ?? SentenceEmbedder.defaultPrecision
+            return try SentenceEmbedder(directory: configuration.embedderDirectory, precision: precision)
+        }
     }
 
     /// The generator's model, loaded on first use.

@@ -44,14 +44,22 @@ public final class BertEncoder: Sendable {
     let embeddingNormBias: [Float]
     let layers: [Layer]
 
-    /// How the projections multiply: f32 (OpenBLAS, the exact path, the default) or int8 (weights
-    /// quantized per row at load, activations per token). int8 reads a quarter of the bytes (a
-    /// query embeds in 60 % of the time) but on AVX2 multiplies no faster than f32, and its
-    /// vectors are within cosine 0.996 of f32's, not 0.999: it is an option, not the default.
+    /// How the projections multiply: f32 (OpenBLAS, the exact path, the default), bf16 (weights
+    /// rounded to bfloat16 at load, f32 arithmetic: half the bytes to read, so a query, which is
+    /// bound by reading the weights, embeds faster) or int8 (weights quantized per row at load,
+    /// activations per token). int8 reads a quarter of the bytes (a query embeds in 60 % of the
+    /// time) but on AVX2 multiplies no faster than f32, and its vectors are within cosine 0.996
+    /// of f32's, not 0.999: it is an option, not the default.
     public enum Precision: String, Sendable, CaseIterable {
-        case f32, int8
+        case f32, bf16, int8
 
-        var linear: Linear.Precision { self == .f32 ? .f32 : .int8 }
+        var linear: Linear.Precision {
+            switch self {
+            case .f32: .f32
+            case .bf16: .bf16
+            case .int8: .int8
+            }
+        }
     }
 
     public let precision: Precision

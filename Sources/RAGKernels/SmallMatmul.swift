@@ -5,8 +5,10 @@ internal import RAGKernelsAVX512
 ///
 /// OpenBLAS repacks the weight matrix on every sgemm call, which costs more than the arithmetic
 /// when m is small, and a few rows are bound by memory bandwidth anyway: this kernel reads each
-/// panel sequentially (prefetch-friendly) while 4 rows × 16 columns of accumulators stay in
-/// registers, each loaded weight used 4 times.
+/// panel sequentially (prefetch-friendly) while 6 rows × 16 columns of accumulators stay in
+/// registers (12 of the 16 ymm), each loaded weight used 6 times. Twelve independent FMA chains
+/// cover the FMA latency on both pipes; rows left over (m not a multiple of 6) are zero-padded to
+/// a full block rather than run through a narrower loop, whose two chains would be latency-bound.
 public enum SmallMatmul {
     /// Packs a PyTorch-layout weight (n × k: out × in) into the panel layout `[n/16][k][16]`.
     public static func pack(_ weight: [Float], outputs n: Int, inputs k: Int) -> [Float] {
@@ -15,135 +17,78 @@ public enum SmallMatmul {
 
     /// Rows up to which `Linear` prefers this kernel to OpenBLAS.
     public static let maxRows = 48
+    /// Rows of one register block.
+    static let blockRows = 6
 
     public static func multiply(
         _ a: UnsafePointer<Float>, rows m: Int, _ w: UnsafePointer<Float>, inner k: Int, outputs n: Int,
         bias: UnsafePointer<Float>?, into out: UnsafeMutablePointer<Float>, columns: Range<Int>
     ) {
         precondition(n % 16 == 0 && columns.lowerBound % 16 == 0 && columns.upperBound % 16 == 0, "Programmer error: SmallMatmul needs widths in multiples of 16")
-        let wr = UnsafeRawPointer(w)
+        let full = m / blockRows * blockRows
         for column in stride(from: columns.lowerBound, to: columns.upperBound, by: 16) {
-            let b0 = bias.map { UnsafeRawPointer($0).loadUnaligned(fromByteOffset: column * 4, as: SIMD8<Float>.self) } ?? SIMD8()
-            let b1 = bias.map { UnsafeRawPointer($0).loadUnaligned(fromByteOffset: (column + 8) * 4, as: SIMD8<Float>.self) } ?? SIMD8()
-            var row = 0
-            while row + 4 <= m {
-                var c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1, c30 = b0, c31 = b1
-                let a0 = a + row * k, a1 = a0 + k, a2 = a1 + k, a3 = a2 + k
-                // The panel is one sequential stream: walk it with a pointer (no index arithmetic).
-                var panel = wr + column * k * 4
-                for i in 0..<k {
-                    let w0 = panel.loadUnaligned(as: SIMD8<Float>.self)
-                    let w1 = panel.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
-                    panel += 64
-                    var s = SIMD8<Float>(repeating: a0[i])
-                    c00.addProduct(s, w0); c01.addProduct(s, w1)
-                    s = SIMD8<Float>(repeating: a1[i])
-                    c10.addProduct(s, w0); c11.addProduct(s, w1)
-                    s = SIMD8<Float>(repeating: a2[i])
-                    c20.addProduct(s, w0); c21.addProduct(s, w1)
-                    s = SIMD8<Float>(repeating: a3[i])
-                    c30.addProduct(s, w0); c31.addProduct(s, w1)
-                }
-                let o = UnsafeMutableRawPointer(out + row * n + column)
-                o.storeBytes(of: c00, as: SIMD8<Float>.self); o.storeBytes(of: c01, toByteOffset: 32, as: SIMD8<Float>.self)
-                o.storeBytes(of: c10, toByteOffset: n * 4, as: SIMD8<Float>.self); o.storeBytes(of: c11, toByteOffset: n * 4 + 32, as: SIMD8<Float>.self)
-                o.storeBytes(of: c20, toByteOffset: n * 8, as: SIMD8<Float>.self); o.storeBytes(of: c21, toByteOffset: n * 8 + 32, as: SIMD8<Float>.self)
-                o.storeBytes(of: c30, toByteOffset: n * 12, as: SIMD8<Float>.self); o.storeBytes(of: c31, toByteOffset: n * 12 + 32, as: SIMD8<Float>.self)
-                row += 4
+            for row in stride(from: 0, to: full, by: blockRows) {
+                block(a + row * k, w, inner: k, outputs: n, bias: bias, into: out + row * n, column: column)
             }
-            while row < m {
-                var c0 = b0, c1 = b1
-                let ar = a + row * k
-                var panel = wr + column * k * 4
-                for i in 0..<k {
-                    let s = SIMD8<Float>(repeating: ar[i])
-                    c0.addProduct(s, panel.loadUnaligned(as: SIMD8<Float>.self))
-                    c1.addProduct(s, panel.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
-                    panel += 64
-                }
-                let o = UnsafeMutableRawPointer(out + row * n + column)
-                o.storeBytes(of: c0, as: SIMD8<Float>.self); o.storeBytes(of: c1, toByteOffset: 32, as: SIMD8<Float>.self)
-                row += 1
+        }
+        guard full < m else { return }
+        // The last rows, zero-padded to a block; only the real rows are copied out.
+        let tail = m - full
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: blockRows * (k + n)) { scratch in
+            let paddedA = scratch.baseAddress!, paddedOut = paddedA + blockRows * k
+            paddedA.initialize(repeating: 0, count: blockRows * k)
+            paddedA.update(from: a + full * k, count: tail * k)
+            for column in stride(from: columns.lowerBound, to: columns.upperBound, by: 16) {
+                block(paddedA, w, inner: k, outputs: n, bias: bias, into: paddedOut, column: column)
+            }
+            for r in 0..<tail {
+                (out + (full + r) * n + columns.lowerBound).update(from: paddedOut + r * n + columns.lowerBound, count: columns.count)
             }
         }
     }
-}
 
-/// A dense layer y = x · Wᵀ + b. In f32 the weight is kept twice: in PyTorch's (out × in)
-/// layout for OpenBLAS (many rows, split by rows over the threads) and packed for `SmallMatmul`
-/// (few rows, split by columns); in int8 once, quantized per output row (`Int8Matmul`).
-public struct Linear: Sendable {
-    /// How a layer stores its weight and multiplies.
-    public enum Precision: String, Sendable, CaseIterable {
-        case f32, int8
+    /// Six rows of `a` (k apart) times one panel, into six rows of `out` (n apart) at `column`.
+    @inline(__always)
+    static func block(
+        _ a: UnsafePointer<Float>, _ w: UnsafePointer<Float>, inner k: Int, outputs n: Int,
+        bias: UnsafePointer<Float>?, into out: UnsafeMutablePointer<Float>, column: Int
+    ) {
+        let b0 = bias.map { UnsafeRawPointer($0).loadUnaligned(fromByteOffset: column * 4, as: SIMD8<Float>.self) } ?? SIMD8()
+        let b1 = bias.map { UnsafeRawPointer($0).loadUnaligned(fromByteOffset: (column + 8) * 4, as: SIMD8<Float>.self) } ?? SIMD8()
+        var c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1
+        var c30 = b0, c31 = b1, c40 = b0, c41 = b1, c50 = b0, c51 = b1
+        let a0 = a, a1 = a0 + k, a2 = a1 + k, a3 = a2 + k, a4 = a3 + k, a5 = a4 + k
+        // The panel is one sequential stream: walk it with a pointer (no index arithmetic).
+        var panel = UnsafeRawPointer(w) + column * k * 4
+        for i in 0..<k {
+            let w0 = panel.loadUnaligned(as: SIMD8<Float>.self)
+            let w1 = panel.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+            panel += 64
+            var s = SIMD8<Float>(repeating: a0[i])
+            c00.addProduct(s, w0); c01.addProduct(s, w1)
+            s = SIMD8<Float>(repeating: a1[i])
+            c10.addProduct(s, w0); c11.addProduct(s, w1)
+            s = SIMD8<Float>(repeating: a2[i])
+            c20.addProduct(s, w0); c21.addProduct(s, w1)
+            s = SIMD8<Float>(repeating: a3[i])
+            c30.addProduct(s, w0); c31.addProduct(s, w1)
+            s = SIMD8<Float>(repeating: a4[i])
+            c40.addProduct(s, w0); c41.addProduct(s, w1)
+            s = SIMD8<Float>(repeating: a5[i])
+            c50.addProduct(s, w0); c51.addProduct(s, w1)
+        }
+        let o = UnsafeMutableRawPointer(out + column)
+        store(c00, c01, o)
+        store(c10, c11, o + n * 4)
+        store(c20, c21, o + n * 8)
+        store(c30, c31, o + n * 12)
+        store(c40, c41, o + n * 16)
+        store(c50, c51, o + n * 20)
     }
 
-    public let inputs: Int
-    public let outputs: Int
-    public let precision: Precision
-    /// (outputs × inputs), row-major (f32 only).
-    let weight: [Float]
-    /// `SmallMatmul.pack(weight)`, or `WideMatmul.pack(weight)` on AVX-512 processors (f32 only).
-    let packed: [Float]
-    let int8: Int8Matmul.Weights?
-    let bias: [Float]?
-
-    public init(weight: [Float], bias: [Float]?, outputs: Int, inputs: Int, precision: Precision = .f32) {
-        precondition(weight.count == outputs * inputs && (bias?.count ?? outputs) == outputs && outputs % 32 == 0, "Programmer error: Linear shapes")
-        self.inputs = inputs
-        self.outputs = outputs
-        self.precision = precision
-        self.bias = bias
-        switch precision {
-        case .f32:
-            self.weight = weight
-            self.packed = CPUFeatures.hasAVX512
-                ? WideMatmul.pack(weight, outputs: outputs, inputs: inputs)
-                : SmallMatmul.pack(weight, outputs: outputs, inputs: inputs)
-            self.int8 = nil
-        case .int8:
-            self.weight = []
-            self.packed = []
-            self.int8 = Int8Matmul.Weights(weight, outputs: outputs, inputs: inputs)
-        }
-    }
-
-    /// out (m × outputs) = x (m × inputs) · Wᵀ + b.
-    public func apply(_ x: UnsafePointer<Float>, rows m: Int, into out: UnsafeMutablePointer<Float>, threads: Int) {
-        let (n, k) = (outputs, inputs)
-        if let int8 {
-            (bias ?? []).withUnsafeBufferPointer { b in
-                Int8Matmul.multiply(x, rows: m, int8, inner: k, outputs: n, bias: bias == nil ? nil : b.baseAddress, into: out, threads: threads)
-            }
-            return
-        }
-        weight.withUnsafeBufferPointer { w in
-            packed.withUnsafeBufferPointer { p in
-                (bias ?? []).withUnsafeBufferPointer { b in
-                    let pointers = UnsafeTransfer((x: x, w: w.baseAddress!, p: p.baseAddress!, bias: bias == nil ? nil : b.baseAddress, out: out))
-                    if m <= SmallMatmul.maxRows {
-                        let wide = CPUFeatures.hasAVX512
-                        let panel = wide ? WideMatmul.panelWidth : 16
-                        let parts = max(1, min(threads, n / 64))
-                        Parallel.forEach(parts, threads: parts) { part, _ in
-                            let v = pointers.value
-                            let start = n / panel * part / parts * panel, end = n / panel * (part + 1) / parts * panel
-                            if wide {
-                                WideMatmul.multiply(v.x, rows: m, v.p, inner: k, outputs: n, bias: v.bias, into: v.out, columns: start..<end)
-                            } else {
-                                SmallMatmul.multiply(v.x, rows: m, v.p, inner: k, outputs: n, bias: v.bias, into: v.out, columns: start..<end)
-                            }
-                        }
-                        return
-                    }
-                    let parts = max(1, min(threads, m / 16))
-                    Parallel.forEach(parts, threads: parts) { part, _ in
-                        let v = pointers.value
-                        let start = m * part / parts, end = m * (part + 1) / parts
-                        BLAS.matmulTransposed(v.x + start * k, rows: end - start, v.w, outputs: n, inner: k, bias: v.bias, into: v.out + start * n)
-                    }
-                }
-            }
-        }
+    @inline(__always)
+    static func store(_ c0: SIMD8<Float>, _ c1: SIMD8<Float>, _ o: UnsafeMutableRawPointer) {
+        o.storeBytes(of: c0, as: SIMD8<Float>.self)
+        o.storeBytes(of: c1, toByteOffset: 32, as: SIMD8<Float>.self)
     }
 }

@@ -21,6 +21,10 @@ extension Store {
         migrator.registerMigration("v4-revision") { db in
             try db.execute(sql: "ALTER TABLE index_state ADD COLUMN revision INTEGER NOT NULL DEFAULT 0")
         }
+        migrator.registerMigration("v5-fts-instance-vocabulary") { db in
+            // FTS5's index read as rows (term, chunk, column, offset): what `BM25Index` is built from.
+            try db.execute(sql: "CREATE VIRTUAL TABLE chunk_fts_instance USING fts5vocab(chunk_fts, instance)")
+        }
         return migrator
     }
 

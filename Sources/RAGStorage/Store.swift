@@ -25,6 +25,8 @@ public struct Store: Sendable {
     public let warning: (@Sendable (String) -> Void)?
     /// The HNSW graph as this process last read or wrote it.
     let graphCache = GraphCache()
+    /// The in-memory BM25 index, when this process keeps one (`keepBM25IndexInMemory()`).
+    let bm25Cache = BM25Cache()
 
     /// Opens (or creates) the index at `path`.
     ///

@@ -9,11 +9,11 @@ struct EmbedderOptions: ParsableArguments {
     var embedder: String = SentenceEmbedder.defaultDirectory
 
     @Option(help: ArgumentHelp(
-        "The encoder's arithmetic: int8 (weights per row, activations per token) or f32 (exact). An index records it: another precision re-embeds everything on the next ingest.",
+        "The encoder's arithmetic: f32 (exact), bf16 (weights rounded to bfloat16, f32 arithmetic) or int8 (weights per row, activations per token). An index records it: another precision re-embeds everything on the next ingest. (default: the index's; bf16 for a new one)",
         valueName: "precision"))
-    var embedPrecision: BertEncoder.Precision = SentenceEmbedder.defaultPrecision
+    var embedPrecision: BertEncoder.Precision?
 
-    func load() throws -> SentenceEmbedder { try SentenceEmbedder(directory: embedder, precision: embedPrecision) }
+    func load() throws -> SentenceEmbedder { try SentenceEmbedder(directory: embedder, precision: embedPrecision ?? SentenceEmbedder.defaultPrecision) }
 }
 
 extension BertEncoder.Precision: ExpressibleByArgument {}

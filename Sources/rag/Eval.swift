@@ -55,6 +55,8 @@ struct EvalRetrieval: AsyncParsableCommand {
             let report = try service.ingest([corpus], options: ingestOptions) { bar?.update($0) }
             bar?.finish()
             if !json, report.chunks > 0 { printError("ingested \(report.documents) documents, \(report.chunks) chunks into \(path)") }
+            // Queries are timed as the server answers them: BM25 from the index in memory.
+            try service.store.keepBM25IndexInMemory(buildNow: true)
             let result = try RetrievalEvaluation.run(collection, retriever: service.retriever(for: mode), mode: mode, otherChunksShare: otherChunksShare) { done, total in
                 if !json, stderrIsTerminal, done % 20 == 0 || done == total {
                     FileHandle.standardError.write(Data("\r\(done)/\(total) queries".utf8))

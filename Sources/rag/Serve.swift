@@ -54,6 +54,7 @@ struct Serve: AsyncParsableCommand {
         do {
             let service = try makeService(db: store.db, .createIfMissing, embedder: embedderOptions, generator: generatorOptions, fusion: fusion) {
                 $0.contextLength = context
+                $0.keepsBM25InMemory = true
                 $0.userTemplates = templates
                 $0.answerCacheCapacity = cacheSize
                 $0.answerCacheSimilarity = cacheSimilarity

@@ -83,6 +83,30 @@ import Testing
         out = [Float](repeating: .nan, count: m * n)
         out.withUnsafeMutableBufferPointer { SmallMatmul.multiply(x, rows: m, small, inner: k, outputs: n, bias: bias, into: $0.baseAddress!, columns: 0..<n) }
         check(out, "SmallMatmul")
+        // Two threads' shares of the columns (the padded last rows are copied out per share).
+        out = [Float](repeating: .nan, count: m * n)
+        out.withUnsafeMutableBufferPointer {
+            SmallMatmul.multiply(x, rows: m, small, inner: k, outputs: n, bias: bias, into: $0.baseAddress!, columns: 0..<32)
+            SmallMatmul.multiply(x, rows: m, small, inner: k, outputs: n, bias: bias, into: $0.baseAddress!, columns: 32..<n)
+        }
+        check(out, "SmallMatmul in two column shares")
+
+        // bf16 weights: the same product with each weight rounded to bfloat16 (relative error
+        // ≤ 2⁻⁹), the panel kernel (few rows) and OpenBLAS on the widened weights (many).
+        let bf16 = Linear(weight: w, bias: bias, outputs: n, inputs: k, precision: .bf16)
+        out = [Float](repeating: .nan, count: m * n)
+        out.withUnsafeMutableBufferPointer { bf16.apply(x, rows: m, into: $0.baseAddress!, threads: 2) }
+        var bound: Float = 0
+        for r in 0..<m {
+            for c in 0..<n {
+                var magnitude: Float = 0
+                for i in 0..<k { magnitude += abs(x[r * k + i] * w[c * k + i]) }
+                bound = max(bound, magnitude)
+            }
+        }
+        let worst = zip(out, expected).map { abs($0 - $1) }.max() ?? .nan
+        #expect(worst <= bound / 256, "bf16, \(m) rows: max |Δ| \(worst), bound \(bound / 256)")
+        #expect(worst > 0, "bf16, \(m) rows: the weights were not rounded")
 
         if CPUFeatures.hasAVX512 {
             let wide = WideMatmul.pack(w, outputs: n, inputs: k)

@@ -2,7 +2,9 @@ import Foundation
 import RAG
 import RAGCore
 import RAGIndex
+import RAGEmbedding
 import RAGStorage
+import RAGTesting
 import Testing
 
 /// The wiring point on a real index file, with no model file: the models it would load are
@@ -62,5 +64,28 @@ import Testing
         let rag = try service(ws)
         #expect(throws: RAGError.self) { try rag.checkTemplate("no-such-template") }
         try rag.checkTemplate("default")
+    }
+
+    /// With no precision asked for, an index keeps the one its vectors were made with (nothing
+    /// is re-embedded behind the user's back); a new index gets the default (bf16).
+    @Test(.enabled(if: ModelFiles.haveEmbedder, "needs the embedding model (make models)")) func anIndexKeepsItsPrecisionUnlessAnotherIsAsked() throws {
+        let ws = try Workspace()
+        try ws.write("docs/harbor.md", "# Harbor\n\nHarbor keeps its HNSW graph inside the SQLite file.\n")
+        func open(_ name: String, _ precision: BertEncoder.Precision?) throws -> RAGService {
+            var configuration = RAGService.Configuration(database: ws.path(name))
+            configuration.openMode = .createIfMissing
+            configuration.embedderDirectory = ModelFiles.embedder
+            configuration.embedPrecision = precision
+            return try RAGService(configuration)
+        }
+        #expect(try open("new.sqlite", nil).embedder().name == "all-MiniLM-L6-v2-bf16")
+        #expect(try open("exact.sqlite", .f32).ingest([ws.docs]).added == 1)
+        let reopened = try open("exact.sqlite", nil)
+        #expect(try reopened.embedder().name == "all-MiniLM-L6-v2")
+        #expect(try reopened.ingest([ws.docs]).unchanged == 1)
+        #expect(try open("exact.sqlite", .bf16).ingest([ws.docs]).documents == 1)
+        #expect(try open("exact.sqlite", nil).store.embedder() == "all-MiniLM-L6-v2-bf16/384")
+        #expect(SentenceEmbedder.precision(recordedAs: "all-MiniLM-L6-v2-int8/384") == .int8)
+        #expect(SentenceEmbedder.precision(recordedAs: "hashing-embedder/64") == nil)
     }
 }

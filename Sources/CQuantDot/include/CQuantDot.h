@@ -49,4 +49,15 @@ void rag_gemm_s8_vnni(const int8_t *x, const float *sx, int m, const int8_t *w, 
 /// x ≈ scale[r] · q (round to nearest, ties to even).
 void rag_quantize_rows_s8(const float *x, int m, int k, int8_t *q, float *scale);
 
+/// bfloat16 (the top half of an f32): rounded to nearest, ties to even; widened exactly.
+void rag_bf16_from_f32(const float *x, size_t n, uint16_t *out);
+void rag_f32_from_bf16(const uint16_t *x, size_t n, float *out);
+
+/// out[r · n + c] = bias[c] + Σ_i a[r · k + i] · W[c][i] for r < m, column0 ≤ c < column1 (multiples
+/// of 16), W in bf16 panels of 16 columns, `[n/16][k][16]`, each step's 16 weights in the order
+/// `rag_bf16_panel_order` gives (position → column). bias may be NULL.
+int rag_bf16_panel_order(int position);
+void rag_gemm_bf16_panels(const float *a, int m, int k, const uint16_t *panels, int n, const float *bias,
+                          float *out, int column0, int column1);
+
 #endif
