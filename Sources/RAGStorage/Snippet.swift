@@ -67,8 +67,10 @@ public struct Snippet: Sendable {
         var offset = 0
         var start: Int?
         for scalar in text.unicodeScalars {
+            // ASCII by value: Unicode's property tables cost more than the rest of a snippet.
+            let value = scalar.value
             let isWord = scalar.isASCII
-                ? (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar))
+                ? ((value | 0x20) >= 0x61 && (value | 0x20) <= 0x7A) || (value >= 0x30 && value <= 0x39)
                 : (scalar.properties.isAlphabetic || scalar.properties.numericType != nil)
             if isWord, start == nil { start = offset }
             if !isWord, let first = start {
