@@ -32,11 +32,12 @@ debug: setup
 	swift build
 
 ## test: the whole test suite (Swift Testing), in a release build (the kernels are too slow unoptimised);
-## one build serves the Swift tests and the client tests (the rag it builds is the one they run)
+## one build serves the Swift tests, the client tests and the browser test of the web page (the rag it builds is the one they run)
 test: setup models
 	swift build -c release --build-tests -Xswiftc -enable-testing
 	swift test -c release --skip-build
 	scripts/test-clients.sh
+	scripts/test-browser.sh
 
 ## run: build, ingest the built-in corpus, run sample searches and answer a question with the local model
 run: build models

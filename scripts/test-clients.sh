@@ -4,10 +4,7 @@
 # embeddings, and curl reading the /v1/ask Server-Sent Events. Uses the small model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/rag"
-VENV="$CACHE/client-venv"
-RAG=.build/release/rag
-MODEL="${RAG_MODELS_DIR:-$CACHE/models}/gguf/SmolLM2-135M-Instruct.Q4_1.gguf"
+. scripts/start-server.sh  # CACHE, VENV, RAG, MODEL, start_server
 
 if ! "$VENV/bin/python" -c "import openai" 2>/dev/null; then
   echo "client tests: installing the openai package into $VENV"
@@ -21,15 +18,7 @@ cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; wait 2>/dev/null; rm
 trap cleanup EXIT
 
 "$RAG" ingest corpus --db "$work/index.sqlite" > /dev/null
-"$RAG" serve --db "$work/index.sqlite" --model "$MODEL" --port 0 --context 1024 --max-tokens 24 --api-key test-key 2> "$work/serve.log" &
-server=$!
-for _ in $(seq 1 200); do
-  port=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/serve.log")
-  [ -n "$port" ] && break
-  kill -0 "$server" 2>/dev/null || { cat "$work/serve.log"; exit 1; }
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "client tests: the server did not start"; cat "$work/serve.log"; exit 1; }
+start_server "$work/serve.log" --db "$work/index.sqlite" --model "$MODEL" --context 1024 --max-tokens 24 --api-key test-key
 base="http://127.0.0.1:$port"
 
 echo "client tests: openai $("$VENV/bin/python" -c 'import openai; print(openai.__version__)') against $base"

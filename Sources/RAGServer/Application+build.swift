@@ -27,7 +27,7 @@ func buildApplication(state: ServerState, onRunning: @escaping @Sendable (Int) a
 func buildRouter(_ state: ServerState) -> Router<APIRequestContext> {
     let controllers: [any Controller] = [
         HealthController(state: state), SearchController(state: state), AskController(state: state),
-        DocumentsController(state: state), OpenAIController(state: state),
+        DocumentsController(state: state), OpenAIController(state: state), PageController(),
     ]
     let endpoints = controllers.flatMap(\.endpoints)
     let router = Router(context: APIRequestContext.self)

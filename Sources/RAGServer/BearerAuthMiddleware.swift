@@ -1,12 +1,15 @@
 internal import HTTPTypes
 internal import Hummingbird
 
-/// With an API key, every route but `/healthz` needs `Authorization: Bearer KEY`.
+/// With an API key, every route but `/healthz` and the web page's files needs
+/// `Authorization: Bearer KEY`.
 struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let key: String
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard request.uri.path != "/healthz" else { return try await next(request, context) }
+        guard request.uri.path != "/healthz", !PageController.publicPaths.contains(request.uri.path) else {
+            return try await next(request, context)
+        }
         let header = request.headers[.authorization] ?? ""
         let prefix = "Bearer "
         guard header.hasPrefix(prefix), Self.constantTimeEqual(Array(header.utf8.dropFirst(prefix.utf8.count)), Array(key.utf8)) else {

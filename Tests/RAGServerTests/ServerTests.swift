@@ -341,6 +341,39 @@ struct Client: Sendable {
             #expect(try await s.request("GET", "/metrics").status == 401)
             #expect(try await s.post("/v1/search", ["query": "Lantern"], headers: ["Authorization": "Bearer s3cret"]).status == 200)
             #expect(try await s.request("GET", "/v1/documents", headers: ["Authorization": "Bearer s3cret"]).status == 200)
+            // The web page's files need no key: the page asks for it.
+            #expect(try await s.request("GET", "/").status == 200)
+            #expect(try await s.request("GET", "/assets/app.js").status == 200)
+            #expect(try await s.request("GET", "/v1/chunks/1").status == 401)
+        }
+    }
+
+    /// `GET /` and its two files: our own, from this origin only (CSP), small; the chunk route
+    /// the page opens a citation with.
+    @Test func theWebPageAndAChunkWithItsNeighbours() async throws {
+        let fixture = try await ServerRouteTests.shared.value
+        try await fixture.routes { s in
+            let page = try await s.request("GET", "/")
+            #expect(page.status == 200 && page.headers["content-type"]?.hasPrefix("text/html") == true)
+            #expect(page.headers["content-security-policy"]?.contains("default-src 'self'") == true)
+            #expect(page.text.contains("<script src=\"/assets/app.js\" defer></script>") && !page.text.contains("http"))
+            var bytes = page.data.count
+            for (path, type) in [("/assets/app.js", "text/javascript"), ("/assets/app.css", "text/css")] {
+                let file = try await s.request("GET", path)
+                #expect(file.status == 200 && file.headers["content-type"]?.hasPrefix(type) == true && file.headers["x-content-type-options"] == "nosniff")
+                bytes += file.data.count
+            }
+            #expect(bytes < 100_000, "the page weighs \(bytes) bytes")
+
+            let hit = try #require((try await s.post("/v1/search", ["query": "Harbor vector index", "mode": "bm25"]).json["results"] as? [[String: Any]])?.first)
+            let id = try #require(hit["chunk_id"] as? Int)
+            let chunk = try await s.request("GET", "/v1/chunks/\(id)")
+            #expect(chunk.status == 200 && chunk.json["text"] as? String == hit["text"] as? String)
+            #expect(chunk.json["document"] as? String == hit["document"] as? String && chunk.json["ordinal"] as? Int != nil)
+            let neighbours = [chunk.json["previous"], chunk.json["next"]].compactMap { $0 as? [String: Any] }
+            #expect(neighbours.allSatisfy { ($0["ordinal"] as? Int).map { abs($0 - (chunk.json["ordinal"] as! Int)) == 1 } == true })
+            #expect(try await s.request("GET", "/v1/chunks/999999").errorCode == "chunk_not_found")
+            #expect(try await s.request("GET", "/v1/chunks/abc").errorCode == "invalid_id")
         }
     }
 

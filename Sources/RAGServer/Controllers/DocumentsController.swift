@@ -10,7 +10,9 @@ internal import RAGStorage
 struct DocumentsController: Controller {
     let state: ServerState
 
-    var endpoints: [Endpoint] { [.get("/v1/documents", list), .post("/v1/documents", upload), .delete("/v1/documents/{id}", delete)] }
+    var endpoints: [Endpoint] {
+        [.get("/v1/documents", list), .post("/v1/documents", upload), .delete("/v1/documents/{id}", delete), .get("/v1/chunks/{id}", chunk)]
+    }
 
     struct Document: Encodable {
         var id: Int64; var path: String; var title: String?; var format: String; var size: Int64; var chunks: Int
@@ -58,6 +60,34 @@ struct DocumentsController: Controller {
             return document
         }
         return Deleted(deleted: Document(removed))
+    }
+
+    struct Neighbour: Encodable { var ordinal: Int; var heading: String; var text: String }
+    struct Chunk: ResponseEncodable {
+        var chunkId: Int64; var document: String; var heading: String; var ordinal: Int; var text: String
+        var previous: Neighbour?; var next: Neighbour?
+    }
+
+    /// `GET /v1/chunks/{id}`: a chunk (a citation's `chunk_id`) with its document's path and the
+    /// chunks before and after it.
+    @Sendable func chunk(_ request: Request, context: APIRequestContext) async throws -> Chunk {
+        let text = context.parameters.get("id") ?? ""
+        guard let id = Int64(text), id > 0 else {
+            throw APIError.badRequest("the chunk id must be a positive integer (got \"\(text)\")", code: "invalid_id")
+        }
+        let store = state.store
+        return try await state.blocking {
+            guard let hit = try store.hits([(ChunkID(rawValue: id), 0)]).first else {
+                throw APIError(.notFound, "no chunk with id \(id) (its document may have been removed or changed)", code: "chunk_not_found")
+            }
+            let all = try store.chunks(documentPath: hit.document)
+            func neighbour(_ ordinal: Int) -> Neighbour? {
+                all.first { $0.ordinal == ordinal }.map { Neighbour(ordinal: $0.ordinal, heading: $0.heading, text: $0.text) }
+            }
+            return Chunk(
+                chunkId: id, document: hit.document, heading: hit.heading, ordinal: hit.ordinal, text: hit.text,
+                previous: neighbour(hit.ordinal - 1), next: neighbour(hit.ordinal + 1))
+        }
     }
 
     struct Uploaded: Encodable { var name: String; var path: String; var status: String; var chunks: Int; var documents: [Document] }
