@@ -34,7 +34,11 @@ func buildRouter(_ state: ServerState) -> Router<APIRequestContext> {
     // The methods of each path, to tell an unknown path (404) from a known one asked with the wrong method (405).
     let methods = Dictionary(endpoints.map { ($0.path, [$0.method]) }, uniquingKeysWith: +)
     router.add(middleware: ErrorAndMetricsMiddleware(metrics: state.metrics, routes: methods))
-    if let key = state.configuration.apiKey { router.add(middleware: BearerAuthMiddleware(key: key)) }
+    if let key = state.configuration.apiKey {
+        router.add(middleware: BearerAuthMiddleware(key: key))
+    } else {
+        router.add(middleware: SameOriginMiddleware(host: state.configuration.host))
+    }
     router.add(middleware: RequestLimitMiddleware(maxBodyBytes: state.configuration.maxBodyBytes))
     for endpoint in endpoints {
         router.on(RouterPath(endpoint.path), method: endpoint.method, use: endpoint.handler)
