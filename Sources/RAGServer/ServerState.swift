@@ -35,8 +35,16 @@ final class ServerState: Sendable {
         }
     }
 
-    /// A question or query: trimmed, not empty, not longer than the configuration allows.
+    /// A question or query: trimmed, not empty, not longer than the configuration allows — in
+    /// bytes first (4 per character: one Character can be a megabyte of combining marks, and
+    /// counting Characters is itself work), then in characters.
     func checkText(_ text: String, field: String) throws -> String {
+        let maxBytes = configuration.maxQuestionCharacters * 4
+        guard text.utf8.count <= maxBytes else {
+            throw APIError.badRequest(
+                "`\(field)` is \(text.utf8.count) bytes of UTF-8; the limit is \(maxBytes) (\(configuration.maxQuestionCharacters) characters)",
+                code: "\(field)_too_long")
+        }
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { throw APIError.badRequest("`\(field)` is empty", code: "empty_\(field)") }
         guard text.count <= configuration.maxQuestionCharacters else {

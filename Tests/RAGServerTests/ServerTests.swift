@@ -267,6 +267,10 @@ struct Client: Sendable {
             expect(try await s.post("/v1/ask", ["top_k": 3]), 400, "invalid_json")
             expect(try await s.post("/v1/ask", ["question": "  \n "]), 400, "empty_question")
             expect(try await s.post("/v1/ask", ["question": String(repeating: "why ", count: 1001)]), 400, "question_too_long")
+            // One Character of 100,000 combining marks (200 KB) was within a 4,000-character limit.
+            let heavy = "a" + String(repeating: "\u{301}", count: 100_000)
+            expect(try await s.post("/v1/ask", ["question": heavy]), 400, "question_too_long")
+            expect(try await s.post("/v1/search", ["query": heavy]), 400, "query_too_long")
             expect(try await s.post("/v1/ask", ["question": "Lantern?", "top_k": 0]), 400, "top_k_out_of_range")
             expect(try await s.post("/v1/ask", ["question": "Lantern?", "max_tokens": 100_000]), 400, "max_tokens_out_of_range")
             expect(try await s.post("/v1/ask", ["question": "Lantern?", "votes": 0]), 400, "votes_out_of_range")
