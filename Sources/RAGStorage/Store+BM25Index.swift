@@ -21,6 +21,13 @@ final class BM25Cache: Sendable {
     func index(at revision: Int64) -> BM25Index? {
         state.withLock { $0.revision == revision ? $0.index : nil }
     }
+
+    /// Keeps a built index unless a newer one is kept already.
+    func install(_ built: (index: BM25Index, revision: Int64)) {
+        state.withLock { state in
+            if built.revision > state.revision || state.index == nil { (state.index, state.revision) = (built.index, built.revision) }
+        }
+    }
 }
 
 extension Store {
@@ -35,10 +42,7 @@ extension Store {
             refreshBM25Index(for: try revision())
             return
         }
-        let built = try buildBM25Index()
-        bm25Cache.state.withLock { state in
-            if built.revision > state.revision || state.index == nil { (state.index, state.revision) = (built.index, built.revision) }
-        }
+        bm25Cache.install(try buildBM25Index())
     }
 
     /// Whether the in-memory BM25 index matches the index as committed (tests, status).
@@ -89,14 +93,8 @@ extension Store {
         guard start else { return }
         let store = self
         Thread.detachNewThread {
-            let built = try? store.buildBM25Index()
-            store.bm25Cache.state.withLock { state in
-                state.building = false
-                if let built, built.revision > state.revision || state.index == nil {
-                    state.index = built.index
-                    state.revision = built.revision
-                }
-            }
+            if let built = try? store.buildBM25Index() { store.bm25Cache.install(built) }
+            store.bm25Cache.state.withLock { $0.building = false }
         }
     }
 
