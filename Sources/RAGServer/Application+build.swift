@@ -1,5 +1,6 @@
 public import Hummingbird
 internal import HTTPTypes
+internal import NIOCore
 public import Logging
 public import RAG
 
@@ -18,6 +19,9 @@ func buildApplication(state: ServerState, onRunning: @escaping @Sendable (Int) a
     logger.logLevel = configuration.logLevel
     return Application(
         router: buildRouter(state),
+        // A connection with no request in flight (or one whose request stopped arriving) is
+        // closed, and so is one whose client hung up.
+        server: .http1(configuration: .init(additionalChannelHandlers: [HangUpHandler()], idleTimeout: TimeAmount(configuration.idleTimeout))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "rag"),
         onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
         logger: logger)
@@ -39,7 +43,7 @@ func buildRouter(_ state: ServerState) -> Router<APIRequestContext> {
     } else {
         router.add(middleware: SameOriginMiddleware(host: state.configuration.host))
     }
-    router.add(middleware: RequestLimitMiddleware(maxBodyBytes: state.configuration.maxBodyBytes))
+    router.add(middleware: RequestLimitMiddleware(maxBodyBytes: state.configuration.maxBodyBytes, writeTimeout: state.configuration.writeTimeout, metrics: state.metrics))
     for endpoint in endpoints {
         router.on(RouterPath(endpoint.path), method: endpoint.method, use: endpoint.handler)
     }

@@ -33,10 +33,12 @@ final class GenerationQueue: Sendable {
             s.nextID += 1
             return s.nextID
         }
-        enum Action { case run, wait, full }
+        enum Action { case run, wait, full, cancelled }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let action: Action = state.withLock { s in
+                    // Cancelled before it could wait (the handler below then found nothing to remove).
+                    if Task.isCancelled { return .cancelled }
                     if !s.busy {
                         s.busy = true
                         return .run
@@ -48,6 +50,7 @@ final class GenerationQueue: Sendable {
                 switch action {
                 case .run: continuation.resume()
                 case .wait: break
+                case .cancelled: continuation.resume(throwing: CancellationError())
                 case .full:
                     continuation.resume(throwing: APIError(
                         .serviceUnavailable, "the generation queue is full (\(capacity) waiting); retry later",

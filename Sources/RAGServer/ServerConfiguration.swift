@@ -15,6 +15,13 @@ public struct ServerConfiguration: Sendable {
     /// Largest upload, bytes.
     public var maxUploadBytes = 32 << 20
     public var maxQuestionCharacters = 4000
+    /// Largest `max_tokens` a request may ask for (with or without `ignore_eos`).
+    public var maxAnswerTokens = 1024
+    /// A response write that has not finished after this closes the connection (a client that
+    /// stopped reading).
+    public var writeTimeout = Duration.seconds(30)
+    /// A connection with no request in flight, or whose request stopped arriving, is closed after this.
+    public var idleTimeout = Duration.seconds(60)
     /// Defaults of /v1/ask and chat completions.
     public var defaults = AskOptions()
     /// Server errors (5xx) are logged at `.error`.

@@ -14,6 +14,7 @@ final class ServerMetrics: Sendable {
     private let queueDepth: Gauge
     private let rejected: Counter
     private let cancelled: Counter
+    private let writeTimeouts: Counter
 
     static let latencyBuckets: [Duration] = [
         .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
@@ -36,6 +37,8 @@ final class ServerMetrics: Sendable {
         queueDepth = registry.makeGauge(name: "rag_generation_queue_depth", help: "Generations running or waiting.")
         rejected = registry.makeCounter(name: "rag_generation_rejected_total", help: "Requests refused because the generation queue was full.")
         cancelled = registry.makeCounter(name: "rag_generation_cancelled_total", help: "Generations stopped because the client went away.")
+        writeTimeouts = registry.makeCounter(
+            name: "rag_http_write_timeouts_total", help: "Connections reset because a response write waited longer than the write timeout.")
     }
 
     func request(route: String, method: String, status: Int, seconds: Double) {
@@ -61,6 +64,7 @@ final class ServerMetrics: Sendable {
     func queue(depth: Int) { queueDepth.set(Int64(depth)) }
     func rejectedByQueue() { rejected.increment() }
     func cancelledByClient() { cancelled.increment() }
+    func writeTimedOut() { writeTimeouts.increment() }
 
     func text() -> String { registry.emitToString() }
 }

@@ -13,18 +13,38 @@ enum ServerSentEvents {
         return ByteBuffer(string: text)
     }
 
-    /// A response whose `events` write through `send`; if they throw, the error goes out as the
-    /// event `failure` makes of it, and the stream ends either way. (A write to a client that
-    /// hung up fails, which stops a generation at its next token.)
+    /// A response whose `events` are produced through `send`; if they throw, the error goes out
+    /// as the event `failure` makes of it, and the stream ends either way.
+    ///
+    /// Producing never waits for the client: events are queued (an answer's are bounded by its
+    /// tokens) and written as fast as the client reads, so a slow reader holds its connection,
+    /// not the generator. A client that hangs up, or stops reading for the write timeout,
+    /// cancels the production at once.
     static func response(
+        connection: ClientConnection,
         failure: @escaping @Sendable (APIError) -> ByteBuffer,
-        _ events: @escaping @Sendable (_ send: (ByteBuffer) async throws -> Void) async throws -> Void
+        _ events: @escaping @Sendable (_ send: @escaping @Sendable (ByteBuffer) -> Void) async throws -> Void
     ) -> Response {
         Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            let (queued, queue) = AsyncStream.makeStream(of: ByteBuffer.self)
+            let producer = Task {
+                do {
+                    try await events { queue.yield($0) }
+                } catch {
+                    queue.yield(failure(APIError.from(error)))
+                }
+                queue.finish()
+            }
+            connection.channel.closeFuture.whenComplete { _ in producer.cancel() }
             do {
-                try await events { try await writer.write($0) }
+                try await withTaskCancellationHandler {
+                    for await event in queued { try await writer.write(event) }
+                } onCancel: {
+                    producer.cancel()
+                }
             } catch {
-                try? await writer.write(failure(APIError.from(error)))
+                producer.cancel()
+                throw error
             }
             try await writer.finish(nil)
         })

@@ -26,6 +26,8 @@ final class ServerState: Sendable {
     }
 
     var store: Store { service.store }
+    /// The most tokens a request may ask for: the configuration's limit, within half the context.
+    var maxAnswerTokens: Int { min(configuration.maxAnswerTokens, answerer.generator.contextLength / 2) }
     var modelName: String { answerer.generator.modelName }
 
     /// Runs blocking work (SQLite, the encoder) on a global queue, off the concurrency pool.
@@ -90,7 +92,7 @@ final class ServerState: Sendable {
     func askOptions(_ parameters: AnswerParameters) async throws -> AskOptions {
         var options = configuration.defaults
         try Self.check(parameters.topK, "top_k", in: 1...50)
-        try Self.check(parameters.maxTokens, "max_tokens", in: 1...(answerer.generator.contextLength / 2))
+        try Self.check(parameters.maxTokens, "max_tokens", in: 1...maxAnswerTokens)
         try Self.check(parameters.temperature, "temperature", in: 0...2)
         try Self.check(parameters.abstainBelow, "abstain_below", in: -1...1)
         try Self.check(parameters.votes, "votes", in: 1...15)

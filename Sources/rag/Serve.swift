@@ -32,6 +32,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A folder of your own templates (NAME.mustache).", valueName: "dir")) var templates: String?
     @Option(help: "Context size in tokens.") var context = 2048
     @Option(name: .customLong("max-tokens"), help: "Default most tokens per answer.") var maxTokens = 256
+    @Option(name: .customLong("max-tokens-limit"), help: "Most tokens a request may ask for (max_tokens, with or without ignore_eos).")
+    var maxTokensLimit = 1024
+    @Option(name: .customLong("write-timeout"), help: "Seconds a response write may take before the connection is closed (a client that stopped reading).")
+    var writeTimeout = 30.0
+    @Option(name: .customLong("idle-timeout"), help: "Seconds an idle connection (or one whose request stopped arriving) is kept open.")
+    var idleTimeout = 60.0
     @Option(name: .customLong("abstain-below"), help: "Answer \"I don't know\" below this cosine similarity.") var abstainBelow = 0.3
     @Option(name: .customLong("max-upload-mb"), help: "Largest upload, MiB.") var maxUploadMB = 32
     @Option(name: .customLong("cache-size"), help: "Answers kept in the semantic answer cache (0: no cache).") var cacheSize = 256
@@ -46,6 +52,8 @@ struct Serve: AsyncParsableCommand {
         guard maxTokens > 0, context > maxTokens + 64 else { throw ValidationError("--context must exceed --max-tokens by at least 64 tokens") }
         guard (0.0...1.0).contains(cacheSimilarity) else { throw ValidationError("--cache-similarity must be between 0 and 1") }
         guard cacheTTL > 0, cacheSize >= 0, maxUploadMB > 0 else { throw ValidationError("--cache-ttl, --cache-size and --max-upload-mb must be positive") }
+        guard maxTokensLimit >= maxTokens else { throw ValidationError("--max-tokens-limit must be at least --max-tokens (\(maxTokens))") }
+        guard writeTimeout > 0, idleTimeout > 0 else { throw ValidationError("--write-timeout and --idle-timeout must be positive") }
         if let apiKey, apiKey.isEmpty { throw ValidationError("--api-key is empty") }
     }
 
@@ -67,6 +75,9 @@ struct Serve: AsyncParsableCommand {
             configuration.apiKey = apiKey
             configuration.queueCapacity = queue
             configuration.maxUploadBytes = maxUploadMB << 20
+            configuration.maxAnswerTokens = maxTokensLimit
+            configuration.writeTimeout = .milliseconds(Int64(writeTimeout * 1000))
+            configuration.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
             configuration.defaults.template = template
             configuration.defaults.answerTokens = maxTokens
             configuration.defaults.abstainBelow = abstainBelow

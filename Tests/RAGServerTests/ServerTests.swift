@@ -38,7 +38,8 @@ final class Fixture: Sendable {
 
     init(
         apiKey: String? = nil, queue: Int = 8, cache: Bool = true, maxUploadBytes: Int = 1 << 20,
-        generator: ScriptedGenerator = ScriptedGenerator(contextLength: 1024, script: { _ in "Harbor keeps its vector index in harbor.db [1]." })
+        generator: ScriptedGenerator = ScriptedGenerator(contextLength: 1024, script: { _ in "Harbor keeps its vector index in harbor.db [1]." }),
+        configure: (inout ServerConfiguration) -> Void = { _ in }
     ) throws {
         folder = try Folder()
         try folder.write("harbor.md", "# Harbor\n\nHarbor is a retrieval service. Harbor stores its HNSW vector index inside a SQLite file named harbor.db.\n\n## Tuning\n\nThe default ef_search value is 64 and M is 16.\n")
@@ -52,6 +53,7 @@ final class Fixture: Sendable {
         configuration.maxUploadBytes = maxUploadBytes
         configuration.defaults.answerTokens = 16
         configuration.logLevel = .critical  // the tests provoke errors on purpose
+        configure(&configuration)
         var settings = RAGService.Configuration(database: folder.path + "/index.sqlite")
         settings.contextLength = 1024
         settings.answerCacheCapacity = cache ? 256 : 0
@@ -428,7 +430,7 @@ struct Client: Sendable {
     @Test func aClientThatDisconnectsCancelsItsGeneration() async throws {
         // 2,000 tokens at 20 ms: forty seconds, far longer than noticing the hang-up takes even
         // when the model tests load both cores (a 10-second answer once ended before it was noticed).
-        let fixture = try Fixture(cache: false, generator: ScriptedGenerator(contextLength: 4096, tokenDelay: 0.02))
+        let fixture = try Fixture(cache: false, generator: ScriptedGenerator(contextLength: 4096, tokenDelay: 0.02)) { $0.maxAnswerTokens = 2000 }
         let live = try await LiveServer(fixture)
         let s = live.client
         // As a user would: `curl … | head -c 200` — head exits after the first events and curl

@@ -38,18 +38,21 @@ struct AskController: Controller {
     @Sendable func ask(_ request: Request, context: APIRequestContext) async throws -> Response {
         let body = try await request.decode(as: AskRequest.self, context: context)
         let question = try state.checkText(body.question, field: "question")
-        var options = try await state.askOptions(body.parameters)
-        options.ignoreEndOfGeneration = body.ignoreEos ?? false
-        let showReasoning = body.showReasoning ?? false
-        let pending = try await state.pendingAnswer(question, options: options, showReasoning: showReasoning)
-        guard body.stream == true else {
-            let result = try await pending.run { _ in }
-            return JSON.response(.ok, AskReport(result, showReasoning: showReasoning))
-        }
-        return ServerSentEvents.response(failure: { ServerSentEvents.event("error", $0.body) }) { send in
-            let result = try await pending.run { text in try await send(ServerSentEvents.event("token", Token(text: text))) }
-            try await send(ServerSentEvents.event("sources", Sources(citations: AskReport.citations(result.sources))))
-            try await send(ServerSentEvents.event("done", AskReport(result, showReasoning: showReasoning)))
+        var asked = try await state.askOptions(body.parameters)
+        asked.ignoreEndOfGeneration = body.ignoreEos ?? false
+        let options = asked, showReasoning = body.showReasoning ?? false, state = self.state, connection = context.connection
+        // A client that hangs up while waiting for its turn, or for a whole answer, cancels it.
+        return try await connection.cancelledOnHangUp {
+            let pending = try await state.pendingAnswer(question, options: options, showReasoning: showReasoning)
+            guard body.stream == true else {
+                let result = try await pending.run { _ in }
+                return JSON.response(.ok, AskReport(result, showReasoning: showReasoning))
+            }
+            return ServerSentEvents.response(connection: connection, failure: { ServerSentEvents.event("error", $0.body) }) { send in
+                let result = try await pending.run { text in send(ServerSentEvents.event("token", Token(text: text))) }
+                send(ServerSentEvents.event("sources", Sources(citations: AskReport.citations(result.sources))))
+                send(ServerSentEvents.event("done", AskReport(result, showReasoning: showReasoning)))
+            }
         }
     }
 }

@@ -64,59 +64,62 @@ struct OpenAIController: Controller {
         let question = try state.checkText(content.text, field: "question")
         let options = try await state.askOptions(.init(
             template: template, maxTokens: body.maxCompletionTokens ?? body.maxTokens, temperature: body.temperature, seed: body.seed))
-        let pending = try await state.pendingAnswer(question, options: options, showReasoning: false)
-        let id = "chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-        let created = Int(Date().timeIntervalSince1970)
-        @Sendable func finishReason(_ result: AskResult) -> String {
-            result.generation?.stopReason == .maxTokens ? "length" : "stop"
-        }
-        @Sendable func usage(_ result: AskResult) -> Usage {
-            let prompt = result.generation?.promptTokens.count ?? 0, completion = result.generation?.tokens.count ?? 0
-            return Usage(promptTokens: prompt, completionTokens: completion, totalTokens: prompt + completion)
-        }
-        if body.stream != true {
-            let result = try await pending.run { _ in }
-            struct Message: Encodable { var role = "assistant"; var content: String }
-            struct Choice: Encodable { var index = 0; var message: Message; var finishReason: String }
-            struct Output: Encodable {
-                var id: String; var object = "chat.completion"; var created: Int; var model: String; var choices: [Choice]
-                var usage: Usage; var citations: [AskReport.Citation]; var cached: Bool
-            }
-            return JSON.response(.ok, Output(
-                id: id, created: created, model: body.model,
-                choices: [Choice(message: Message(content: result.answer), finishReason: finishReason(result))],
-                usage: usage(result), citations: AskReport.citations(result.sources), cached: result.cached))
-        }
+        let state = self.state, connection = context.connection, stream = body.stream, model = body.model
         let includeUsage = body.streamOptions?.includeUsage ?? false
-        let model = body.model
-        struct Delta: Encodable { var role: String?; var content: String? }
-        struct Choice: Encodable { var index = 0; var delta: Delta; var finishReason: String? }
-        struct Chunk: Encodable {
-            var id: String; var object = "chat.completion.chunk"; var created: Int; var model: String; var choices: [Choice]
-            var usage: Usage?; var citations: [AskReport.Citation]?
-            // Explicit nulls, as OpenAI sends them.
-            enum CodingKeys: String, CodingKey { case id, object, created, model, choices, usage, citations }
-            func encode(to encoder: any Encoder) throws {
-                var c = encoder.container(keyedBy: CodingKeys.self)
-                try c.encode(id, forKey: .id); try c.encode(object, forKey: .object); try c.encode(created, forKey: .created)
-                try c.encode(model, forKey: .model); try c.encode(choices, forKey: .choices)
-                try c.encode(usage, forKey: .usage)
-                try c.encodeIfPresent(citations, forKey: .citations)
+        // A client that hangs up while waiting for its turn, or for a whole answer, cancels it.
+        return try await connection.cancelledOnHangUp {
+            let pending = try await state.pendingAnswer(question, options: options, showReasoning: false)
+            let id = "chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+            let created = Int(Date().timeIntervalSince1970)
+            @Sendable func finishReason(_ result: AskResult) -> String {
+                result.generation?.stopReason == .maxTokens ? "length" : "stop"
             }
-        }
-        @Sendable func chunk(_ delta: Delta, finish: String? = nil) -> ByteBuffer {
-            ServerSentEvents.event(nil, Chunk(id: id, created: created, model: model, choices: [Choice(delta: delta, finishReason: finish)]))
-        }
-        return ServerSentEvents.response(failure: { ServerSentEvents.event(nil, $0.body) }) { send in
-            try await send(chunk(Delta(role: "assistant", content: "")))
-            let result = try await pending.run { text in try await send(chunk(Delta(content: text))) }
-            var last = Chunk(id: id, created: created, model: model, choices: [Choice(delta: Delta(), finishReason: finishReason(result))])
-            last.citations = AskReport.citations(result.sources)
-            try await send(ServerSentEvents.event(nil, last))
-            if includeUsage {
-                try await send(ServerSentEvents.event(nil, Chunk(id: id, created: created, model: model, choices: [], usage: usage(result))))
+            @Sendable func usage(_ result: AskResult) -> Usage {
+                let prompt = result.generation?.promptTokens.count ?? 0, completion = result.generation?.tokens.count ?? 0
+                return Usage(promptTokens: prompt, completionTokens: completion, totalTokens: prompt + completion)
             }
-            try await send(ByteBuffer(string: "data: [DONE]\n\n"))
+            if stream != true {
+                let result = try await pending.run { _ in }
+                struct Message: Encodable { var role = "assistant"; var content: String }
+                struct Choice: Encodable { var index = 0; var message: Message; var finishReason: String }
+                struct Output: Encodable {
+                    var id: String; var object = "chat.completion"; var created: Int; var model: String; var choices: [Choice]
+                    var usage: Usage; var citations: [AskReport.Citation]; var cached: Bool
+                }
+                return JSON.response(.ok, Output(
+                    id: id, created: created, model: model,
+                    choices: [Choice(message: Message(content: result.answer), finishReason: finishReason(result))],
+                    usage: usage(result), citations: AskReport.citations(result.sources), cached: result.cached))
+            }
+            struct Delta: Encodable { var role: String?; var content: String? }
+            struct Choice: Encodable { var index = 0; var delta: Delta; var finishReason: String? }
+            struct Chunk: Encodable {
+                var id: String; var object = "chat.completion.chunk"; var created: Int; var model: String; var choices: [Choice]
+                var usage: Usage?; var citations: [AskReport.Citation]?
+                // Explicit nulls, as OpenAI sends them.
+                enum CodingKeys: String, CodingKey { case id, object, created, model, choices, usage, citations }
+                func encode(to encoder: any Encoder) throws {
+                    var c = encoder.container(keyedBy: CodingKeys.self)
+                    try c.encode(id, forKey: .id); try c.encode(object, forKey: .object); try c.encode(created, forKey: .created)
+                    try c.encode(model, forKey: .model); try c.encode(choices, forKey: .choices)
+                    try c.encode(usage, forKey: .usage)
+                    try c.encodeIfPresent(citations, forKey: .citations)
+                }
+            }
+            @Sendable func chunk(_ delta: Delta, finish: String? = nil) -> ByteBuffer {
+                ServerSentEvents.event(nil, Chunk(id: id, created: created, model: model, choices: [Choice(delta: delta, finishReason: finish)]))
+            }
+            return ServerSentEvents.response(connection: connection, failure: { ServerSentEvents.event(nil, $0.body) }) { send in
+                send(chunk(Delta(role: "assistant", content: "")))
+                let result = try await pending.run { text in send(chunk(Delta(content: text))) }
+                var last = Chunk(id: id, created: created, model: model, choices: [Choice(delta: Delta(), finishReason: finishReason(result))])
+                last.citations = AskReport.citations(result.sources)
+                send(ServerSentEvents.event(nil, last))
+                if includeUsage {
+                    send(ServerSentEvents.event(nil, Chunk(id: id, created: created, model: model, choices: [], usage: usage(result))))
+                }
+                send(ByteBuffer(string: "data: [DONE]\n\n"))
+            }
         }
     }
 
