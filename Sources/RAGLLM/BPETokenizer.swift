@@ -105,16 +105,20 @@ public final class BPETokenizer: Sendable {
     }
 
     /// Token ids of `text`. `special`: recognise control tokens (`<|im_start|>` …) written in the
-    /// text; user-defined tokens are always recognised. `addBOS` is honoured only when the model
-    /// asks for it (`tokenizer.ggml.add_bos_token`), as llama.cpp does.
+    /// text, except inside `LiteralText` marks; user-defined tokens are always recognised. The
+    /// marks give no tokens and split nothing: marked text is tokenized as it would be unmarked.
+    /// `addBOS` is honoured only when the model asks for it (`tokenizer.ggml.add_bos_token`), as
+    /// llama.cpp does.
     public func encode(_ text: String, special: Bool = true, addBOS: Bool = true) -> [Int32] {
         var out: [Int32] = []
         if addBOS, self.addBOS, let bos { out.append(bos) }
-        let bytes = Array(text.utf8)
+        let (bytes, literal) = Self.unmarked(text)
         var start = 0, i = 0
         while i < bytes.count {
             if let candidates = specials[bytes[i]],
-               let match = candidates.first(where: { (special || !$0.control) && matches($0.bytes, bytes, at: i) }) {
+               let match = candidates.first(where: {
+                   (special && !(literal?[i] ?? false) || !$0.control) && matches($0.bytes, bytes, at: i)
+               }) {
                 if start < i { encodeOrdinary(bytes[start..<i], into: &out) }
                 out.append(match.id)
                 i += match.bytes.count
@@ -125,6 +129,28 @@ public final class BPETokenizer: Sendable {
         }
         if start < bytes.count { encodeOrdinary(bytes[start..<bytes.count], into: &out) }
         return out
+    }
+
+    /// The text's bytes without `LiteralText` marks, and (when it had any) which bytes lay
+    /// between an open and a close mark.
+    static func unmarked(_ text: String) -> (bytes: [UInt8], literal: [Bool]?) {
+        let marked = Array(text.utf8)
+        guard marked.contains(0xEE) else { return (marked, nil) }
+        var bytes: [UInt8] = [], literal: [Bool] = []
+        bytes.reserveCapacity(marked.count)
+        literal.reserveCapacity(marked.count)
+        var inside = false, i = 0
+        while i < marked.count {
+            if marked[i] == 0xEE, i + 2 < marked.count, marked[i + 1] == 0x80, marked[i + 2] == 0x80 || marked[i + 2] == 0x81 {
+                inside = marked[i + 2] == 0x80
+                i += 3
+                continue
+            }
+            bytes.append(marked[i])
+            literal.append(inside)
+            i += 1
+        }
+        return (bytes, literal)
     }
 
     private func matches(_ needle: [UInt8], _ haystack: [UInt8], at i: Int) -> Bool {
@@ -144,24 +170,31 @@ public final class BPETokenizer: Sendable {
                 continue
             }
             let merged = bpe(encoded)
-            cache.withLock { if $0.count < 50_000 { $0[encoded] = merged } }
+            cache.withLock { if $0.count < 50_000, encoded.utf8.count <= 256 { $0[encoded] = merged } }
             out.append(contentsOf: merged)
         }
     }
 
-    /// Merges the symbols of one word, lowest merge rank first, leftmost first on ties.
-    private func bpe(_ word: String) -> [Int32] {
+    /// Merges the symbols of one word, lowest merge rank first, leftmost first on ties. A
+    /// rescan per merge is quadratic in the word's length; past a few dozen symbols the pairs
+    /// wait in a heap instead (same order, n log n: a megabyte-long "word" takes a second, not
+    /// days).
+    func bpe(_ word: String, heapAbove: Int = 48) -> [Int32] {
         var symbols = word.unicodeScalars.map { String($0) }
-        while symbols.count > 1 {
-            var best: (rank: Int32, at: Int)? = nil
-            for k in 0..<symbols.count - 1 {
-                if let rank = ranks[symbols[k] + " " + symbols[k + 1]], rank < (best?.rank ?? .max) {
-                    best = (rank, k)
+        if symbols.count > heapAbove {
+            symbols = mergedByHeap(symbols)
+        } else {
+            while symbols.count > 1 {
+                var best: (rank: Int32, at: Int)? = nil
+                for k in 0..<symbols.count - 1 {
+                    if let rank = ranks[symbols[k] + " " + symbols[k + 1]], rank < (best?.rank ?? .max) {
+                        best = (rank, k)
+                    }
                 }
+                guard let best else { break }
+                symbols[best.at] += symbols[best.at + 1]
+                symbols.remove(at: best.at + 1)
             }
-            guard let best else { break }
-            symbols[best.at] += symbols[best.at + 1]
-            symbols.remove(at: best.at + 1)
         }
         var out: [Int32] = []
         for symbol in symbols {
@@ -171,6 +204,39 @@ public final class BPETokenizer: Sendable {
                 // Not in the vocabulary: fall back to one token per byte stand-in.
                 for scalar in symbol.unicodeScalars { if let id = ids[String(scalar)] { out.append(id) } }
             }
+        }
+        return out
+    }
+
+    /// The merges of `bpe` over a linked list of symbols with a min-heap of candidate pairs
+    /// keyed (rank, position); a pair whose symbols changed since it was queued is skipped.
+    private func mergedByHeap(_ start: [String]) -> [String] {
+        var symbols = start
+        var next = Array(1...symbols.count), previous = Array(-1..<(symbols.count - 1))
+        var version = [Int](repeating: 0, count: symbols.count)
+        var heap = PairHeap()
+        func queue(_ left: Int) {
+            let right = next[left]
+            guard left >= 0, right < symbols.count, let rank = ranks[symbols[left] + " " + symbols[right]] else { return }
+            heap.push(.init(rank: rank, left: left, leftVersion: version[left], rightVersion: version[right]))
+        }
+        for k in 0..<(symbols.count - 1) { queue(k) }
+        while let pair = heap.pop() {
+            let left = pair.left, right = next[left]
+            guard right < symbols.count, version[left] == pair.leftVersion, version[right] == pair.rightVersion else { continue }
+            symbols[left] += symbols[right]
+            version[left] += 1
+            version[right] = -1  // gone
+            next[left] = next[right]
+            if next[left] < symbols.count { previous[next[left]] = left }
+            if previous[left] >= 0 { queue(previous[left]) }
+            queue(left)
+        }
+        var out: [String] = []
+        var k = 0
+        while k < symbols.count {
+            out.append(symbols[k])
+            k = next[k]
         }
         return out
     }

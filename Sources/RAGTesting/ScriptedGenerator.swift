@@ -75,8 +75,9 @@ public final class ScriptedGenerator: TextGenerator {
         return pieces
     }
 
+    /// `LiteralText` marks are dropped, as the real tokenizer drops them.
     public func tokenize(_ text: String) -> [Int32] {
-        let pieces = Self.pieces(text)
+        let pieces = Self.pieces(LiteralText.strip(text))
         return state.withLock { s in
             pieces.map { piece in
                 if let id = s.ids[piece] { return id }

@@ -5,6 +5,10 @@ public import RAGCore
 ///
 /// A sentence longer than the budget is cut at word boundaries (a "word" longer than the budget —
 /// a base64 blob, say — at character boundaries), so no chunk ever exceeds the budget.
+///
+/// Text costs at least one token per `maxBytesPerToken` bytes, whatever the counter says:
+/// WordPiece counts any word over 100 characters as one [UNK], so a megabyte-long run of
+/// letters would otherwise be a "1-token" chunk that every prompt retrieving it must carry.
 public struct Chunker: Sendable {
     public struct Configuration: Sendable, Equatable, Codable {
         /// Most tokens in one chunk. 200 leaves headroom under the embedder's 256-token window
@@ -27,6 +31,17 @@ public struct Chunker: Sendable {
         precondition(configuration.tokenBudget >= 8, "Programmer error: a token budget below 8 cannot hold a word")
         self.configuration = configuration
         self.counter = counter
+    }
+
+    /// The floor of `cost`: 16 bytes a token is four times English's usual and leaves the
+    /// counter's word in charge of any real text.
+    public static let maxBytesPerToken = 16
+
+    /// Tokens the budget charges for `text`: the counter's, or one per `maxBytesPerToken` bytes
+    /// if that is more. (Additive over words like the counter, up to the rounding, which only
+    /// over-charges.)
+    func cost(_ text: Substring) -> Int {
+        max(counter.count(text), (text.utf8.count + Self.maxBytesPerToken - 1) / Self.maxBytesPerToken)
     }
 
     /// A sentence (or a piece of an over-long one) with its place in the document.
@@ -106,7 +121,7 @@ public struct Chunker: Sendable {
     /// first), so each word is counted once.
     func split(_ sentence: Piece) -> [Piece] {
         var sentence = sentence
-        sentence.tokens = counter.count(sentence.text)
+        sentence.tokens = cost(sentence.text)
         guard sentence.tokens > configuration.tokenBudget else { return [sentence] }
         let budget = configuration.tokenBudget
         let text = sentence.text
@@ -119,7 +134,7 @@ public struct Chunker: Sendable {
         var pieceEnd = text.startIndex
         var pieceTokens = 0
         for word in text.split(whereSeparator: \.isWhitespace) {
-            let tokens = counter.count(word)
+            let tokens = cost(word)
             if tokens > budget {
                 // One word longer than the budget: flush, then cut it by characters.
                 if let start = pieceStart { emit(start..<pieceEnd, tokens: pieceTokens) }
@@ -137,9 +152,9 @@ public struct Chunker: Sendable {
                     var low = 0, high = ends.count - 1
                     while low < high {
                         let mid = (low + high + 1) / 2
-                        if counter.count(word[cutStart..<ends[mid]]) <= budget { low = mid } else { high = mid - 1 }
+                        if cost(word[cutStart..<ends[mid]]) <= budget { low = mid } else { high = mid - 1 }
                     }
-                    emit(cutStart..<ends[low], tokens: counter.count(word[cutStart..<ends[low]]))
+                    emit(cutStart..<ends[low], tokens: cost(word[cutStart..<ends[low]]))
                     cutStart = ends[low]
                 }
                 continue

@@ -23,9 +23,15 @@ public struct SourceFile: Sendable {
 public struct DocumentLoader: Sendable {
     /// The `pdftotext` executable (poppler-utils): a name looked up on PATH, or a path.
     public var pdftotext: String
+    /// Seconds `pdftotext` may run on one file before it is killed.
+    public var pdfTimeout: Double
+    /// Most bytes of text taken from one PDF (a compressed PDF can expand to gigabytes).
+    public var maxPDFTextBytes: Int
 
-    public init(pdftotext: String = "pdftotext") {
+    public init(pdftotext: String = "pdftotext", pdfTimeout: Double = 120, maxPDFTextBytes: Int = 64 << 20) {
         self.pdftotext = pdftotext
+        self.pdfTimeout = pdfTimeout
+        self.maxPDFTextBytes = maxPDFTextBytes
     }
 
     /// Reads a file's bytes.
@@ -162,13 +168,41 @@ public struct DocumentLoader: Sendable {
         do { try process.run() } catch {
             throw RAGError(.io, "\(path): could not run \(executable): \(error)", underlying: error)
         }
-        // Read both pipes to the end before waiting, so a large output cannot block the child.
+        // Both pipes are drained before waiting, so a large output cannot block the child; the
+        // child is killed past the time limit or the output limit.
         let errorData = LockedData()
         let group = DispatchGroup()
         DispatchQueue.global().async(group: group) { errorData.set(errors.fileHandleForReading.readDataToEndOfFile()) }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
+        let timedOut = LockedData()
+        // SIGKILL, not terminate(): a child spawned from a worker thread may inherit a mask that
+        // holds SIGTERM back.
+        let pid = process.processIdentifier
+        let deadline = DispatchWorkItem {
+            timedOut.set(Data([1]))
+            kill(pid, SIGKILL)
+        }
+        DispatchQueue.global().asyncAfter(deadline: .now() + pdfTimeout, execute: deadline)
+        var data = Data()
+        let reader = output.fileHandleForReading
+        while true {
+            let piece = reader.availableData
+            if piece.isEmpty { break }
+            data.append(piece)
+            if data.count > maxPDFTextBytes {
+                kill(pid, SIGKILL)
+                break
+            }
+        }
+        try? reader.close()
         process.waitUntilExit()
+        deadline.cancel()
+        group.wait()
+        if data.count > maxPDFTextBytes {
+            throw RAGError(.invalidInput, "\(path): pdftotext gave more than \(maxPDFTextBytes >> 20) MiB of text; the PDF is skipped (split it, or extract its text yourself)")
+        }
+        if !timedOut.get().isEmpty {
+            throw RAGError(.invalidInput, "\(path): pdftotext ran longer than \(Int(pdfTimeout)) s and was stopped; the PDF is skipped (is it damaged or unusually complex?)")
+        }
         guard process.terminationStatus == 0 else {
             let message = String(decoding: errorData.get(), as: UTF8.self).trimmingSpaces()
             throw RAGError(.corruptFile, "\(path): pdftotext failed (exit \(process.terminationStatus))\(message.isEmpty ? "" : ": \(message)"); is it a valid PDF?")

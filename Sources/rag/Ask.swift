@@ -40,7 +40,7 @@ struct Ask: AsyncParsableCommand {
             let options = answer.askOptions(mode: try service.mode(), speculate: !generatorOptions.noSpeculate)
             if showPrompt {
                 let prepared = try answerer.prepare(question, options: options)
-                printError(prepared.prompt)
+                printError(LiteralText.strip(prepared.prompt))
             }
             let result = try answerer.ask(question, options: options, showReasoning: showReasoning) { piece in
                 if !json { FileHandle.standardOutput.write(Data(piece.utf8)) }

@@ -19,11 +19,13 @@ import Testing
     func builtInTemplatesRenderAsTheGoldenFiles(name: String) throws {
         let (system, user) = try TemplateLibrary(directories: [TemplateLibrary.builtInDirectory!])
             .render(name, question: "Where is the index & what is ef_search?", sources: Self.sources)
-        let rendered = "SYSTEM:\n\(system)\nUSER:\n\(user)\n"
+        // Shown without the marks that make the question and the sources literal text.
+        #expect(user.contains(LiteralText.mark("Where is the index & what is ef_search?")))
+        let rendered = "SYSTEM:\n\(LiteralText.strip(system))\nUSER:\n\(LiteralText.strip(user))\n"
         let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(name).golden.txt")
         if ProcessInfo.processInfo.environment["RAG_UPDATE_GOLDEN"] != nil { try rendered.write(to: golden, atomically: true, encoding: .utf8) }
         #expect(rendered == (try String(contentsOf: golden, encoding: .utf8)))
-        #expect(user.contains("[2] docs/tuning.md\nef_search defaults to 64 & M to 16."))  // no HTML escaping
+        #expect(LiteralText.strip(user).contains("[2] docs/tuning.md\nef_search defaults to 64 & M to 16."))  // no HTML escaping
     }
 
     @Test func userTemplatesWinAndBadOnesAreClearErrors() throws {
@@ -32,7 +34,7 @@ import Testing
         try ws.write("t/broken.mustache", "no separator {{question}}")
         let library = TemplateLibrary(directories: [TemplateLibrary.builtInDirectory!, ws.path("t")])
         let (system, user) = try library.render("default", question: "Q", sources: Self.sources)
-        #expect(system == "S Q" && user == "<1><2>")
+        #expect(LiteralText.strip(system) == "S Q" && user == "<1><2>")
         #expect(throws: RAGError.self) { try library.render("broken", question: "Q", sources: []) }
         #expect(throws: RAGError.self) { try library.render("../etc/passwd", question: "Q", sources: []) }
         #expect(throws: RAGError.self) { try library.render("missing", question: "Q", sources: []) }

@@ -122,6 +122,27 @@ import Testing
         #expect(blobPieces.joined() == blob, "the blob's pieces do not add up to it")
     }
 
+    /// WordPiece counts any word over 100 characters as one [UNK]: with its count alone, a
+    /// megabyte-long run of letters was one "1-token" chunk that every prompt retrieving it
+    /// carried whole. Each chunk now also costs a token per 16 bytes.
+    @Test func aMegabyteLongWordIsCutIntoChunksOfBoundedBytes() throws {
+        struct UnknownLongWords: TokenCounter {
+            var name: String { "unk" }
+            func count(_ text: Substring) -> Int {
+                text.split(whereSeparator: \.isWhitespace).reduce(0) { $0 + ($1.count > 100 ? 1 : ApproximateTokenCounter().count($1)) }
+            }
+        }
+        let run = String(repeating: "abcdefghij", count: 100_000)
+        var chunks: [ChunkDraft] = []
+        try Chunker(counter: UnknownLongWords()).chunk([Section(text: "Short intro. " + run + " The end.")]) { chunks.append($0) }
+        #expect(chunks.count > 300)
+        // 16 bytes a token, and a joining space at most per piece.
+        let largest = chunks.map(\.text.utf8.count).max() ?? 0
+        #expect(largest <= 200 * Chunker.maxBytesPerToken + 8, "the largest chunk has \(largest) bytes")
+        let letters = chunks.reduce(0) { $0 + $1.text.utf8.count(where: { $0 != 0x20 }) }
+        #expect(letters >= run.utf8.count, "the chunks hold \(letters) letters; the run alone has \(run.utf8.count)")
+    }
+
     @Test func emptySectionsGiveNoChunks() throws {
         var count = 0
         try Chunker().chunk([Section(text: ""), Section(headings: ["x"], text: "   \n ")]) { _ in count += 1 }

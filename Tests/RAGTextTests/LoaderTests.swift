@@ -139,6 +139,23 @@ import Testing
         #expect { try load(path) } throws: { ($0 as? RAGError)?.message.contains("pdftotext failed") == true }
     }
 
+    /// pdftotext runs with a time limit and an output limit: a PDF that expands without end,
+    /// or never finishes, is a clear error in bounded time (stand-ins play pdftotext here).
+    @Test func pdftotextIsBoundedInTimeAndOutput() throws {
+        let path = try write("x.pdf", TinyPDF.make(pages: [["Hi."]]))
+        let endless = try write("endless.sh", Array("#!/bin/sh\nexec yes 'a line of text that never ends'\n".utf8))
+        let stuck = try write("stuck.sh", Array("#!/bin/sh\nexec sleep 600\n".utf8))
+        for script in [endless, stuck] { chmod(script, 0o755) }
+        let tooMuch = DocumentLoader(pdftotext: endless, pdfTimeout: 120, maxPDFTextBytes: 1 << 20)
+        #expect { try tooMuch.load(tooMuch.read(path: path, format: .pdf)) } throws: {
+            ($0 as? RAGError)?.message.contains("more than 1 MiB of text") == true
+        }
+        let tooLong = DocumentLoader(pdftotext: stuck, pdfTimeout: 1)
+        #expect { try tooLong.load(tooLong.read(path: path, format: .pdf)) } throws: {
+            ($0 as? RAGError)?.message.contains("longer than 1 s") == true
+        }
+    }
+
     @Test func missingPdftotextIsAClearError() throws {
         let path = try write("x.pdf", TinyPDF.make(pages: [["Hi."]]))
         let loader = DocumentLoader(pdftotext: "/nonexistent/pdftotext")

@@ -130,7 +130,7 @@ public final class Answerer: Sendable {
         if prepared.abstain {
             emit(Self.noAnswer)
             return AskResult(
-                answer: Self.noAnswer, fullText: Self.noAnswer, sources: [], prompt: prepared.prompt, abstained: true,
+                answer: Self.noAnswer, fullText: Self.noAnswer, sources: [], prompt: LiteralText.strip(prepared.prompt), abstained: true,
                 retrieveMilliseconds: prepared.retrieveMilliseconds, generation: nil)
         }
         let reasons = options.template == "cot"
@@ -185,7 +185,7 @@ public final class Answerer: Sendable {
             checked.removed = removed
         }
         var answer = AskResult(
-            answer: checked.text, fullText: chosen.text, sources: prepared.sources, prompt: prepared.prompt, abstained: false,
+            answer: checked.text, fullText: chosen.text, sources: prepared.sources, prompt: LiteralText.strip(prepared.prompt), abstained: false,
             retrieveMilliseconds: prepared.retrieveMilliseconds, generation: chosen.result)
         answer.declined = Self.declines(final)
         answer.citationSpans = checked.citations

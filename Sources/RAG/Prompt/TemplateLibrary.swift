@@ -69,18 +69,27 @@ public struct TemplateLibrary: Sendable {
             throw RAGError(.notFound, "no template \"\(name)\"; available: \(names.joined(separator: ", ")) (in \(directories.joined(separator: ", ")))")
         }
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        let template: MustacheTemplate
-        do {
-            template = try MustacheTemplate(string: text)
-        } catch {
-            throw RAGError(.invalidInput, "\(path): not a valid Mustache template (\(error))")
+        // The template is cut at its user-turn line before anything is put in it, so no
+        // question or document can move the cut.
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let cuts = lines.indices.filter { lines[$0].trimmingCharacters(in: .whitespaces) == Self.userTurnLine }
+        guard cuts.count == 1, let cut = cuts.first else {
+            throw RAGError(.invalidInput, "\(path): needs one line \"\(Self.userTurnLine)\" between the system message and the user turn (found \(cuts.count))")
         }
+        let halves: [MustacheTemplate]
+        do {
+            halves = try [lines[..<cut], lines[(cut + 1)...]].map { try MustacheTemplate(string: $0.joined(separator: "\n")) }
+        } catch {
+            throw RAGError(.invalidInput, "\(path): not a valid Mustache template on both sides of \"\(Self.userTurnLine)\" (\(error))")
+        }
+        // What comes from outside — the question, the documents — is marked literal: a chat
+        // control token written in it stays text (`LiteralText`).
         var values: [String: Any] = [
-            "question": question,
+            "question": LiteralText.mark(question),
             // An empty heading is left out: Mustache sections treat "" as present.
             "sources": sources.map { s -> [String: Any] in
-                var v: [String: Any] = ["n": s.n, "document": s.document, "text": s.text]
-                if !s.heading.isEmpty { v["heading"] = s.heading }
+                var v: [String: Any] = ["n": s.n, "document": LiteralText.mark(s.document), "text": LiteralText.mark(s.text)]
+                if !s.heading.isEmpty { v["heading"] = LiteralText.mark(s.heading) }
                 return v
             },
         ]
@@ -91,11 +100,10 @@ public struct TemplateLibrary: Sendable {
             }
             values["examples"] = examples
         }
-        let rendered = template.render(values)
-        let parts = rendered.components(separatedBy: "=== user ===")
-        guard parts.count == 2 else {
-            throw RAGError(.invalidInput, "\(path): needs one line \"=== user ===\" between the system message and the user turn")
-        }
-        return (parts[0].trimmingCharacters(in: .whitespacesAndNewlines), parts[1].trimmingCharacters(in: .whitespacesAndNewlines))
+        let rendered = halves.map { $0.render(values).trimmingCharacters(in: .whitespacesAndNewlines) }
+        return (rendered[0], rendered[1])
     }
+
+    /// The line between a template's system message and its user turn.
+    static let userTurnLine = "=== user ==="
 }
