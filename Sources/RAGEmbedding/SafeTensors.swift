@@ -67,10 +67,14 @@ public final class SafeTensors: @unchecked Sendable {
             guard begin >= 0, begin <= end, end <= available else {
                 throw RAGError(.corruptFile, "\(path): tensor '\(name)' spans bytes \(begin)..<\(end) but the data section has \(available); the file is truncated")
             }
-            let info = TensorInfo(dtype: dtype, shape: shape, range: begin..<end)
-            guard info.count * dtype.size == end - begin else {
-                throw RAGError(.corruptFile, "\(path): tensor '\(name)' of shape \(shape) (\(dtypeName)) needs \(info.count * dtype.size) bytes, header gives \(end - begin)")
+            // Checked: a crafted shape (negative, or a product past Int) would trap.
+            guard let bytes = Checked.product(shape + [dtype.size]) else {
+                throw RAGError(.corruptFile, "\(path): tensor '\(name)' has shape \(shape), which no file can hold")
             }
+            guard bytes == end - begin else {
+                throw RAGError(.corruptFile, "\(path): tensor '\(name)' of shape \(shape) (\(dtypeName)) needs \(bytes) bytes, header gives \(end - begin)")
+            }
+            let info = TensorInfo(dtype: dtype, shape: shape, range: begin..<end)
             tensors[name] = info
         }
         self.data = data

@@ -118,13 +118,15 @@ public final class GGUFFile: @unchecked Sendable {
                 guard info.offset % alignment == 0 else {
                     throw RAGError(.corruptFile, "\(path): tensor \(info.name) data offset \(info.offset) is not a multiple of the alignment \(alignment)")
                 }
-                let elements = info.shape.reduce(1, *)
                 guard let rowBytes = info.type.rowBytes(info.shape[0]) else {
                     throw RAGError(.corruptFile, "\(path): tensor \(info.name) rows of \(info.shape[0]) values are not whole \(info.type) blocks of \(info.type.blockSize)")
                 }
-                let bytes = rowBytes * (elements / info.shape[0])
-                let start = dataOffset + info.offset
-                guard start + bytes <= fileSize else {
+                // Checked: a crafted shape overflows any product.
+                guard let bytes = Checked.product([rowBytes] + info.shape.dropFirst()), let start = Checked.sum(dataOffset, info.offset),
+                      let end = Checked.sum(start, bytes) else {
+                    throw RAGError(.corruptFile, "\(path): tensor \(info.name) of shape \(info.shape) (\(info.type)) is larger than any file")
+                }
+                guard end <= fileSize else {
                     throw RAGError(.corruptFile, "\(path): truncated: tensor \(info.name) needs bytes \(start)..<\(start + bytes) but the file ends at \(fileSize)")
                 }
                 guard byName.updateValue(tensors.count, forKey: info.name) == nil else {
@@ -209,11 +211,14 @@ struct Reader {
     mutating func u32(_ what: @autoclosure () -> String) throws -> UInt32 { UInt32(littleEndian: try take(4, what()).loadUnaligned(as: UInt32.self)) }
     mutating func u64(_ what: @autoclosure () -> String) throws -> UInt64 { UInt64(littleEndian: try take(8, what()).loadUnaligned(as: UInt64.self)) }
 
-    /// A u64 count that cannot exceed `limit` or the bytes left (each item takes at least one).
-    mutating func count(_ what: String, limit: UInt64) throws -> Int {
+    static let maxArrayElements: UInt64 = 1 << 22
+
+    /// A u64 count that cannot exceed `limit` or what the bytes left can hold (each item takes
+    /// at least `eachTaking` bytes).
+    mutating func count(_ what: String, limit: UInt64, eachTaking minimum: Int = 1) throws -> Int {
         let at = position
         let n = try u64(what)
-        guard n <= limit, n <= UInt64(size - position) else {
+        guard n <= limit, n <= UInt64((size - position) / max(1, minimum)) else {
             throw RAGError(.corruptFile, "\(path): \(what) at offset \(at) is \(n), more than the file can hold")
         }
         return Int(n)
@@ -263,7 +268,10 @@ struct Reader {
             guard let element = GGUFValue.Kind(rawValue: raw) else {
                 throw RAGError(.corruptFile, "\(path): metadata \"\(key)\" is an array of unknown type \(raw) at offset \(at)")
             }
-            let n = try count("the length of \"\(key)\"", limit: 1 << 32)
+            // Each element takes at least its smallest encoding in the file, and no model's
+            // array (a vocabulary, its merges) comes near 4M elements: a crafted count cannot
+            // make the reader allocate many times the file.
+            let n = try count("the length of \"\(key)\"", limit: Self.maxArrayElements, eachTaking: element.minimumBytes)
             var items: [GGUFValue] = []
             items.reserveCapacity(n)
             for _ in 0..<n { items.append(try value(element, key: key, depth: depth + 1)) }

@@ -10,6 +10,18 @@ public indirect enum GGUFValue: Sendable, Equatable, CustomStringConvertible {
     /// The on-disk type codes (`gguf_type`).
     enum Kind: UInt32 {
         case uint8 = 0, int8, uint16, int16, uint32, int32, float32, bool, string, array, uint64, int64, float64
+
+        /// The fewest bytes one value of this kind takes in a file (a string: its length; an
+        /// array: its element type and count).
+        var minimumBytes: Int {
+            switch self {
+            case .uint8, .int8, .bool: 1
+            case .uint16, .int16: 2
+            case .uint32, .int32, .float32: 4
+            case .uint64, .int64, .float64, .string: 8
+            case .array: 12
+            }
+        }
     }
 
     public var int: Int? {

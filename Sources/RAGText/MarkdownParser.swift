@@ -135,12 +135,36 @@ public enum MarkdownParser {
 
     /// Inline markup removed: emphasis, code spans, links and images (their text kept), HTML
     /// tags, autolinks (their address kept), table pipes, escapes.
+    ///
+    /// Linear in the text's length: a search for a closing `]` or `)` that fails is remembered,
+    /// so a line of ten thousand `[` is not rescanned to its end for each, and code spans find
+    /// their closing run in a list of the runs made once.
     public static func stripInline(_ text: String) -> String {
         let bytes = Array(text.utf8)
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
         var i = 0
         let n = bytes.count
+        // No `]` (`)`) at or after this position.
+        var noBracketFrom = Int.max, noParenFrom = Int.max
+        // Where each length of backtick run starts, in order, and the next one not yet passed.
+        var tickRuns: [Int: [Int]] = [:], nextTickRun: [Int: Int] = [:]
+        var r = 0
+        while r < n {
+            guard bytes[r] == UInt8(ascii: "`") else { r += 1; continue }
+            var run = 0
+            while r + run < n, bytes[r + run] == UInt8(ascii: "`") { run += 1 }
+            tickRuns[run, default: []].append(r)
+            r += run
+        }
+        func first(_ byte: UInt8, from start: Int, unless noneFrom: inout Int) -> Int? {
+            guard start < noneFrom else { return nil }
+            guard let found = bytes[start...].firstIndex(of: byte) else {
+                noneFrom = start
+                return nil
+            }
+            return found
+        }
         func isWordByte(_ b: UInt8) -> Bool { b >= 0x80 || (b >= 0x30 && b <= 0x39) || (b | 0x20 >= 0x61 && b | 0x20 <= 0x7A) }
         while i < n {
             let b = bytes[i]
@@ -152,19 +176,13 @@ public enum MarkdownParser {
                 // Code span: keep its content verbatim.
                 var ticks = 0
                 while i + ticks < n, bytes[i + ticks] == b { ticks += 1 }
-                var j = i + ticks
-                var closed = false
-                while j < n {
-                    if bytes[j] == b {
-                        var run = 0
-                        while j + run < n, bytes[j + run] == b { run += 1 }
-                        if run == ticks { closed = true; break }
-                        j += run
-                    } else {
-                        j += 1
-                    }
-                }
-                if closed {
+                // The next run of exactly as many backticks closes it.
+                let closers = tickRuns[ticks, default: []]
+                var k = nextTickRun[ticks, default: 0]
+                while k < closers.count, closers[k] <= i { k += 1 }
+                nextTickRun[ticks] = k + 1
+                if k < closers.count {
+                    let j = closers[k]
                     out.append(contentsOf: bytes[(i + ticks)..<j])
                     i = j + ticks
                 } else {
@@ -174,12 +192,12 @@ public enum MarkdownParser {
                 i += 1  // An image: keep its alt text like a link's text.
             case UInt8(ascii: "["):
                 // [text](url) or [text][ref] → text
-                if let close = bytes[(i + 1)...].firstIndex(of: UInt8(ascii: "]")) {
+                if let close = first(UInt8(ascii: "]"), from: i + 1, unless: &noBracketFrom) {
                     let inner = bytes[(i + 1)..<close]
                     var next = close + 1
-                    if next < n, bytes[next] == UInt8(ascii: "("), let end = bytes[next...].firstIndex(of: UInt8(ascii: ")")) {
+                    if next < n, bytes[next] == UInt8(ascii: "("), let end = first(UInt8(ascii: ")"), from: next, unless: &noParenFrom) {
                         next = end + 1
-                    } else if next < n, bytes[next] == UInt8(ascii: "["), let end = bytes[next...].firstIndex(of: UInt8(ascii: "]")) {
+                    } else if next < n, bytes[next] == UInt8(ascii: "["), let end = first(UInt8(ascii: "]"), from: next, unless: &noBracketFrom) {
                         next = end + 1
                     }
                     out.append(contentsOf: Array(stripInline(String(decoding: inner, as: UTF8.self)).utf8))
@@ -190,7 +208,7 @@ public enum MarkdownParser {
                 }
             case UInt8(ascii: "<"):
                 // <https://…> keeps the address; <tag …> goes.
-                if let close = bytes[(i + 1)...].firstIndex(of: UInt8(ascii: ">")), close - i < 512 {
+                if let close = bytes[(i + 1)..<min(n, i + 512)].firstIndex(of: UInt8(ascii: ">")) {
                     let inner = bytes[(i + 1)..<close]
                     let s = String(decoding: inner, as: UTF8.self)
                     if s.hasPrefix("http://") || s.hasPrefix("https://") || s.hasPrefix("mailto:") {

@@ -196,4 +196,11 @@ func cosine(_ a: [Float], _ b: [Float]) -> Double {
         let mismatch = file(header: #"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0])
         #expect { try SafeTensors(path: write(mismatch)) } throws: { ($0 as? RAGError)?.message.contains("needs 12 bytes") == true }
     }
+
+    /// Shapes whose products overflow (or go negative) once trapped; now they are clear errors.
+    @Test(arguments: ["[4294967296,4294967296,4294967296]", "[-1,-4]", "[3037000500,3037000500]"])
+    func craftedShapesAreClearErrors(shape: String) throws {
+        let crafted = file(header: #"{"a":{"dtype":"F32","shape":"# + shape + #","data_offsets":[0,4]}}"#, data: [0, 0, 0, 0])
+        #expect { try SafeTensors(path: write(crafted)) } throws: { ($0 as? RAGError)?.message.contains("no file can hold") == true }
+    }
 }

@@ -183,6 +183,26 @@ func expectError(_ bytes: [UInt8], _ fragments: [String], sourceLocation: Source
         ]), ["tensor w", "33", "Q8_0 blocks of 32"])
     }
 
+    /// Dimensions whose product overflows Int trapped the reader; now the file is refused.
+    @Test func shapesLargerThanAnyFileAreClearErrors() throws {
+        try expectError(GGUFWriter.file(keyCount: 9, metadata: { GGUFWriter.llamaMetadata(&$0) }, tensors: [
+            .init(name: "w", shape: [32, 1 << 31, 1 << 31, 1 << 31], type: 8, offset: 0, data: Self.q8Block),
+        ]), ["tensor w", "larger than any file"])
+    }
+
+    /// An array whose count the remaining bytes cannot hold (counted in its element type's
+    /// smallest size), or past any model's, is refused before anything is allocated for it.
+    @Test func arrayCountsAreBoundedByTheirElementsSize() throws {
+        let padding = [UInt8](repeating: 0, count: 4096)
+        // 4096 bytes follow: room for 4096 uint8 values, not for 4096 uint64 values.
+        try expectError(GGUFWriter.file(keyCount: 1, metadata: { w in
+            w.key("big", type: 9); w.u32(10); w.u64(4096); w.bytes += padding
+        }), ["the length of \"big\"", "4096", "more than the file can hold"])
+        try expectError(GGUFWriter.file(keyCount: 1, metadata: { w in
+            w.key("huge", type: 9); w.u32(0); w.u64(5 << 20); w.bytes += [UInt8](repeating: 0, count: 5 << 20)
+        }), ["the length of \"huge\"", "more than the file can hold"])
+    }
+
     static let models = ProcessInfo.processInfo.environment["RAG_MODELS_DIR"]
         ?? (ProcessInfo.processInfo.environment["XDG_CACHE_HOME"] ?? NSHomeDirectory() + "/.cache") + "/rag/models"
 

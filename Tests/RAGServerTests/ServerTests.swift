@@ -489,16 +489,7 @@ struct Client: Sendable {
     }
 }
 
-@Suite struct MultipartTests {
-    @Test func partsAndTheirFileNamesAreRead() throws {
-        let body = Data("preamble\r\n--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nvalue\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"r\\\"e.md\"\r\nContent-Type: text/plain\r\n\r\nline 1\r\nline 2\r\n--XyZ--\r\n".utf8)
-        let parts = try Multipart.parse(body, boundary: "XyZ")
-        #expect(parts.count == 2 && parts[0].name == "a" && parts[0].filename == nil && parts[0].body == Data("value".utf8))
-        #expect(parts[1].filename == "r\"e.md" && parts[1].body == Data("line 1\r\nline 2".utf8))
-        #expect(Multipart.boundary("multipart/form-data; boundary=\"q q\"") == "q q")
-        #expect(throws: APIError.self) { try Multipart.parse(Data("no parts".utf8), boundary: "XyZ") }
-    }
-
+@Suite struct UploadPathTests {
     @Test func uploadPathsKeepOnlyACleanLastComponent() {
         #expect(Ingestor.uploadPath(name: "../../etc/passwd", contentHash: "abcdef0123456789ff") == "upload/abcdef0123456789/passwd")
         #expect(Ingestor.uploadPath(name: "..\\..\\x.md", contentHash: "00") == "upload/00/x.md")

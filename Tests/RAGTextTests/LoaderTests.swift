@@ -47,6 +47,22 @@ import Testing
 
     @Test func inlineStripping() {
         #expect(MarkdownParser.stripInline("a_b_c __bold__ ~~gone~~ \\*lit\\* <b>x</b> <https://a.b/c> 3 * 4") == "a_b_c bold gone *lit* x https://a.b/c 3 * 4")
+        #expect(MarkdownParser.stripInline("see [the docs](https://x.y) and [ref][1], `a ``b`` c` ``x`") == "see the docs and ref, a ``b`` c x")
+    }
+
+    /// Lines built so that each `[`, `](`, `<` or backtick run once searched to the end of the
+    /// line: two megabytes of them took hours; the searches that fail are now remembered.
+    @Test func inlineStrippingIsLinearOnHostileLines() {
+        let n = 1 << 20
+        let brackets = String(repeating: "[", count: n)
+        #expect(MarkdownParser.stripInline(brackets) == brackets)
+        let links = String(repeating: "[a](", count: n / 4)
+        #expect(MarkdownParser.stripInline(links).count == n / 4 * 2)
+        let tags = String(repeating: "<", count: n)
+        #expect(MarkdownParser.stripInline(tags) == tags)
+        var ticks = ""
+        for k in 1...1400 { ticks += String(repeating: "`", count: k) + "x" }
+        #expect(MarkdownParser.stripInline(ticks).count == 1400)
     }
 }
 

@@ -59,11 +59,10 @@ extension Ingestor {
         func skip(_ error: RAGError) {
             report.skipped.append(.init(path: file.path, reason: Self.reason(error, path: file.path)))
         }
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: file.path) else {
+        // The target's size and time for a link (its own would hide a changed target).
+        guard let (size, mtime) = FileWalker.sizeAndModificationTime(file.path) else {
             return skip(RAGError(.io, "\(file.path): cannot read the file's attributes"))
         }
-        let size = (attributes[.size] as? NSNumber)?.int64Value ?? 0
-        let mtime = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
         let existing = try store.source(path: file.path)
 
         // Same size and modification time as last time: unchanged, not even read.

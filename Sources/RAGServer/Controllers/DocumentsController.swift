@@ -4,6 +4,7 @@ internal import NIOCore
 internal import RAG
 internal import RAGCore
 internal import RAGStorage
+internal import RAGText
 
 /// `GET /v1/documents` (a page of them), `POST /v1/documents` (upload and ingest files) and
 /// `DELETE /v1/documents/{id}`.
@@ -131,9 +132,19 @@ struct DocumentsController: Controller {
             guard let boundary = Multipart.boundary(contentType) else {
                 throw APIError.badRequest("multipart/form-data without a boundary", code: "invalid_multipart")
             }
-            let files = try Multipart.parse(Data(buffer.readableBytesView), boundary: boundary).compactMap { part in
-                part.filename.map { (name: $0, bytes: part.body) }
+            // Off the concurrency pool: a large body is parsed while the other routes go on.
+            let body = Data(buffer.readableBytesView)
+            let parts: [Multipart.Part]
+            do {
+                parts = try await withCheckedThrowingContinuation { continuation in
+                    DispatchQueue.global().async {
+                        continuation.resume(with: Result { try Multipart.parse(body, boundary: boundary) })
+                    }
+                }
+            } catch let error as RAGError {
+                throw APIError.badRequest(error.message, code: "invalid_multipart")
             }
+            let files = parts.compactMap { part in part.filename.map { (name: $0, bytes: part.body) } }
             guard !files.isEmpty else {
                 throw APIError.badRequest("the form holds no file; send -F file=@NAME", code: "no_file")
             }
