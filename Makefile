@@ -8,7 +8,7 @@ DB ?= indexes/default.sqlite
 RAG := .build/release/rag
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup build debug test run serve bench bench-ingest bench-embed bench-index bench-search bench-llm bench-ask bench-serve eval models clean
+.PHONY: setup build debug test fuzz run serve bench bench-ingest bench-embed bench-index bench-search bench-llm bench-ask bench-serve eval models clean
 
 ## setup: install the system libraries (idempotent: nothing to do when present)
 setup:
@@ -36,8 +36,14 @@ debug: setup
 test: setup models
 	swift build -c release --build-tests -Xswiftc -enable-testing
 	swift test -c release --skip-build
+	scripts/fuzz.sh replay
 	scripts/test-clients.sh
 	scripts/test-browser.sh
+
+## fuzz: every parser of outside input under libFuzzer + AddressSanitizer, FUZZ_SECONDS each (default 60)
+FUZZ_SECONDS ?= 60
+fuzz: setup models
+	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 ## run: build, ingest the built-in corpus, run sample searches and answer a question with the local model
 run: build models

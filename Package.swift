@@ -90,6 +90,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The fuzz targets (`make fuzz` builds them with libFuzzer and AddressSanitizer; a plain
+        // build replays files through them: the seed corpus and past findings, in `make test`).
+        .executableTarget(
+            name: "rag-fuzz",
+            dependencies: ["RAGCore", "RAGLLM", "RAGEmbedding", "RAGText", "RAGStorage"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "RAGEmbeddingTests", dependencies: ["RAGEmbedding", "RAGKernels", "RAGKernelsAVX512", "RAGTesting"], exclude: ["Fixtures"],
             swiftSettings: kernelSettings

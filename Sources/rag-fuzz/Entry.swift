@@ -1,0 +1,43 @@
+import Foundation
+
+// Built with `-sanitize=fuzzer` (`make fuzz`, which also defines FUZZING), libFuzzer's own main
+// calls this for every input it makes; the target comes from $RAG_FUZZ_TARGET.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> CInt {
+    fuzzTarget.run(Data(bytes: bytes, count: count))
+    return 0
+}
+
+let fuzzTarget: FuzzTarget = {
+    let name = ProcessInfo.processInfo.environment["RAG_FUZZ_TARGET"] ?? ""
+    guard let target = FuzzTarget(rawValue: name) else {
+        FileHandle.standardError.write(Data("set RAG_FUZZ_TARGET to one of: \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", "))\n".utf8))
+        exit(2)
+    }
+    return target
+}()
+
+#if !FUZZING
+/// Without the fuzzer: `rag-fuzz TARGET FILE…` runs each file through the target once — how the
+/// seed corpus and every input a fuzzer found run as a regression test in `make test`.
+@main
+struct Replay {
+    static func main() {
+        let arguments = CommandLine.arguments.dropFirst()
+        guard let name = arguments.first, let target = FuzzTarget(rawValue: name) else {
+            print("usage: rag-fuzz TARGET FILE…  (targets: \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", ")))")
+            exit(2)
+        }
+        var count = 0
+        for path in arguments.dropFirst() {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                print("rag-fuzz: cannot read \(path)")
+                exit(1)
+            }
+            target.run(data)
+            count += 1
+        }
+        print("rag-fuzz \(name): \(count) inputs, no finding")
+    }
+}
+#endif
