@@ -110,7 +110,11 @@ let package = Package(
             dependencies: ["RAGStorage", "RAGIndex", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "RAGTests", dependencies: ["RAG", "RAGText", "RAGEmbedding", "RAGLLM", "RAGIndex", "RAGTesting"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RAGTests",
+            dependencies: ["RAG", "RAGText", "RAGEmbedding", "RAGLLM", "RAGIndex", "RAGTesting", .product(name: "GRDB", package: "GRDB.swift")],
+            exclude: ["Fixtures"], swiftSettings: swiftSettings
+        ),
         .testTarget(name: "ragTests", dependencies: ["RAG", "RAGTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "RAGServerTests",

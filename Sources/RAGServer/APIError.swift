@@ -12,6 +12,9 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
     public var type: String
     public var code: String
     public var headers: HTTPFields = [:]
+    /// For a server error, what happened in full (paths, the underlying error): logged, never
+    /// sent — the client's message names only the reference that finds it in the log.
+    public var detail: String?
 
     public init(_ status: HTTPResponse.Status, _ message: String, type: String? = nil, code: String, headers: HTTPFields = [:]) {
         self.status = status
@@ -50,7 +53,7 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
             case .unsupported: return APIError(.unsupportedMediaType, error.message, code: "unsupported_file_type")
             case .busy: return APIError(.serviceUnavailable, error.message, code: "index_busy", headers: [.retryAfter: "1"])
             case .model: return APIError(.serviceUnavailable, error.message, code: "model_unavailable")
-            default: return APIError(.internalServerError, error.message, code: "internal_error")
+            default: return serverError(error.message)
             }
         case let error as DecodingError:
             return APIError(.badRequest, describe(error), code: "invalid_json")
@@ -61,8 +64,18 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         case is CancellationError:
             return APIError(.init(code: 499, reasonPhrase: "Client Closed Request"), "the request was cancelled", code: "cancelled")
         default:
-            return APIError(.internalServerError, "internal error: \(error)", code: "internal_error")
+            return serverError("\(error)")
         }
+    }
+
+    /// A 500 whose message holds no path and no raw error: only a reference to the log line
+    /// with `detail`.
+    static func serverError(_ detail: String) -> APIError {
+        let reference = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        var error = APIError(
+            .internalServerError, "internal error (reference \(reference)): the server's log has the details", code: "internal_error")
+        error.detail = "[\(reference)] \(detail)"
+        return error
     }
 
     /// "field `top_k`: expected an integer" rather than Foundation's description.

@@ -21,7 +21,7 @@ struct ErrorAndMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
                 api = notFound(request)
             }
             if api.status.code >= 500, api.status != .serviceUnavailable {
-                context.logger.error("\(request.method) \(request.uri.path): \(api.message)")
+                context.logger.error("\(request.method) \(request.uri.path): \(api.detail ?? api.message)")
             }
             response = api.response()
         }

@@ -1,5 +1,6 @@
 internal import HTTPTypes
 internal import Hummingbird
+internal import Logging
 internal import NIOCore
 
 /// Server-Sent Events: one event's bytes, and a streamed response of them.
@@ -22,6 +23,7 @@ enum ServerSentEvents {
     /// cancels the production at once.
     static func response(
         connection: ClientConnection,
+        logger: Logger,
         failure: @escaping @Sendable (APIError) -> ByteBuffer,
         _ events: @escaping @Sendable (_ send: @escaping @Sendable (ByteBuffer) -> Void) async throws -> Void
     ) -> Response {
@@ -31,7 +33,9 @@ enum ServerSentEvents {
                 do {
                     try await events { queue.yield($0) }
                 } catch {
-                    queue.yield(failure(APIError.from(error)))
+                    let api = APIError.from(error)
+                    if let detail = api.detail { logger.error("stream: \(detail)") }
+                    queue.yield(failure(api))
                 }
                 queue.finish()
             }

@@ -49,6 +49,23 @@ public struct StoreStats: Sendable, Codable, Equatable {
 public struct StoreTransaction {
     let db: Database
 
+    // Reads inside the transaction: what a write decides on cannot change before it commits.
+
+    public func document(id: DocumentID) throws -> DocumentRecord? {
+        try Row.fetchOne(
+            db, sql: "SELECT id, path, title, format, size, content_hash, chunk_count, ingested_at FROM document WHERE id = ?",
+            arguments: [id.rawValue]
+        ).map(Store.documentRecord)
+    }
+
+    public func source(path: String) throws -> SourceRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM source WHERE path = ?", arguments: [path]).map(Store.sourceRecord)
+    }
+
+    public func documentCount(sourceID: SourceID) throws -> Int {
+        try Int.fetchOne(db, sql: "SELECT count(*) FROM document WHERE source_id = ?", arguments: [sourceID.rawValue]) ?? 0
+    }
+
     /// Inserts or updates the record of a file; returns its id.
     @discardableResult
     public func upsertSource(path: String, format: DocumentFormat, size: Int64, mtime: Double, contentHash: String) throws -> SourceID {
@@ -183,7 +200,7 @@ extension Store {
         try read { db in try Row.fetchAll(db, sql: "SELECT * FROM source ORDER BY path").map(Self.sourceRecord) }
     }
 
-    private static func sourceRecord(_ row: Row) -> SourceRecord {
+    static func sourceRecord(_ row: Row) -> SourceRecord {
         SourceRecord(id: SourceID(rawValue: row["id"]), path: row["path"], format: row["format"], size: row["size"], mtime: row["mtime"], contentHash: row["content_hash"])
     }
 
@@ -211,13 +228,15 @@ extension Store {
                 sql += " WHERE path = ? OR substr(path, 1, ?) = ? OR substr(path, 1, ?) = ?"
                 arguments = [path, prefix.unicodeScalars.count, prefix, path.unicodeScalars.count + 1, path + "#"]
             }
-            return try Row.fetchAll(db, sql: sql + " ORDER BY path", arguments: arguments).map { row in
-                DocumentRecord(
-                    id: DocumentID(rawValue: row["id"]), path: row["path"], title: row["title"], format: row["format"],
-                    size: row["size"], contentHash: row["content_hash"], chunkCount: row["chunk_count"],
-                    ingestedAt: row["ingested_at"])
-            }
+            return try Row.fetchAll(db, sql: sql + " ORDER BY path", arguments: arguments).map(Self.documentRecord)
         }
+    }
+
+    static func documentRecord(_ row: Row) -> DocumentRecord {
+        DocumentRecord(
+            id: DocumentID(rawValue: row["id"]), path: row["path"], title: row["title"], format: row["format"],
+            size: row["size"], contentHash: row["content_hash"], chunkCount: row["chunk_count"],
+            ingestedAt: row["ingested_at"])
     }
 
     /// Chunks of one document in order (text, heading, span), for inspection and tests.

@@ -75,7 +75,9 @@ extension Store {
     }
 
     /// The graph as of the last commit (pending changes applied in memory), nil when the index
-    /// holds no vectors. A damaged graph is rebuilt in memory from the vectors, announced on stderr.
+    /// holds no vectors. A damaged graph is rebuilt in memory from the vectors, announced on
+    /// stderr, and kept in the cache like a stored one: once per process, not once per search
+    /// (the next write stores it).
     public func graphForReading() throws -> HNSWGraph? {
         try read { db in
             let state = try Self.graphState(db)
@@ -87,8 +89,9 @@ extension Store {
                     graph = try loadGraph(db, state: state)
                 } catch let error as RAGError where error.code == .corruptFile {
                     announce("\(error.message); rebuilding the vector index in memory from the stored vectors (the next write stores it)")
-                    graph = try applyChanges(to: nil, db, all: true)
-                    return graph
+                    let rebuilt = try applyChanges(to: nil, db, all: true)
+                    if pending == 0, let rebuilt { graphCache.put(rebuilt, version: state.version) }
+                    return rebuilt
                 }
             }
             graph = try applyChanges(to: graph, db, all: state == nil)

@@ -138,7 +138,8 @@ public struct Store: Sendable {
             case .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM:
                 return RAGError(.io, "\(where_): cannot \(doing): \(db.message ?? "permission denied"); check the file's permissions", underlying: error)
             case .SQLITE_FULL:
-                return RAGError(.io, "\(where_): disk full while trying to \(doing); nothing was changed", underlying: error)
+                // .storage, not .io: a full disk stops the run; it is not one file's problem to skip.
+                return RAGError(.storage, "\(where_): disk full while trying to \(doing); nothing was changed; free some space and run again", underlying: error)
             default:
                 return RAGError(.storage, "\(where_): cannot \(doing): \(db.message ?? "\(db.resultCode)")", underlying: error)
             }

@@ -1,5 +1,7 @@
 import Foundation
+import HTTPTypes
 @testable import RAGServer
+import RAGCore
 import RAGTesting
 import Testing
 
@@ -147,5 +149,24 @@ import Testing
             #expect(chat.status == 400 && chat.errorCode == "max_tokens_out_of_range")
             #expect(try await s.post("/v1/ask", ["question": "Describe Harbor.", "max_tokens": 64, "ignore_eos": true]).status == 200)
         }
+    }
+}
+
+@Suite struct ServerErrorTests {
+    /// A server error's body once carried the error's own words — the index's path, a raw
+    /// SQLite or Foundation description. Now it names a reference to the log line instead.
+    @Test func serverErrorsTellNoPathsOnlyAReference() throws {
+        for error: any Error in [
+            RAGError(.storage, "/home/op/secret/index.sqlite: cannot write: disk I/O error"),
+            CocoaError(.fileReadNoPermission, userInfo: [NSFilePathErrorKey: "/home/op/secret/notes.md"]),
+        ] {
+            let api = APIError.from(error)
+            #expect(api.status == .internalServerError && api.code == "internal_error")
+            #expect(!api.message.contains("/home/op") && api.message.contains("reference"), "\(api.message)")
+            let reference = try #require(api.message.split(separator: " ").dropFirst(3).first).prefix { $0 != ")" }
+            #expect(api.detail?.contains("[\(reference)]") == true && api.detail?.contains("secret") == true, "\(api.detail ?? "")")
+        }
+        // Client errors keep their words: they are about the request.
+        #expect(APIError.from(RAGError(.invalidInput, "`question` is empty")).message == "`question` is empty")
     }
 }

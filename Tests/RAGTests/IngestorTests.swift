@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import RAG
 import RAGCore
 import RAGStorage
@@ -185,6 +186,29 @@ final class Workspace {
         #expect(documents.count == 2 && !documents.contains { $0.hasSuffix("secret.md") }, "\(documents)")
         // An explicitly named file is the user's choice, link or not.
         #expect(try ingest(store, [ws.path("docs/secret.md")], prune: false).added == 1)
+    }
+
+    /// A disk that fills during a large file (SQLite's max_page_count plays the disk) stops
+    /// the run with a clear error; it was reported as that one file skipped, and the run went
+    /// on. The index is as it was before.
+    @Test func aFullDiskStopsTheIngestAndChangesNothing() throws {
+        let ws = try Workspace()
+        try ws.write("docs/small.md", "A small document that fits.")
+        var text = ""
+        for p in 0..<3_000 { text += "Paragraph \(p) talks about caches, batches and the sizes of both in some detail.\n\n" }
+        try ws.write("docs/zbig.txt", text)
+        let store = try Store(path: ws.path("index.sqlite"))
+        _ = try ingest(store, [ws.path("docs/small.md")])
+        let before = try store.documents().map(\.path)
+        let pages = try store.write { db in try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0 }
+        try store.write { db in try db.execute(sql: "PRAGMA max_page_count = \(pages + 8)") }
+        var options = Ingestor.Options()
+        options.streamingThreshold = 1_000
+        options.blockSize = 4_096
+        #expect { try Ingestor(store: store).run(paths: [ws.docs], options: options) } throws: {
+            ($0 as? RAGError)?.message.contains("disk full") == true
+        }
+        #expect(try store.documents().map(\.path) == before)
     }
 
     @Test func includeAndExcludeGlobs() throws {

@@ -59,4 +59,28 @@ import Testing
         r = try RagBinary.run(["ingest", "docs", "--db", "crash.sqlite", "--json"], in: dir.url)
         #expect(r.json["unchanged"] as? Int == 3000 && r.json["chunks"] as? Int == 0)
     }
+
+    /// Two `rag ingest` processes on one index at the same time (different folders, the same
+    /// file): both finish, and every document of both is in it, whole.
+    @Test func twoIngestsAtOnceBothFinishAndLoseNothing() throws {
+        let dir = try TempDir()
+        for folder in ["a", "b"] {
+            for i in 0..<150 {
+                try dir.write("\(folder)/doc\(i).md", "# \(folder) \(i)\n\nDocument \(i) of folder \(folder) talks about cache line \(i % 17) and batch \(i % 5).")
+            }
+        }
+        final class Results: @unchecked Sendable { var items: [RagBinary.Result?] = [nil, nil] }
+        let results = Results(), lock = NSLock(), folders = ["a", "b"], url = dir.url
+        DispatchQueue.concurrentPerform(iterations: 2) { i in
+            let result = try? RagBinary.run(["ingest", folders[i], "--db", "shared.sqlite", "--json"], in: url)
+            lock.lock(); results.items[i] = result; lock.unlock()
+        }
+        for result in results.items {
+            #expect(result?.status == 0 && result?.json["added"] as? Int == 150, "\(result?.status ?? -1): \(result?.stderr.suffix(300) ?? "")")
+        }
+        let store = try Store(path: dir.url.appendingPathComponent("shared.sqlite").path, mode: .mustExist)
+        let documents = try store.documents()
+        #expect(documents.count == 300 && documents.allSatisfy { $0.chunkCount > 0 })
+        #expect(try store.integrityProblems() == [])
+    }
 }

@@ -29,18 +29,20 @@ public struct RemoveDocuments: Sendable {
     /// such document. The document's file goes too when it held nothing else; a record of a
     /// file that stays (one JSONL line) clears the file's hash, so the next ingest reads it again.
     public func remove(id: DocumentID) throws -> DocumentRecord? {
-        guard let document = try store.documents().first(where: { $0.id == id }) else { return nil }
-        let file = try store.source(path: document.path)
-        let onlyDocumentOfItsFile = try file.map { try store.documentCount(sourceID: $0.id) == 1 } ?? false
-        let container = try document.path.firstIndex(of: "#").flatMap { try store.source(path: String(document.path[..<$0])) }
+        // Read and written in one transaction: another writer cannot slip between the look
+        // and the delete.
         try store.transaction { tx in
+            guard let document = try tx.document(id: id) else { return nil }
+            let file = try tx.source(path: document.path)
+            let onlyDocumentOfItsFile = try file.map { try tx.documentCount(sourceID: $0.id) == 1 } ?? false
+            let container = try document.path.firstIndex(of: "#").flatMap { try tx.source(path: String(document.path[..<$0])) }
             try tx.deleteDocument(id: document.id)
             if let file, onlyDocumentOfItsFile {
                 try tx.deleteSource(id: file.id)
             } else if let container {
                 try tx.invalidateSource(id: container.id)
             }
+            return document
         }
-        return document
     }
 }

@@ -40,7 +40,7 @@ struct AskController: Controller {
         let question = try state.checkText(body.question, field: "question")
         var asked = try await state.askOptions(body.parameters)
         asked.ignoreEndOfGeneration = body.ignoreEos ?? false
-        let options = asked, showReasoning = body.showReasoning ?? false, state = self.state, connection = context.connection
+        let options = asked, showReasoning = body.showReasoning ?? false, state = self.state, connection = context.connection, logger = context.logger
         // A client that hangs up while waiting for its turn, or for a whole answer, cancels it.
         return try await connection.cancelledOnHangUp {
             let pending = try await state.pendingAnswer(question, options: options, showReasoning: showReasoning)
@@ -48,7 +48,7 @@ struct AskController: Controller {
                 let result = try await pending.run { _ in }
                 return JSON.response(.ok, AskReport(result, showReasoning: showReasoning))
             }
-            return ServerSentEvents.response(connection: connection, failure: { ServerSentEvents.event("error", $0.body) }) { send in
+            return ServerSentEvents.response(connection: connection, logger: logger, failure: { ServerSentEvents.event("error", $0.body) }) { send in
                 let result = try await pending.run { text in send(ServerSentEvents.event("token", Token(text: text))) }
                 send(ServerSentEvents.event("sources", Sources(citations: AskReport.citations(result.sources))))
                 send(ServerSentEvents.event("done", AskReport(result, showReasoning: showReasoning)))

@@ -64,7 +64,7 @@ struct OpenAIController: Controller {
         let question = try state.checkText(content.text, field: "question")
         let options = try await state.askOptions(.init(
             template: template, maxTokens: body.maxCompletionTokens ?? body.maxTokens, temperature: body.temperature, seed: body.seed))
-        let state = self.state, connection = context.connection, stream = body.stream, model = body.model
+        let state = self.state, connection = context.connection, logger = context.logger, stream = body.stream, model = body.model
         let includeUsage = body.streamOptions?.includeUsage ?? false
         // A client that hangs up while waiting for its turn, or for a whole answer, cancels it.
         return try await connection.cancelledOnHangUp {
@@ -109,7 +109,7 @@ struct OpenAIController: Controller {
             @Sendable func chunk(_ delta: Delta, finish: String? = nil) -> ByteBuffer {
                 ServerSentEvents.event(nil, Chunk(id: id, created: created, model: model, choices: [Choice(delta: delta, finishReason: finish)]))
             }
-            return ServerSentEvents.response(connection: connection, failure: { ServerSentEvents.event(nil, $0.body) }) { send in
+            return ServerSentEvents.response(connection: connection, logger: logger, failure: { ServerSentEvents.event(nil, $0.body) }) { send in
                 send(chunk(Delta(role: "assistant", content: "")))
                 let result = try await pending.run { text in send(chunk(Delta(content: text))) }
                 var last = Chunk(id: id, created: created, model: model, choices: [Choice(delta: Delta(), finishReason: finishReason(result))])
