@@ -37,7 +37,7 @@ for target in "${TARGETS[@]}"; do
   mkdir -p "$work" "$findings"
   log="$BUILD/$target.log"
   set +e
-  RAG_FUZZ_TARGET=$target "$BIN" "$work" "fuzz/corpus/$target" \
+  ASAN_OPTIONS=detect_leaks=0 RAG_FUZZ_TARGET=$target "$BIN" "$work" "fuzz/corpus/$target" \
     -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=4096 -detect_leaks=0 -print_final_stats=1 \
     -artifact_prefix="$findings/" > "$log" 2>&1
   status=$?

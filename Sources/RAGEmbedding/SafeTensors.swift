@@ -35,6 +35,11 @@ public final class SafeTensors: @unchecked Sendable {
     public init(path: String) throws {
         self.path = path
         let data: Data
+        // Too short to hold the header's length: refused before mapping (Foundation leaks a
+        // page mapping an empty file).
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue, size < 8 {
+            throw RAGError(.corruptFile, "\(path): truncated safetensors file (\(size) bytes, need at least 8 for the header length); run `make models` again")
+        }
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
         } catch {
