@@ -2,6 +2,7 @@ internal import HTTPTypes
 internal import Hummingbird
 internal import NIOCore
 internal import Glibc
+internal import Synchronization
 
 /// The client's TCP connection as a route sees it. Its closing cancels the work done for it (a
 /// hang-up frees a queued place and stops a generation, streamed or not), and a write to it
@@ -13,8 +14,31 @@ struct ClientConnection: Sendable {
     /// calling task is).
     func cancelledOnHangUp<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
         let task = Task { try await operation() }
-        channel.closeFuture.whenComplete { _ in task.cancel() }
+        let watch = whenClosed { task.cancel() }
+        defer { watch.forget() }
         return try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
+    }
+
+    /// Calls `action` when the connection closes, unless the watch is forgotten first. A
+    /// keep-alive connection holds its watches until it closes: once forgotten, each is an
+    /// empty box, not the task its action would cancel.
+    func whenClosed(_ action: @escaping @Sendable () -> Void) -> CloseWatch {
+        let watch = CloseWatch(action)
+        channel.closeFuture.whenComplete { _ in watch.fire() }
+        return watch
+    }
+
+    final class CloseWatch: Sendable {
+        private let action: Mutex<(@Sendable () -> Void)?>
+        init(_ action: @escaping @Sendable () -> Void) { self.action = Mutex(action) }
+        func fire() { take()?() }
+        func forget() { _ = take() }
+        private func take() -> (@Sendable () -> Void)? {
+            action.withLock { action in
+                defer { action = nil }
+                return action
+            }
+        }
     }
 
     /// Runs `write` (one write to this connection); if it has not finished after `timeout`, the

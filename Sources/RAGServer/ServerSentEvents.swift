@@ -39,7 +39,8 @@ enum ServerSentEvents {
                 }
                 queue.finish()
             }
-            connection.channel.closeFuture.whenComplete { _ in producer.cancel() }
+            let watch = connection.whenClosed { producer.cancel() }
+            defer { watch.forget() }
             do {
                 try await withTaskCancellationHandler {
                     for await event in queued { try await writer.write(event) }

@@ -3,6 +3,7 @@ import HTTPTypes
 @testable import RAGServer
 import RAGCore
 import RAGTesting
+import Synchronization
 import Testing
 
 /// Clients that hang up, stop reading or stop sending hold neither the generator nor a
@@ -149,6 +150,33 @@ import Testing
             #expect(chat.status == 400 && chat.errorCode == "max_tokens_out_of_range")
             #expect(try await s.post("/v1/ask", ["question": "Describe Harbor.", "max_tokens": 64, "ignore_eos": true]).status == 200)
         }
+    }
+}
+
+@Suite struct CloseWatchTests {
+    /// A keep-alive connection keeps one watch per request until it closes: a forgotten watch
+    /// lets go of its action (and the task the action holds) at once, and never fires.
+    @Test func aForgottenWatchLetsGoOfItsActionAndNeverFires() {
+        final class Probe: Sendable {
+            let fired = Atomic<Int>(0)
+        }
+        let probe = Probe()
+        weak var released: Probe?
+        let forgotten: ClientConnection.CloseWatch
+        do {
+            let held = Probe()
+            released = held
+            forgotten = ClientConnection.CloseWatch { _ = held; probe.fired.add(1, ordering: .relaxed) }
+        }
+        #expect(released != nil)  // the watch (as the connection would) holds what its action captures
+        forgotten.forget()
+        #expect(released == nil)
+        forgotten.fire()
+        #expect(probe.fired.load(ordering: .relaxed) == 0)
+        let watch = ClientConnection.CloseWatch { probe.fired.add(1, ordering: .relaxed) }
+        watch.fire()
+        watch.fire()
+        #expect(probe.fired.load(ordering: .relaxed) == 1)
     }
 }
 
