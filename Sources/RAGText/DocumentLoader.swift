@@ -1,5 +1,6 @@
 public import Foundation
 public import RAGCore
+internal import Synchronization
 
 /// A file read from disk: its bytes' hash decides whether it needs loading at all.
 public struct SourceFile: Sendable {
@@ -173,12 +174,12 @@ public struct DocumentLoader: Sendable {
         let errorData = LockedData()
         let group = DispatchGroup()
         DispatchQueue.global().async(group: group) { errorData.set(errors.fileHandleForReading.readDataToEndOfFile()) }
-        let timedOut = LockedData()
+        let timedOut = Atomic<Bool>(false)
         // SIGKILL, not terminate(): a child spawned from a worker thread may inherit a mask that
         // holds SIGTERM back.
         let pid = process.processIdentifier
         let deadline = DispatchWorkItem {
-            timedOut.set(Data([1]))
+            timedOut.store(true, ordering: .releasing)
             kill(pid, SIGKILL)
         }
         DispatchQueue.global().asyncAfter(deadline: .now() + pdfTimeout, execute: deadline)
@@ -200,7 +201,7 @@ public struct DocumentLoader: Sendable {
         if data.count > maxPDFTextBytes {
             throw RAGError(.invalidInput, "\(path): pdftotext gave more than \(maxPDFTextBytes >> 20) MiB of text; the PDF is skipped (split it, or extract its text yourself)")
         }
-        if !timedOut.get().isEmpty {
+        if timedOut.load(ordering: .acquiring) {
             throw RAGError(.invalidInput, "\(path): pdftotext ran longer than \(Int(pdfTimeout)) s and was stopped; the PDF is skipped (is it damaged or unusually complex?)")
         }
         guard process.terminationStatus == 0 else {

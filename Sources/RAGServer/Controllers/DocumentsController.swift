@@ -100,7 +100,7 @@ struct DocumentsController: Controller {
     /// first (type, size), then each is ingested in its own transaction: 201 when one was added
     /// or changed, 200 when all were already there.
     @Sendable func upload(_ request: Request, context: APIRequestContext) async throws -> EditedResponse<Uploads> {
-        let files = try await Self.files(of: request, limit: state.configuration.maxUploadBytes)
+        let files = try await files(of: request, limit: state.configuration.maxUploadBytes)
         // Every file is checked before any is ingested: a bad one in a batch changes nothing.
         for file in files {
             guard let problem = Ingestor.uploadProblem(name: file.name, bytes: file.bytes) else { continue }
@@ -124,7 +124,7 @@ struct DocumentsController: Controller {
 
     /// The files of an upload: the form's file parts, or the body named by `?filename=` /
     /// `X-Filename`.
-    static func files(of request: Request, limit: Int) async throws -> [(name: String, bytes: Data)] {
+    func files(of request: Request, limit: Int) async throws -> [(name: String, bytes: Data)] {
         var request = request
         let buffer = try await request.collectBody(upTo: limit)
         let contentType = request.headers[.contentType] ?? ""
@@ -136,11 +136,7 @@ struct DocumentsController: Controller {
             let body = Data(buffer.readableBytesView)
             let parts: [Multipart.Part]
             do {
-                parts = try await withCheckedThrowingContinuation { continuation in
-                    DispatchQueue.global().async {
-                        continuation.resume(with: Result { try Multipart.parse(body, boundary: boundary) })
-                    }
-                }
+                parts = try await state.blocking { try Multipart.parse(body, boundary: boundary) }
             } catch let error as RAGError {
                 throw APIError.badRequest(error.message, code: "invalid_multipart")
             }
