@@ -8,6 +8,9 @@ struct APIRequestContext: RequestContext {
     /// Largest JSON body a route decodes; `RequestLimitMiddleware` sets the configuration's.
     var maxBodyBytes = ServerConfiguration.defaultMaxBodyBytes
     let connection: ClientConnection
+    /// Set when no API key guards the server (`SameOriginMiddleware`): bodies must carry a
+    /// Content-Type that a cross-site web form cannot send (JSON for the JSON routes).
+    var refusesFormContentTypes = false
 
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

@@ -38,7 +38,10 @@ enum JSON {
 /// Request bodies as the API reads them (`JSON.decode`), up to the context's limit.
 struct APIRequestDecoder: RequestDecoder {
     func decode<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext) async throws -> T {
-        try JSON.decode(T.self, from: try await request.body.collect(upTo: context.maxUploadSize))
+        if (context as? APIRequestContext)?.refusesFormContentTypes == true {
+            try ContentType.requireJSON(request.headers[.contentType])
+        }
+        return try JSON.decode(T.self, from: try await request.body.collect(upTo: context.maxUploadSize))
     }
 }
 

@@ -9,7 +9,9 @@ internal import Hummingbird
 /// machine's name), and a request that carries an Origin must come from that same host. Clients
 /// that are not browsers send no Origin and are not affected. (With a key, a browser cannot
 /// send the Authorization header to another origin without a CORS approval, which rag never gives.)
-struct SameOriginMiddleware<Context: RequestContext>: RouterMiddleware {
+/// Bodies must also have a type a cross-site form cannot send (`ContentType`), checked where
+/// they are read.
+struct SameOriginMiddleware: RouterMiddleware {
     /// Host names accepted besides IP addresses and `localhost`.
     let names: Set<String>
 
@@ -19,7 +21,7 @@ struct SameOriginMiddleware<Context: RequestContext>: RouterMiddleware {
         self.names = names
     }
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: APIRequestContext, next: (Request, APIRequestContext) async throws -> Response) async throws -> Response {
         // HTTP/1's Host arrives as the request's authority (a Host field only where a test sets one).
         let host = request.headers[HTTPField.Name("Host")!] ?? request.head.authority
         if let host, !allowed(Self.hostName(host)) {
@@ -33,6 +35,8 @@ struct SameOriginMiddleware<Context: RequestContext>: RouterMiddleware {
                 throw APIError(.forbidden, "a request from the web page at \(origin) to this server: refused (cross-origin)", code: "cross_origin")
             }
         }
+        var context = context
+        context.refusesFormContentTypes = true
         return try await next(request, context)
     }
 

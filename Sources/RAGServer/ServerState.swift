@@ -113,6 +113,14 @@ final class ServerState: Sendable {
         if let abstainBelow = parameters.abstainBelow { options.abstainBelow = abstainBelow }
         if let votes = parameters.votes { options.votes = votes }
         if let voteTemperature = parameters.voteTemperature { options.voteTemperature = voteTemperature }
+        // Voting generates `votes` answers: the whole request may hold the generator for at
+        // most four answers of the longest length.
+        let budget = 4 * maxAnswerTokens
+        guard options.votes * options.answerTokens <= budget else {
+            throw APIError.badRequest(
+                "votes × max_tokens is \(options.votes) × \(options.answerTokens) = \(options.votes * options.answerTokens) tokens; this server generates at most \(budget) for one request: fewer votes or a smaller max_tokens",
+                code: "generation_budget_exceeded")
+        }
         return options
     }
 

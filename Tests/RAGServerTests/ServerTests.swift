@@ -263,8 +263,8 @@ struct Client: Sendable {
                 let error = reply.json["error"] as? [String: Any]
                 #expect((error?["message"] as? String)?.isEmpty == false && error?["type"] is String, sourceLocation: sourceLocation)
             }
-            expect(try await s.request("POST", "/v1/ask", body: Data("{\"question\": ".utf8)), 400, "invalid_json")
-            expect(try await s.request("POST", "/v1/ask", body: Data()), 400, "empty_body")
+            expect(try await s.request("POST", "/v1/ask", body: Data("{\"question\": ".utf8), headers: ["Content-Type": "application/json"]), 400, "invalid_json")
+            expect(try await s.request("POST", "/v1/ask", body: Data(), headers: ["Content-Type": "application/json"]), 400, "empty_body")
             expect(try await s.post("/v1/ask", ["question": 5]), 400, "invalid_json")
             expect(try await s.post("/v1/ask", ["top_k": 3]), 400, "invalid_json")
             expect(try await s.post("/v1/ask", ["question": "  \n "]), 400, "empty_question")
@@ -276,11 +276,13 @@ struct Client: Sendable {
             expect(try await s.post("/v1/ask", ["question": "Lantern?", "top_k": 0]), 400, "top_k_out_of_range")
             expect(try await s.post("/v1/ask", ["question": "Lantern?", "max_tokens": 100_000]), 400, "max_tokens_out_of_range")
             expect(try await s.post("/v1/ask", ["question": "Lantern?", "votes": 0]), 400, "votes_out_of_range")
+            // votes × max_tokens beyond four longest answers (4 × 512 with this 1024-token context).
+            expect(try await s.post("/v1/ask", ["question": "Lantern?", "votes": 5, "max_tokens": 500]), 400, "generation_budget_exceeded")
             expect(try await s.post("/v1/ask", ["question": "Lantern?", "template": "../../etc/passwd"]), 400, "unknown_template")
             expect(try await s.post("/v1/search", ["query": "Lantern", "top_k": 101]), 400, "top_k_out_of_range")
             expect(try await s.post("/v1/search", ["query": "Lantern", "mode": "magic"]), 400, "invalid_mode")
             expect(try await s.post("/v1/search", ["query": "Lantern", "top_k": "ten"]), 400, "invalid_json")
-            expect(try await s.request("POST", "/v1/search", body: Data(repeating: 0x20, count: 2 << 20)), 413, "body_too_large")
+            expect(try await s.request("POST", "/v1/search", body: Data(repeating: 0x20, count: 2 << 20), headers: ["Content-Type": "application/json"]), 413, "body_too_large")
             expect(try await s.request("GET", "/v1/nothing-here"), 404, "route_not_found")
             let wrongMethod = try await s.request("PUT", "/v1/search")
             expect(wrongMethod, 405, "method_not_allowed")
@@ -290,9 +292,9 @@ struct Client: Sendable {
             expect(try await s.post("/v1/chat/completions", ["model": "rag", "messages": [["role": "system", "content": "x"]]]), 400, "no_user_message")
             expect(try await s.post("/v1/embeddings", ["model": "all-MiniLM-L6-v2", "input": [] as [String]]), 400, "empty_input")
             expect(try await s.post("/v1/embeddings", ["model": "all-MiniLM-L6-v2", "input": [1, 2, 3]]), 400, "invalid_json")
-            expect(try await s.request("POST", "/v1/documents?filename=tool.exe", body: Data("MZ".utf8)), 415, "unsupported_file_type")
-            expect(try await s.request("POST", "/v1/documents", body: Data("text".utf8)), 400, "no_filename")
-            expect(try await s.request("POST", "/v1/documents?filename=big.txt", body: Data(repeating: 0x61, count: (1 << 20) + 1)), 413, "body_too_large")
+            expect(try await s.request("POST", "/v1/documents?filename=tool.exe", body: Data("MZ".utf8), headers: ["Content-Type": "application/octet-stream"]), 415, "unsupported_file_type")
+            expect(try await s.request("POST", "/v1/documents", body: Data("text".utf8), headers: ["Content-Type": "application/octet-stream"]), 400, "no_filename")
+            expect(try await s.request("POST", "/v1/documents?filename=big.txt", body: Data(repeating: 0x61, count: (1 << 20) + 1), headers: ["Content-Type": "application/octet-stream"]), 413, "body_too_large")
             expect(try await s.request("DELETE", "/v1/documents/abc"), 400, "invalid_id")
             expect(try await s.request("DELETE", "/v1/documents/999999"), 404, "document_not_found")
             #expect(try fixture.store.revision() == revision && fixture.store.documents().count == documents)
@@ -319,7 +321,7 @@ struct Client: Sendable {
             #expect(again.status == 200 && (again.json["files"] as? [[String: Any]])?.first?["status"] as? String == "unchanged")
             let found = try await s.post("/v1/search", ["query": "tide gauge reporting interval", "top_k": 1])
             #expect((found.json["results"] as? [[String: Any]])?.first?["document"] as? String == path)
-            let raw = try await s.request("POST", "/v1/documents?filename=notes.txt", body: Data("Notes about the quay.".utf8))
+            let raw = try await s.request("POST", "/v1/documents?filename=notes.txt", body: Data("Notes about the quay.".utf8), headers: ["Content-Type": "text/markdown"])
             #expect(raw.status == 201)
 
             let list = try await s.request("GET", "/v1/documents")
@@ -373,6 +375,42 @@ struct Client: Sendable {
             let otherPort = try await s.request("DELETE", "/v1/documents/1", headers: ["Host": "127.0.0.1:8080", "Origin": "http://127.0.0.1:9999"])
             #expect(otherPort.status == 403 && otherPort.errorCode == "cross_origin")
             #expect(try await s.request("GET", "/", headers: ["Host": "attacker.example"]).status == 403)
+        }
+    }
+
+    /// With no key, bodies a cross-site form could send (text/plain, form-urlencoded; multipart
+    /// is left to the Origin check) are refused with 415 before they are read: JSON routes take
+    /// JSON only, a raw upload needs a type a form cannot send.
+    @Test func withoutAKeyBodiesAWebFormCouldSendAreRefused() async throws {
+        let fixture = try await ServerRouteTests.shared.value
+        let revision = try fixture.store.revision()
+        try await fixture.routes { s in
+            let question = Data(#"{"question":"Lantern?"}"#.utf8)
+            for type in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
+                for path in ["/v1/ask", "/v1/search", "/v1/chat/completions", "/v1/embeddings"] {
+                    let reply = try await s.request("POST", path, body: question, headers: ["Content-Type": type])
+                    #expect(reply.status == 415 && reply.errorCode == "unsupported_content_type", "\(path) \(type): \(reply.text)")
+                }
+            }
+            let none = try await s.request("POST", "/v1/search", body: Data(#"{"query":"Lantern"}"#.utf8))
+            #expect(none.status == 415 && none.text.contains("application/json"))
+            let charset = try await s.request("POST", "/v1/search", body: Data(#"{"query":"Lantern"}"#.utf8), headers: ["Content-Type": "Application/JSON; charset=utf-8"])
+            #expect(charset.status == 200)
+            for type in ["text/plain", "application/x-www-form-urlencoded", "TEXT/PLAIN; charset=utf-8"] {
+                let upload = try await s.request("POST", "/v1/documents?filename=csrf.txt", body: Data("planted".utf8), headers: ["Content-Type": type])
+                #expect(upload.status == 415 && upload.errorCode == "unsupported_content_type", "\(type): \(upload.text)")
+            }
+            let untyped = try await s.request("POST", "/v1/documents?filename=csrf.txt", body: Data("planted".utf8))
+            #expect(untyped.status == 415 && untyped.text.contains("multipart/form-data"))
+        }
+        #expect(try fixture.store.revision() == revision)
+        // With a key the key is the guard: any type is read (curl -d sends form-urlencoded).
+        let keyed = try Fixture(apiKey: "k")
+        try await keyed.routes { s in
+            let reply = try await s.request(
+                "POST", "/v1/search", body: Data(#"{"query":"Lantern"}"#.utf8),
+                headers: ["Content-Type": "application/x-www-form-urlencoded", "Authorization": "Bearer k"])
+            #expect(reply.status == 200, "\(reply.text)")
         }
     }
 

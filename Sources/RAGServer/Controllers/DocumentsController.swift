@@ -100,7 +100,7 @@ struct DocumentsController: Controller {
     /// first (type, size), then each is ingested in its own transaction: 201 when one was added
     /// or changed, 200 when all were already there.
     @Sendable func upload(_ request: Request, context: APIRequestContext) async throws -> EditedResponse<Uploads> {
-        let files = try await files(of: request, limit: state.configuration.maxUploadBytes)
+        let files = try await files(of: request, limit: state.configuration.maxUploadBytes, refusingFormTypes: context.refusesFormContentTypes)
         // Every file is checked before any is ingested: a bad one in a batch changes nothing.
         for file in files {
             guard let problem = Ingestor.uploadProblem(name: file.name, bytes: file.bytes) else { continue }
@@ -123,12 +123,14 @@ struct DocumentsController: Controller {
     }
 
     /// The files of an upload: the form's file parts, or the body named by `?filename=` /
-    /// `X-Filename`.
-    func files(of request: Request, limit: Int) async throws -> [(name: String, bytes: Data)] {
+    /// `X-Filename` (without an API key, with a Content-Type a web form cannot send).
+    func files(of request: Request, limit: Int, refusingFormTypes: Bool) async throws -> [(name: String, bytes: Data)] {
         var request = request
-        let buffer = try await request.collectBody(upTo: limit)
         let contentType = request.headers[.contentType] ?? ""
-        if contentType.lowercased().hasPrefix("multipart/form-data") {
+        let multipart = contentType.lowercased().hasPrefix("multipart/form-data")
+        if refusingFormTypes && !multipart { try ContentType.requireRawUpload(request.headers[.contentType]) }
+        let buffer = try await request.collectBody(upTo: limit)
+        if multipart {
             guard let boundary = Multipart.boundary(contentType) else {
                 throw APIError.badRequest("multipart/form-data without a boundary", code: "invalid_multipart")
             }
