@@ -32,12 +32,13 @@ debug: setup
 	swift build
 
 ## test: the whole test suite (Swift Testing), in a release build (the kernels are too slow unoptimised);
-## one build serves the Swift tests, the client tests and the browser test of the web page (the rag it builds is the one they run)
+## one build serves the Swift tests, the client tests, schemathesis against the API's description and the browser test of the web page (the rag it builds is the one they run)
 test: setup models
 	swift build -c release --build-tests -Xswiftc -enable-testing
 	swift test -c release --skip-build
 	scripts/fuzz.sh replay
 	scripts/test-clients.sh
+	scripts/test-api.sh
 	scripts/test-browser.sh
 
 ## fuzz: every parser of outside input under libFuzzer + AddressSanitizer, FUZZ_SECONDS each (default 60)

@@ -28,12 +28,17 @@ func buildApplication(state: ServerState, onRunning: @escaping @Sendable (Int) a
 }
 
 /// Every route of the API, one controller per area.
-func buildRouter(_ state: ServerState) -> Router<APIRequestContext> {
+func endpoints(_ state: ServerState) -> [Endpoint] {
     let controllers: [any Controller] = [
         HealthController(state: state), SearchController(state: state), AskController(state: state),
-        DocumentsController(state: state), OpenAIController(state: state), PageController(),
+        DocumentsController(state: state), OpenAIController(state: state), PageController(state: state),
     ]
-    let endpoints = controllers.flatMap(\.endpoints)
+    return controllers.flatMap(\.endpoints)
+}
+
+/// The routes behind their middleware.
+func buildRouter(_ state: ServerState) -> Router<APIRequestContext> {
+    let endpoints = endpoints(state)
     let router = Router(context: APIRequestContext.self)
     // The methods of each path, to tell an unknown path (404) from a known one asked with the wrong method (405).
     let methods = Dictionary(endpoints.map { ($0.path, [$0.method]) }, uniquingKeysWith: +)

@@ -1,7 +1,7 @@
 internal import HTTPTypes
 internal import Hummingbird
 
-/// With an API key, every route but `/healthz` and the web page's files needs
+/// With an API key, every route but `/healthz`, the web page's files and the API's description needs
 /// `Authorization: Bearer KEY`.
 struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let key: String

@@ -5,7 +5,7 @@ internal import NIOCore
 
 /// Server-Sent Events: one event's bytes, and a streamed response of them.
 enum ServerSentEvents {
-    static let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache", .init("X-Accel-Buffering")!: "no"]
+    static let headers: HTTPFields = [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-cache", .init("X-Accel-Buffering")!: "no"]
 
     /// `event: NAME` (when named) and `data: JSON`.
     static func event(_ name: String?, _ value: some Encodable) -> ByteBuffer {

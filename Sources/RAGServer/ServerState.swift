@@ -13,6 +13,8 @@ final class ServerState: Sendable {
     let answerer: Answerer
     let queue: GenerationQueue
     let metrics: ServerMetrics
+    /// `GET /openapi.json`: the API's description with this server's templates and limits.
+    let apiDescription: OpenAPIDocument
     let started = Date()
 
     init(configuration: ServerConfiguration, service: RAGService) throws {
@@ -23,6 +25,9 @@ final class ServerState: Sendable {
         let metrics = ServerMetrics()
         self.metrics = metrics
         queue = GenerationQueue(capacity: configuration.queueCapacity) { metrics.queue(depth: $0) }
+        apiDescription = try OpenAPIDocument(
+            templates: answerer.templates.names, maxTokens: min(configuration.maxAnswerTokens, answerer.generator.contextLength / 2),
+            embedder: embedder.name, dimensions: embedder.dimensions)
     }
 
     var store: Store { service.store }
@@ -78,13 +83,14 @@ final class ServerState: Sendable {
         var template: String?
         var topK: Int?
         var maxTokens: Int?
-        var temperature: Float?
+        /// Doubles, as JSON has them: a tiny value (1e-300) is a temperature too, though no Float holds it.
+        var temperature: Double?
         var seed: UInt64?
         var mode: String?
         var abstainBelow: Double?
         /// Self-consistency: sample this many answers (at `vote_temperature`) and return the most frequent.
         var votes: Int?
-        var voteTemperature: Float?
+        var voteTemperature: Double?
     }
 
     /// The options of one request: the server's defaults, overridden by what the request says
@@ -108,18 +114,15 @@ final class ServerState: Sendable {
         options.mode = try await mode(parameters.mode)
         if let topK = parameters.topK { options.topK = topK }
         if let maxTokens = parameters.maxTokens { options.answerTokens = maxTokens }
-        if let temperature = parameters.temperature { options.sampling.temperature = temperature }
+        if let temperature = parameters.temperature { options.sampling.temperature = Float(temperature) }
         if let seed = parameters.seed { options.sampling.seed = seed }
         if let abstainBelow = parameters.abstainBelow { options.abstainBelow = abstainBelow }
         if let votes = parameters.votes { options.votes = votes }
-        if let voteTemperature = parameters.voteTemperature { options.voteTemperature = voteTemperature }
-        // Voting generates `votes` answers: the whole request may hold the generator for at
-        // most four answers of the longest length.
-        let budget = 4 * maxAnswerTokens
-        guard options.votes * options.answerTokens <= budget else {
-            throw APIError.badRequest(
-                "votes × max_tokens is \(options.votes) × \(options.answerTokens) = \(options.votes * options.answerTokens) tokens; this server generates at most \(budget) for one request: fewer votes or a smaller max_tokens",
-                code: "generation_budget_exceeded")
+        if let voteTemperature = parameters.voteTemperature { options.voteTemperature = Float(voteTemperature) }
+        // Voting generates `votes` answers: together they hold the generator for at most four
+        // answers of the longest length, so each sample is that budget divided by `votes` long.
+        if options.votes > 1 {
+            options.answerTokens = min(options.answerTokens, max(1, 4 * maxAnswerTokens / options.votes))
         }
         return options
     }

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import RAG
 @testable import RAGServer
 import RAGCore
 import RAGTesting
@@ -150,6 +151,10 @@ import Testing
             #expect(chat.status == 400 && chat.errorCode == "max_tokens_out_of_range")
             #expect(try await s.post("/v1/ask", ["question": "Describe Harbor.", "max_tokens": 64, "ignore_eos": true]).status == 200)
         }
+        // Voting's samples share four longest answers: 15 votes of 64 tokens become 15 of 17.
+        #expect(try await fixture.state.askOptions(.init(maxTokens: 64, votes: 15)).answerTokens == 4 * 64 / 15)
+        #expect(try await fixture.state.askOptions(.init(maxTokens: 64, votes: 4)).answerTokens == 64)
+        #expect(try await fixture.state.askOptions(.init(maxTokens: 64)).answerTokens == 64)
     }
 }
 

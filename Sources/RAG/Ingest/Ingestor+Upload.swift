@@ -84,7 +84,13 @@ extension Ingestor {
             }
             var local = file
             local.path = copy
-            documents = try loader.load(local)
+            do {
+                documents = try loader.load(local)
+            } catch var error as RAGError {
+                // The reason names the upload, not the private copy.
+                error.message = error.message.replacingOccurrences(of: copy, with: name)
+                throw error
+            }
             for i in documents.indices {
                 documents[i].path = path
                 documents[i].warnings = documents[i].warnings.map { $0.replacingOccurrences(of: copy, with: name) }

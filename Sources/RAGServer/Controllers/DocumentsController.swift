@@ -113,7 +113,13 @@ struct DocumentsController: Controller {
         var uploaded: [Uploaded] = []
         for file in files {
             uploaded.append(try await state.blocking {
-                let (report, path) = try service.ingest(upload: file.name, bytes: file.bytes)
+                let (report, path): (IngestReport, String)
+                do {
+                    (report, path) = try service.ingest(upload: file.name, bytes: file.bytes)
+                } catch let error as RAGError where error.code == .corruptFile {
+                    // A file that is not what its name says (a damaged PDF): the client's to fix.
+                    throw APIError(.unprocessableContent, error.message, code: "unreadable_file")
+                }
                 let status = report.unchanged > 0 ? "unchanged" : report.updated > 0 ? "updated" : "added"
                 let documents = try store.documents(under: path).map(Document.init)
                 return Uploaded(name: file.name, path: path, status: status, chunks: documents.reduce(0) { $0 + $1.chunks }, documents: documents)

@@ -39,7 +39,7 @@ struct OpenAIController: Controller {
         var stream: Bool?, streamOptions: StreamOptions?
         /// `max_completion_tokens` is the newer name of `max_tokens`; either limits the answer.
         var maxTokens: Int?, maxCompletionTokens: Int?
-        var temperature: Float?, seed: UInt64?
+        var temperature: Double?, seed: UInt64?
         /// Choices: only 1 is served.
         var n: Int?
     }
@@ -58,6 +58,9 @@ struct OpenAIController: Controller {
         let template = try template(forModel: body.model)
         guard !body.messages.isEmpty else { throw APIError.badRequest("`messages` is empty", code: "empty_messages") }
         try ServerState.check(body.n, "n", in: 1...1)
+        // Both names are checked, whichever is used.
+        try ServerState.check(body.maxTokens, "max_tokens", in: 1...state.maxAnswerTokens)
+        try ServerState.check(body.maxCompletionTokens, "max_completion_tokens", in: 1...state.maxAnswerTokens)
         guard let last = body.messages.last(where: { $0.role == "user" }), let content = last.content else {
             throw APIError.badRequest("`messages` holds no user message to answer", code: "no_user_message")
         }

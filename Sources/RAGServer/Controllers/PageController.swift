@@ -4,17 +4,24 @@ internal import Hummingbird
 internal import NIOCore
 internal import RAGCore
 
-/// `GET /`: the web page (`WebPage`, its style sheet inlined) and its script. They need no API
-/// key (the page asks for one when the API answers 401) and may only load from this origin
-/// (CSP; the inline style sheet is allowed by its hash).
+/// `GET /`: the web page (`WebPage`, its style sheet inlined) and its script, and
+/// `GET /openapi.json`, the API's description. They need no API key (the page asks for one when
+/// the API answers 401) and may only load from this origin (CSP; the inline style sheet is
+/// allowed by its hash).
 struct PageController: Controller {
+    let state: ServerState
+
     /// Paths served without the API key.
-    static let publicPaths: Set<String> = ["/", "/assets/app.js"]
+    static let publicPaths: Set<String> = ["/", "/assets/app.js", "/openapi.json"]
 
     var endpoints: [Endpoint] {
-        [
+        let description = state.apiDescription.json
+        return [
             .get("/") { _, _ in Self.file(WebPage.document, type: "text/html; charset=utf-8") },
             .get("/assets/app.js") { _, _ in Self.file(WebPage.script, type: "text/javascript; charset=utf-8") },
+            .get("/openapi.json") { _, _ in
+                Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-cache"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: description)))
+            },
         ]
     }
 
