@@ -8,7 +8,7 @@ DB ?= indexes/default.sqlite
 RAG := .build/release/rag
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup build debug test fuzz run serve bench bench-ingest bench-embed bench-index bench-search bench-llm bench-ask bench-serve eval models clean
+.PHONY: setup build debug test fuzz run serve bench bench-ingest bench-embed bench-index bench-search bench-llm bench-ask bench-serve bench-load eval models clean
 
 ## setup: install the system libraries (idempotent: nothing to do when present)
 setup:
@@ -62,7 +62,7 @@ serve: build models
 ## bench: every benchmark (release build, references measured in the same run), then one table
 bench: build models
 	@table=$$(mktemp); export BENCH_TABLE=$$table; \
-	$(MAKE) --no-print-directory bench-ingest bench-embed bench-index bench-search bench-llm bench-ask bench-serve && \
+	$(MAKE) --no-print-directory bench-ingest bench-embed bench-index bench-search bench-llm bench-ask bench-serve bench-load && \
 	python3 scripts/benchtable.py $$table; status=$$?; rm -f $$table; exit $$status
 
 ## bench-embed: embedding throughput and query latency against onnxruntime (same run)
@@ -90,6 +90,12 @@ bench-ask: build models
 bench-serve: build models
 	$(RAG) ingest corpus --db $(DB) > /dev/null
 	scripts/bench-serve.sh $(DB)
+
+## bench-load: 50 concurrent clients (search, ask, hang-ups, silent readers, uploads, deletes) for LOAD_SECONDS (60):
+## per-route requests/s and p50/p99, 503s, errors; /healthz p99 and RSS against their targets
+bench-load: build models
+	$(RAG) ingest corpus --db $(DB) > /dev/null
+	scripts/bench-load.sh $(DB)
 
 ## bench-ingest: ingest throughput on the demo corpus and on SciFact (../shared/data)
 bench-ingest: build models

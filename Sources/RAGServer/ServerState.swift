@@ -2,6 +2,7 @@ internal import Foundation
 internal import RAG
 internal import RAGCore
 internal import RAGStorage
+internal import Synchronization
 
 /// What every controller shares: the service and the stages it loaded (the embedder and the
 /// answerer, before the server listens), the generation queue, the metrics, and the checks a
@@ -30,7 +31,48 @@ final class ServerState: Sendable {
             embedder: embedder.name, dimensions: embedder.dimensions)
     }
 
+    /// What `/healthz` says of the index, kept so that a health check does no index work on
+    /// its request (under load it waited a second and more behind searches and uploads for the
+    /// blocking threads): at most a second old, refreshed off the request path, and read again
+    /// by this server's own writes.
+    private let indexStats = Mutex<(stats: StoreStats, taken: ContinuousClock.Instant, refreshing: Bool)?>(nil)
+
     var store: Store { service.store }
+
+    /// The index's counts as of at most about a second ago (another process may be writing).
+    func recentStats() async throws -> StoreStats {
+        let now = ContinuousClock.now
+        let cached: StoreStats? = indexStats.withLock { state in
+            guard let current = state else { return nil }
+            if !current.refreshing, current.taken.duration(to: now) > .seconds(1) {
+                state?.refreshing = true
+                let store = self.store
+                Task {
+                    let fresh = try? await self.blocking { try store.stats() }
+                    self.indexStats.withLock { state in
+                        if let fresh { state = (fresh, .now, false) } else { state?.refreshing = false }
+                    }
+                }
+            }
+            return current.stats
+        }
+        if let cached { return cached }
+        let store = self.store
+        let stats = try await blocking { try store.stats() }
+        indexStats.withLock { $0 = (stats, .now, false) }
+        return stats
+    }
+
+    /// This server changed the index: the counts are read again here, on the writer's time,
+    /// not on a health check's.
+    func indexChanged() async {
+        let store = self.store
+        guard let stats = try? await blocking({ try store.stats() }) else {
+            indexStats.withLock { $0 = nil }
+            return
+        }
+        indexStats.withLock { $0 = (stats, .now, false) }
+    }
     /// The most tokens a request may ask for: the configuration's limit, within half the context.
     var maxAnswerTokens: Int { min(configuration.maxAnswerTokens, answerer.generator.contextLength / 2) }
     var modelName: String { answerer.generator.modelName }

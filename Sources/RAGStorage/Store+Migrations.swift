@@ -25,6 +25,10 @@ extension Store {
             // FTS5's index read as rows (term, chunk, column, offset): what `BM25Index` is built from.
             try db.execute(sql: "CREATE VIRTUAL TABLE chunk_fts_instance USING fts5vocab(chunk_fts, instance)")
         }
+        migrator.registerMigration("v6-churn-mark") { db in
+            // Chunks deleted before the last compaction (`Store+Compaction.swift`).
+            try db.execute(sql: "ALTER TABLE index_state ADD COLUMN churn_mark INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 

@@ -45,7 +45,7 @@ func addDocument(_ store: Store, path: String, chunks: [String], heading: String
         // Reopening applies nothing twice.
         try store.close()
         let again = try Store(path: folder.path("sub/dir/index.sqlite"))
-        #expect(try again.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM grdb_migrations") } == 5)
+        #expect(try again.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM grdb_migrations") } == 6)
     }
 
     @Test func theRevisionGrowsWithEveryChangeAndOnlyThen() throws {

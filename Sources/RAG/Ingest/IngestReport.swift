@@ -19,6 +19,9 @@ public struct IngestReport: Sendable, Codable, Equatable {
     public var chunks = 0
     public var files = 0
     public var seconds = 0.0
+    /// Whether the run's deletions (with earlier ones) reached a quarter of the index, which was
+    /// then compacted (`Store.compactIfChurned`).
+    public var compacted = false
     /// Seconds spent in each stage.
     public var stages = Stages()
 

@@ -99,6 +99,14 @@ public struct Ingestor: Sendable {
                 report.removed += removed
             }
         }
+        if report.removed + report.updated > 0 {
+            // The documents are in; a compaction that cannot run now is tried after the next deletion.
+            do {
+                report.compacted = try store.compactIfChurned()
+            } catch {
+                report.warnings.append("the index was not compacted this time: \(error)")
+            }
+        }
         report.seconds = Date().timeIntervalSince(started)
         progress?(IngestProgress(
             filesDone: files.count, filesTotal: files.count,

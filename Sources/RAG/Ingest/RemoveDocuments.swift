@@ -22,6 +22,8 @@ public struct RemoveDocuments: Sendable {
             for document in documents { try tx.deleteDocument(id: document.id) }
             for source in partial { try tx.invalidateSource(id: source.id) }
         }
+        // The documents are gone; a compaction that cannot run now is tried after the next deletion.
+        _ = try? store.compactIfChurned()
         return documents.count
     }
 
@@ -31,7 +33,7 @@ public struct RemoveDocuments: Sendable {
     public func remove(id: DocumentID) throws -> DocumentRecord? {
         // Read and written in one transaction: another writer cannot slip between the look
         // and the delete.
-        try store.transaction { tx in
+        let removed: DocumentRecord? = try store.transaction { tx in
             guard let document = try tx.document(id: id) else { return nil }
             let file = try tx.source(path: document.path)
             let onlyDocumentOfItsFile = try file.map { try tx.documentCount(sourceID: $0.id) == 1 } ?? false
@@ -44,5 +46,7 @@ public struct RemoveDocuments: Sendable {
             }
             return document
         }
+        if removed != nil { _ = try? store.compactIfChurned() }
+        return removed
     }
 }

@@ -60,6 +60,7 @@ struct DocumentsController: Controller {
             }
             return document
         }
+        await state.indexChanged()
         return Deleted(deleted: Document(removed))
     }
 
@@ -125,6 +126,7 @@ struct DocumentsController: Controller {
                 return Uploaded(name: file.name, path: path, status: status, chunks: documents.reduce(0) { $0 + $1.chunks }, documents: documents)
             })
         }
+        await state.indexChanged()
         return EditedResponse(status: uploaded.contains { $0.status != "unchanged" } ? .created : .ok, response: Uploads(files: uploaded))
     }
 

@@ -17,8 +17,7 @@ struct HealthController: Controller {
     }
 
     @Sendable func health(_ request: Request, context: APIRequestContext) async throws -> Health {
-        let store = state.store
-        let stats = try await state.blocking { try store.stats() }
+        let stats = try await state.recentStats()
         return Health(
             status: "ok", documents: stats.documents, chunks: stats.chunks, model: state.modelName, embedder: state.embedder.name,
             queueDepth: state.queue.depth, uptimeSeconds: Int(Date().timeIntervalSince(state.started)))

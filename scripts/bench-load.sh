@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# make bench-load: 50 concurrent clients for LOAD_SECONDS (60) against one `rag serve` (the small
+# model) over a copy of the demo corpus's index — searches, answers (JSON, streamed, hung up,
+# never read), chat completions, uploads and deletes, document lists, /healthz. Prints per route
+# requests/s, p50/p99, 503s, errors; the server's RSS; whether the targets are met (exit 1 if not).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DB="${1:-indexes/default.sqlite}"
+. scripts/start-server.sh  # CACHE, VENV, RAG, MODEL, start_server
+if ! "$VENV/bin/python" -c "import httpx" 2>/dev/null; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "openai>=1.40,<3"
+fi
+work=$(mktemp -d)
+server=""
+cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+cp "$DB" "$work/index.sqlite"
+start_server "$work/serve.log" --db "$work/index.sqlite" --model "$MODEL" --max-tokens 24
+echo "bench-load: 50 clients for ${LOAD_SECONDS:-60} s against rag serve on port $port ($(nproc) cores)"
+status=0
+"$VENV/bin/python" scripts/bench_load.py "$port" "$server" || status=$?
+if ! kill -0 "$server" 2>/dev/null; then echo "bench-load: the server died"; tail -20 "$work/serve.log"; exit 1; fi
+exit $status
