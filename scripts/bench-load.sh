@@ -7,14 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DB="${1:-indexes/default.sqlite}"
 . scripts/start-server.sh  # CACHE, VENV, RAG, MODEL, start_server
-if ! "$VENV/bin/python" -c "import httpx" 2>/dev/null; then
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check "openai>=1.40,<3"
-fi
-work=$(mktemp -d)
-server=""
-cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
+with_client_venv
+with_workdir
 cp "$DB" "$work/index.sqlite"
 start_server "$work/serve.log" --db "$work/index.sqlite" --model "$MODEL" --max-tokens 24
 echo "bench-load: 50 clients for ${LOAD_SECONDS:-60} s against rag serve on port $port ($(nproc) cores)"

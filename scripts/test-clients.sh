@@ -6,16 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/start-server.sh  # CACHE, VENV, RAG, MODEL, start_server
 
-if ! "$VENV/bin/python" -c "import openai" 2>/dev/null; then
-  echo "client tests: installing the openai package into $VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check "openai>=1.40,<3"
-fi
-
-work=$(mktemp -d)
-server=""
-cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
+with_client_venv
+with_workdir
 
 "$RAG" ingest corpus --db "$work/index.sqlite" > /dev/null
 start_server "$work/serve.log" --db "$work/index.sqlite" --model "$MODEL" --context 1024 --max-tokens 24 --api-key test-key
