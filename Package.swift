@@ -38,7 +38,7 @@ let package = Package(
         ),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         // The hot math: SIMD vector kernels and OpenBLAS wrappers.
-        .target(name: "RAGKernels", dependencies: ["COpenBLAS", "RAGKernelsAVX512", "CQuantDot", "CAttention", "CPrefetch"], swiftSettings: kernelSettings),
+        .target(name: "RAGKernels", dependencies: ["RAGCore", "COpenBLAS", "RAGKernelsAVX512", "CQuantDot", "CAttention", "CPrefetch"], swiftSettings: kernelSettings),
         // The quantized dot kernels' inner loops: C with intrinsics, AVX2 and AVX-512 VNNI builds
         // chosen at run time (per-function target attributes; Swift emits neither instruction).
         .target(name: "CQuantDot", cSettings: [.unsafeFlags(["-O3"])]),

@@ -11,6 +11,7 @@ public enum ThreadStream {
         let flag = CancelFlag()
         continuation.onTermination = { _ in flag.set() }
         let thread = Thread {
+            ThreadPriority.applyBackground()
             do {
                 try body({ continuation.yield($0) }, { flag.isSet })
                 continuation.finish()

@@ -1,4 +1,5 @@
 internal import CPrefetch
+internal import RAGCore
 #if canImport(Glibc)
 internal import Glibc
 #endif
@@ -41,6 +42,7 @@ public final class WorkerPool: @unchecked Sendable {
             var thread = pthread_t()
             let status = pthread_create(&thread, nil, { raw in
                 let context = Unmanaged<WorkerContext>.fromOpaque(raw!).takeRetainedValue()
+                ThreadPriority.applyBackground()
                 context.pool.work(index: context.index)
                 return nil
             }, context)

@@ -59,6 +59,9 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let db = store.db, host = host, keyed = apiKey != nil
+        // Generations yield the cores to short requests when both are busy (set before the
+        // model's worker threads start).
+        ThreadPriority.background = 5
         do {
             let service = try makeService(db: store.db, .createIfMissing, embedder: embedderOptions, generator: generatorOptions, fusion: fusion) {
                 $0.contextLength = context
