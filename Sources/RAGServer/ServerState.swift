@@ -27,7 +27,7 @@ final class ServerState: Sendable {
         self.metrics = metrics
         queue = GenerationQueue(capacity: configuration.queueCapacity) { metrics.queue(depth: $0) }
         apiDescription = try OpenAPIDocument(
-            templates: answerer.templates.names, maxTokens: min(configuration.maxAnswerTokens, answerer.generator.contextLength / 2),
+            templates: answerer.templates.names, maxTokens: Self.maxAnswerTokens(configuration, contextLength: answerer.generator.contextLength),
             embedder: embedder.name, dimensions: embedder.dimensions)
     }
 
@@ -73,8 +73,13 @@ final class ServerState: Sendable {
         }
         indexStats.withLock { $0 = (stats, .now, false) }
     }
+
     /// The most tokens a request may ask for: the configuration's limit, within half the context.
-    var maxAnswerTokens: Int { min(configuration.maxAnswerTokens, answerer.generator.contextLength / 2) }
+    var maxAnswerTokens: Int { Self.maxAnswerTokens(configuration, contextLength: answerer.generator.contextLength) }
+
+    static func maxAnswerTokens(_ configuration: ServerConfiguration, contextLength: Int) -> Int {
+        min(configuration.maxAnswerTokens, contextLength / 2)
+    }
     var modelName: String { answerer.generator.modelName }
 
     /// Runs blocking work (SQLite, the encoder) on a global queue, off the concurrency pool.
