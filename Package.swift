@@ -105,12 +105,12 @@ let package = Package(
             swiftSettings: kernelSettings
         ),
         .testTarget(name: "RAGLLMTests", dependencies: ["RAGLLM", "RAGCore", "RAGKernels", "RAGTesting"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
-        .testTarget(name: "RAGIndexTests", dependencies: ["RAGIndex"], swiftSettings: swiftSettings),
+        .testTarget(name: "RAGIndexTests", dependencies: ["RAGIndex", "RAGTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "RAGCoreTests", dependencies: ["RAGCore"], swiftSettings: swiftSettings),
         .testTarget(name: "RAGTextTests", dependencies: ["RAGText"], swiftSettings: swiftSettings),
         .testTarget(
             name: "RAGStorageTests",
-            dependencies: ["RAGStorage", "RAGIndex", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["RAGStorage", "RAGIndex", "RAGTesting", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

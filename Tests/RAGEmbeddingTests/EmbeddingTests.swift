@@ -43,7 +43,7 @@ func cosine(_ a: [Float], _ b: [Float]) -> Double {
     return dot / (na.squareRoot() * nb.squareRoot())
 }
 
-@Suite(.enabled(if: ModelFiles.haveEmbedder, "needs the embedding model (make models)")) struct TokenizerTests {
+@Suite(.onTestThreads, .enabled(if: ModelFiles.haveEmbedder, "needs the embedding model (make models)")) struct TokenizerTests {
     @Test func referenceIdsExactly() throws {
         let tokenizer = try Model.load().tokenizer
         for sentence in Reference.shared.sentences {
@@ -66,7 +66,7 @@ func cosine(_ a: [Float], _ b: [Float]) -> Double {
     }
 }
 
-@Suite struct EncoderTests {
+@Suite(.onTestThreads, .onTestThreads) struct EncoderTests {
     @Test(.enabled(if: ModelFiles.haveEmbedder, "needs the embedding model (make models)")) func referenceVectorsWithinTolerance() throws {
         let embedder = try Model.load()
         let sentences = Reference.shared.sentences
@@ -150,7 +150,7 @@ func cosine(_ a: [Float], _ b: [Float]) -> Double {
     }
 }
 
-@Suite struct SafeTensorsTests {
+@Suite(.onTestThreads, .onTestThreads) struct SafeTensorsTests {
     func write(_ bytes: [UInt8]) throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("st-\(UUID().uuidString).safetensors").path
         try Data(bytes).write(to: URL(fileURLWithPath: path))

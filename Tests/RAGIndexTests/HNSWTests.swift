@@ -1,4 +1,5 @@
 import RAGIndex
+import RAGTesting
 import Testing
 
 /// Vectors near a random 6-dimensional subspace (real embeddings have a low intrinsic
@@ -27,7 +28,7 @@ func recall(_ graph: HNSWGraph, _ oracle: BruteForceIndex, queries: [[Float]], k
     return Double(hits) / Double(k * queries.count)
 }
 
-@Suite struct HNSWTests {
+@Suite(.onTestThreads, .onTestThreads) struct HNSWTests {
     @Test(arguments: VectorSpace.allCases)
     func recallAgainstTheBruteForceOracle(space: VectorSpace) {
         let data = clusteredVectors(count: 3_000, dimensions: 48, seed: 7)

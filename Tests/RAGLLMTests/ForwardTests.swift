@@ -4,7 +4,7 @@ import RAGTesting
 import Testing
 
 /// The forward pass against llama.cpp's logits and greedy continuations on the real models.
-@Suite(.serialized, .enabled(if: ModelFiles.haveGenerators, "needs the three generators (make models)")) struct ForwardTests {
+@Suite(.onTestThreads, .serialized, .enabled(if: ModelFiles.haveGenerators, "needs the three generators (make models)")) struct ForwardTests {
     static let models: [String: LanguageModel] = {
         var out: [String: LanguageModel] = [:]
         for name in Reference.all { out[name] = try! LanguageModel(path: Reference.path(name)) }

@@ -4,7 +4,7 @@ import RAGCore
 import RAGTesting
 import Testing
 
-@Suite(.enabled(if: ModelFiles.haveGenerators, "needs the three generators (make models)")) struct ChatTemplateTests {
+@Suite(.onTestThreads, .enabled(if: ModelFiles.haveGenerators, "needs the three generators (make models)")) struct ChatTemplateTests {
     /// Our ChatML, with each model's default system message read from its GGUF template, gives
     /// exactly the prompt the GGUF's Jinja template gave llama.cpp's reference.
     @Test(arguments: [Reference.smolLM2, Reference.qwen])
@@ -18,7 +18,7 @@ import Testing
     }
 }
 
-@Suite struct SamplerTests {
+@Suite(.onTestThreads, .onTestThreads) struct SamplerTests {
     let logits: [Float] = [0.5, 3, 2.9, -1, 3, 0]
 
     @Test func greedyIsTheFirstBest() {
@@ -54,7 +54,7 @@ import Testing
     }
 }
 
-@Suite struct TextAssemblerTests {
+@Suite(.onTestThreads, .onTestThreads) struct TextAssemblerTests {
     @Test func charactersSplitAcrossTokensComeOutWhole() {
         var text = TextAssembler(stop: [])
         let bytes = Array("a😀é".utf8)  // 1 + 4 + 2 bytes
@@ -74,7 +74,7 @@ import Testing
     }
 }
 
-@Suite(.serialized, .enabled(if: ModelFiles.haveSmallGenerator, "needs the small generator, SmolLM2 (make models)")) struct GeneratorTests {
+@Suite(.onTestThreads, .serialized, .enabled(if: ModelFiles.haveSmallGenerator, "needs the small generator, SmolLM2 (make models)")) struct GeneratorTests {
     static let model = try! LanguageModel(path: Reference.path(Reference.smolLM2))
 
     @Test func streamedPiecesAreWholeCharactersAndAddUpToTheText() async throws {

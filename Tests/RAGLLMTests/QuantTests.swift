@@ -1,5 +1,6 @@
 import RAGKernels
 import RAGLLM
+import RAGTesting
 import Testing
 
 /// Random block bytes with finite f16 scales at the given offsets.
@@ -53,7 +54,7 @@ func plainElement(_ type: GGMLType, _ block: [UInt8], _ e: Int) -> Float {
     }
 }
 
-@Suite struct QuantTests {
+@Suite(.onTestThreads, .onTestThreads) struct QuantTests {
     @Test(arguments: [
         (GGMLType.q8_0, [0]), (.q4_0, [0]), (.q4_1, [0, 2]), (.q5_0, [0]), (.q4_K, [0, 2]), (.q6_K, [208]),
     ])
@@ -93,7 +94,7 @@ func plainElement(_ type: GGMLType, _ block: [UInt8], _ e: Int) -> Float {
     }
 }
 
-@Suite struct QuantDotTests {
+@Suite(.onTestThreads, .onTestThreads) struct QuantDotTests {
     static func randomActivations(_ n: Int, seed: UInt64) -> [Float] {
         var state = seed
         return (0..<n).map { _ in

@@ -4,7 +4,7 @@ import RAGCore
 import RAGTesting
 import Testing
 
-@Suite struct PromptLookupTests {
+@Suite(.onTestThreads, .onTestThreads) struct PromptLookupTests {
     @Test func findsWhatFollowedTheLongestRecentMatch() throws {
         let lookup = PromptLookup(longestMatch: 3, maxDraft: 10)
         // "7 8 9" occurred before, followed by 10 11 12 13; "8 9" alone later, followed by 99.
@@ -42,7 +42,7 @@ import Testing
 /// Speculative decoding on the real models: verifying a draft in one pass must give each row
 /// exactly the logits of one token at a time, so the output is the plain decoder's, token for
 /// token.
-@Suite(.serialized, .enabled(if: ModelFiles.haveGenerators, "needs the three generators (make models)")) struct SpeculativeDecodingTests {
+@Suite(.onTestThreads, .serialized, .enabled(if: ModelFiles.haveGenerators, "needs the three generators (make models)")) struct SpeculativeDecodingTests {
     static let models: [String: LanguageModel] = {
         var out: [String: LanguageModel] = [:]
         for name in Reference.all { out[name] = try! LanguageModel(path: Reference.path(name)) }

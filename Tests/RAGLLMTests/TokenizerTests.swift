@@ -3,7 +3,7 @@ import RAGTesting
 import RAGCore
 import Testing
 
-@Suite struct PreTokenizerTests {
+@Suite(.onTestThreads, .onTestThreads) struct PreTokenizerTests {
     func words(_ pre: PreTokenizer, _ text: String) -> [String] {
         let scalars = Array(text.unicodeScalars)
         return pre.split(scalars).map { r in String(String.UnicodeScalarView(scalars[r])) }
@@ -27,7 +27,7 @@ import Testing
     }
 }
 
-@Suite(.enabled(if: ModelFiles.haveGenerators, "needs the three generators (make models)")) struct TokenizerTests {
+@Suite(.onTestThreads, .enabled(if: ModelFiles.haveGenerators, "needs the three generators (make models)")) struct TokenizerTests {
     static let tokenizers: [String: BPETokenizer] = {
         var out: [String: BPETokenizer] = [:]
         for name in Reference.all { out[name] = try! BPETokenizer(GGUFFile(path: Reference.path(name))) }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import RAGCore
+import RAGTesting
 import Testing
 @testable import RAGStorage
 
@@ -28,7 +29,7 @@ func addDocument(_ store: Store, path: String, chunks: [String], heading: String
     }
 }
 
-@Suite struct MigrationTests {
+@Suite(.onTestThreads, .onTestThreads) struct MigrationTests {
     @Test func aNewIndexHasTheSchemaAndItsState() throws {
         let folder = try TemporaryFolder()
         let store = try Store(path: folder.path("sub/dir/index.sqlite"))
@@ -105,7 +106,7 @@ func addDocument(_ store: Store, path: String, chunks: [String], heading: String
     }
 }
 
-@Suite struct SearchTests {
+@Suite(.onTestThreads, .onTestThreads) struct SearchTests {
     @Test func bm25FindsTheRightChunkFirstWithStemmingAndDiacritics() throws {
         let store = try Store()
         try addDocument(store, path: "/a.md", chunks: ["Speculative decoding drafts tokens with a small model.", "Unrelated text about gardens."])
@@ -138,7 +139,7 @@ func addDocument(_ store: Store, path: String, chunks: [String], heading: String
     }
 }
 
-@Suite struct ConcurrencyTests {
+@Suite(.onTestThreads, .onTestThreads) struct ConcurrencyTests {
     @Test func aSecondWriterWaitsThenFailsClearly() async throws {
         let folder = try TemporaryFolder()
         let path = folder.path("index.sqlite")

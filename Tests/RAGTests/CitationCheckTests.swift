@@ -1,8 +1,9 @@
 import Foundation
 @testable import RAG
+import RAGTesting
 import Testing
 
-@Suite struct CitationCheckTests {
+@Suite(.onTestThreads, .onTestThreads) struct CitationCheckTests {
     let sources = [
         "Harbor stores its HNSW vector index inside a SQLite file named harbor.db, next to the chunks.",
         "Lantern is a caching proxy that listens on port 7070 and keeps entries for an hour.",

@@ -4,7 +4,7 @@ import RAGStorage
 import RAGTesting
 import Testing
 
-@Suite(.serialized, .enabled(if: ModelFiles.haveEmbedder, "needs the embedding model (make models)")) struct CrashTests {
+@Suite(.onTestThreads, .serialized, .enabled(if: ModelFiles.haveEmbedder, "needs the embedding model (make models)")) struct CrashTests {
     /// `kill -9` in the middle of an ingest of thousands of documents, at several moments: each
     /// time the index opens, every document is whole or absent, and the next run finishes the job.
     @Test func killedIngestLeavesEveryDocumentWholeOrAbsent() throws {

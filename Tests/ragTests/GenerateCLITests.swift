@@ -3,7 +3,7 @@ import RAGTesting
 import Testing
 
 /// `rag tokenize` and `rag generate` on the small model that `make models` fetches.
-@Suite(.enabled(if: ModelFiles.haveSmallGenerator, "needs the small generator, SmolLM2 (make models)")) struct GenerateCLITests {
+@Suite(.onTestThreads, .enabled(if: ModelFiles.haveSmallGenerator, "needs the small generator, SmolLM2 (make models)")) struct GenerateCLITests {
     static let model: String = {
         let environment = ProcessInfo.processInfo.environment
         let cache = environment["RAG_MODELS_DIR"] ?? ((environment["XDG_CACHE_HOME"] ?? (NSHomeDirectory() + "/.cache")) + "/rag/models")
@@ -68,7 +68,7 @@ import Testing
 }
 
 /// `--model` names and `rag model list`.
-@Suite(.enabled(if: ModelFiles.haveSmallGenerator, "needs the small generator, SmolLM2 (make models)")) struct ModelNameCLITests {
+@Suite(.onTestThreads, .enabled(if: ModelFiles.haveSmallGenerator, "needs the small generator, SmolLM2 (make models)")) struct ModelNameCLITests {
     @Test func namesMeanTheCacheFilesAndTheListSaysWhatIsThere() throws {
         let dir = try TempDir()
         let byName = try RagBinary.run(["generate", "--model", "small", "--max-tokens", "4", "--json", "Hello"], in: dir.url)
@@ -89,7 +89,7 @@ import Testing
 }
 
 /// `rag ask` end to end: ingest a folder, ask, read the JSON.
-@Suite(.enabled(if: ModelFiles.haveEmbedderAndSmallGenerator, "needs the embedding model and the small generator (make models)")) struct AskCLITests {
+@Suite(.onTestThreads, .enabled(if: ModelFiles.haveEmbedderAndSmallGenerator, "needs the embedding model and the small generator (make models)")) struct AskCLITests {
     @Test func askAnswersWithCitationsAndAbstainsOffTopic() throws {
         let dir = try TempDir()
         try dir.write("docs/harbor.md", "# Harbor\n\nHarbor stores its HNSW vector index inside a SQLite file named harbor.db. The default ef_search is 64.\n")
