@@ -131,8 +131,23 @@ extension Store {
             if try writer.read({ try migrator.hasBeenSuperseded($0) }) {
                 throw RAGError(.unsupported, "\(path ?? "index"): written by a newer rag (unknown migrations); upgrade rag. The file was left untouched")
             }
-            if try writer.read({ try migrator.hasCompletedMigrations($0) }) { return }
-            try migrator.migrate(writer)
+            // Two processes creating one index at the same moment (two `rag ingest`s): each
+            // migration is a transaction of its own, but the migrator reads which ones were
+            // applied before it writes, so the other process may apply one in between, and this
+            // one's then fails ("table … already exists"). While the other makes progress, read
+            // them again and go on from there.
+            var applied = try writer.read { try migrator.appliedIdentifiers($0) }
+            while true {
+                if try writer.read({ try migrator.hasCompletedMigrations($0) }) { return }
+                do {
+                    try migrator.migrate(writer)
+                    return
+                } catch {
+                    let now = try writer.read { try migrator.appliedIdentifiers($0) }
+                    guard now.count > applied.count else { throw error }
+                    applied = now
+                }
+            }
         } catch {
             throw Self.mapError(error, path: path, doing: "prepare the index")
         }

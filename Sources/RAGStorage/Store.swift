@@ -66,10 +66,19 @@ public struct Store: Sendable {
             try db.execute(sql: "PRAGMA page_size = 8192")
         }
         let pool: DatabasePool
-        do {
-            pool = try DatabasePool(path: path, configuration: configuration)
-        } catch {
-            throw Self.mapError(error, path: path, doing: "open the index")
+        let deadline = Date().addingTimeInterval(busyTimeout)
+        while true {
+            do {
+                pool = try DatabasePool(path: path, configuration: configuration)
+                break
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && Date() < deadline {
+                // Turning a new file to WAL needs it alone for a moment, and SQLite answers a
+                // second process opening it in that moment with SQLITE_BUSY at once (no busy
+                // handler for that pragma): try again until the busy timeout.
+                Thread.sleep(forTimeInterval: 0.02)
+            } catch {
+                throw Self.mapError(error, path: path, doing: "open the index")
+            }
         }
         self.path = path
         self.writer = pool

@@ -66,7 +66,7 @@ func cosine(_ a: [Float], _ b: [Float]) -> Double {
     }
 }
 
-@Suite(.onTestThreads, .onTestThreads) struct EncoderTests {
+@Suite(.onTestThreads) struct EncoderTests {
     @Test(.enabled(if: ModelFiles.haveEmbedder, "needs the embedding model (make models)")) func referenceVectorsWithinTolerance() throws {
         let embedder = try Model.load()
         let sentences = Reference.shared.sentences
@@ -150,7 +150,7 @@ func cosine(_ a: [Float], _ b: [Float]) -> Double {
     }
 }
 
-@Suite(.onTestThreads, .onTestThreads) struct SafeTensorsTests {
+@Suite(.onTestThreads) struct SafeTensorsTests {
     func write(_ bytes: [UInt8]) throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("st-\(UUID().uuidString).safetensors").path
         try Data(bytes).write(to: URL(fileURLWithPath: path))

@@ -4,7 +4,7 @@ import RAGKernelsAVX512
 import RAGTesting
 import Testing
 
-@Suite(.onTestThreads, .onTestThreads) struct KernelTests {
+@Suite(.onTestThreads) struct KernelTests {
     @Test func expAndErfMatchLibm() {
         var worstExp: Float = 0, worstErf: Float = 0
         var x: Float = -20
@@ -119,7 +119,7 @@ import Testing
     }
 }
 
-@Suite(.onTestThreads, .onTestThreads) struct Int8MatmulTests {
+@Suite(.onTestThreads) struct Int8MatmulTests {
     /// The kernels against the same arithmetic in plain integers: quantize each row, sum the
     /// products exactly, scale. Shapes cover the 4-row blocks, the leftover rows, the column
     /// split of a few rows and blocks of 64 outputs with a remainder.

@@ -28,7 +28,7 @@ func recall(_ graph: HNSWGraph, _ oracle: BruteForceIndex, queries: [[Float]], k
     return Double(hits) / Double(k * queries.count)
 }
 
-@Suite(.onTestThreads, .onTestThreads) struct HNSWTests {
+@Suite(.onTestThreads) struct HNSWTests {
     @Test(arguments: VectorSpace.allCases)
     func recallAgainstTheBruteForceOracle(space: VectorSpace) {
         let data = clusteredVectors(count: 3_000, dimensions: 48, seed: 7)

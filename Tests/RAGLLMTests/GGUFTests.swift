@@ -83,7 +83,7 @@ func expectError(_ bytes: [UInt8], _ fragments: [String], sourceLocation: Source
     }
 }
 
-@Suite(.onTestThreads, .onTestThreads) struct GGUFTests {
+@Suite(.onTestThreads) struct GGUFTests {
     static let q8Block = [UInt8](repeating: 1, count: 34)
 
     @Test func everyMetadataTypeAndTensorInfosAreRead() throws {

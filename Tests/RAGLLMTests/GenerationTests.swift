@@ -18,7 +18,7 @@ import Testing
     }
 }
 
-@Suite(.onTestThreads, .onTestThreads) struct SamplerTests {
+@Suite(.onTestThreads) struct SamplerTests {
     let logits: [Float] = [0.5, 3, 2.9, -1, 3, 0]
 
     @Test func greedyIsTheFirstBest() {
@@ -54,7 +54,7 @@ import Testing
     }
 }
 
-@Suite(.onTestThreads, .onTestThreads) struct TextAssemblerTests {
+@Suite(.onTestThreads) struct TextAssemblerTests {
     @Test func charactersSplitAcrossTokensComeOutWhole() {
         var text = TextAssembler(stop: [])
         let bytes = Array("a😀é".utf8)  // 1 + 4 + 2 bytes

@@ -5,7 +5,7 @@ import Testing
 /// The decode-attention kernels against plain loops over the same f16 cache: every row count
 /// a head can bring (1…8), both head sizes of the models (64, 128), position counts that are
 /// and are not multiples of eight, and a cache row wider than one head (the kernels stride).
-@Suite(.onTestThreads, .onTestThreads) struct HalfAttentionTests {
+@Suite(.onTestThreads) struct HalfAttentionTests {
     /// A deterministic pseudo-random value in [−1, 1).
     static func value(_ i: Int) -> Float {
         var x = UInt64(i) &* 0x9E37_79B9_7F4A_7C15

@@ -54,7 +54,7 @@ func plainElement(_ type: GGMLType, _ block: [UInt8], _ e: Int) -> Float {
     }
 }
 
-@Suite(.onTestThreads, .onTestThreads) struct QuantTests {
+@Suite(.onTestThreads) struct QuantTests {
     @Test(arguments: [
         (GGMLType.q8_0, [0]), (.q4_0, [0]), (.q4_1, [0, 2]), (.q5_0, [0]), (.q4_K, [0, 2]), (.q6_K, [208]),
     ])
@@ -94,7 +94,7 @@ func plainElement(_ type: GGMLType, _ block: [UInt8], _ e: Int) -> Float {
     }
 }
 
-@Suite(.onTestThreads, .onTestThreads) struct QuantDotTests {
+@Suite(.onTestThreads) struct QuantDotTests {
     static func randomActivations(_ n: Int, seed: UInt64) -> [Float] {
         var state = seed
         return (0..<n).map { _ in

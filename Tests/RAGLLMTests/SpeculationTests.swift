@@ -4,7 +4,7 @@ import RAGCore
 import RAGTesting
 import Testing
 
-@Suite(.onTestThreads, .onTestThreads) struct PromptLookupTests {
+@Suite(.onTestThreads) struct PromptLookupTests {
     @Test func findsWhatFollowedTheLongestRecentMatch() throws {
         let lookup = PromptLookup(longestMatch: 3, maxDraft: 10)
         // "7 8 9" occurred before, followed by 10 11 12 13; "8 9" alone later, followed by 99.

@@ -3,7 +3,7 @@ import RAGTesting
 import RAGCore
 import Testing
 
-@Suite(.onTestThreads, .onTestThreads) struct PreTokenizerTests {
+@Suite(.onTestThreads) struct PreTokenizerTests {
     func words(_ pre: PreTokenizer, _ text: String) -> [String] {
         let scalars = Array(text.unicodeScalars)
         return pre.split(scalars).map { r in String(String.UnicodeScalarView(scalars[r])) }

@@ -7,7 +7,7 @@ import Testing
 
 /// The in-memory BM25 index against FTS5's own bm25() on the same real SQLite file: the same
 /// chunks, the same scores.
-@Suite(.onTestThreads, .onTestThreads) struct BM25IndexTests {
+@Suite(.onTestThreads) struct BM25IndexTests {
     /// A corpus with what trips a reimplementation: repeated words, words sharing a stem,
     /// diacritics, headings (a second column), chunks of very different lengths, a chunk with
     /// no token at all, and words in nearly every chunk (IDF at its floor).
@@ -105,7 +105,7 @@ import Testing
 }
 
 /// The index on its own: occurrences in any order, ties, limits.
-@Suite(.onTestThreads, .onTestThreads) struct BM25IndexBuilderTests {
+@Suite(.onTestThreads) struct BM25IndexBuilderTests {
     @Test func occurrencesInAnyOrderGiveTheSameIndex() {
         var ordered = BM25Index.Builder(documentCount: 4), shuffled = BM25Index.Builder(documentCount: 4)
         let occurrences: [(String, Int64)] = [("a", 10), ("a", 10), ("a", 11), ("b", 11), ("b", 12), ("c", 12), ("a", 12)]

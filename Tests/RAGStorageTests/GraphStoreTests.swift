@@ -40,7 +40,7 @@ func pageBlobs(_ store: Store) throws -> [Data] {
     try store.read { try Data.fetchAll($0, sql: "SELECT data FROM hnsw_page ORDER BY page") }
 }
 
-@Suite(.onTestThreads, .onTestThreads) struct GraphStoreTests {
+@Suite(.onTestThreads) struct GraphStoreTests {
     @Test func theGraphIsWrittenWithTheChunksAndReopenedWithoutARebuild() throws {
         let folder = try TemporaryFolder()
         let path = folder.path("index.sqlite")

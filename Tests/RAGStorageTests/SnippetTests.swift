@@ -2,7 +2,7 @@ import RAGTesting
 import Testing
 @testable import RAGStorage
 
-@Suite(.onTestThreads, .onTestThreads) struct SnippetTests {
+@Suite(.onTestThreads) struct SnippetTests {
     @Test func marksTheQueryWordsInAWindowAroundThem() {
         let text = (1...40).map { "w\($0)" }.joined(separator: " ") + " Speculative decoding drafts tokens. " + (41...80).map { "w\($0)" }.joined(separator: " ")
         let snippet = Snippet(words: ["speculative", "draft"], length: 8).make(text)

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import RAGCore
 import RAGTesting
+import Synchronization
 import Testing
 @testable import RAGStorage
 
@@ -29,7 +30,7 @@ func addDocument(_ store: Store, path: String, chunks: [String], heading: String
     }
 }
 
-@Suite(.onTestThreads, .onTestThreads) struct MigrationTests {
+@Suite(.onTestThreads) struct MigrationTests {
     @Test func aNewIndexHasTheSchemaAndItsState() throws {
         let folder = try TemporaryFolder()
         let store = try Store(path: folder.path("sub/dir/index.sqlite"))
@@ -106,7 +107,7 @@ func addDocument(_ store: Store, path: String, chunks: [String], heading: String
     }
 }
 
-@Suite(.onTestThreads, .onTestThreads) struct SearchTests {
+@Suite(.onTestThreads) struct SearchTests {
     @Test func bm25FindsTheRightChunkFirstWithStemmingAndDiacritics() throws {
         let store = try Store()
         try addDocument(store, path: "/a.md", chunks: ["Speculative decoding drafts tokens with a small model.", "Unrelated text about gardens."])
@@ -139,7 +140,7 @@ func addDocument(_ store: Store, path: String, chunks: [String], heading: String
     }
 }
 
-@Suite(.onTestThreads, .onTestThreads) struct ConcurrencyTests {
+@Suite(.onTestThreads) struct ConcurrencyTests {
     @Test func aSecondWriterWaitsThenFailsClearly() async throws {
         let folder = try TemporaryFolder()
         let path = folder.path("index.sqlite")
@@ -165,6 +166,21 @@ func addDocument(_ store: Store, path: String, chunks: [String], heading: String
         try await holder.value
         #expect(try patient.allSources().map(\.path) == ["/c", "/held"])
         #expect(try patient.integrityProblems().isEmpty)
+    }
+
+    /// Two processes creating one index at the same moment both open it (two connections here,
+    /// on two threads; once one of them failed with "table source already exists").
+    @Test func twoOpeningsOfANewIndexAtOnceBothSucceed() throws {
+        let folder = try TemporaryFolder()
+        for round in 0..<20 {
+            let path = folder.path("new-\(round).sqlite")
+            let failures = Mutex<[String]>([])
+            DispatchQueue.concurrentPerform(iterations: 2) { _ in
+                do { _ = try Store(path: path) } catch { failures.withLock { $0.append("\(error) \(String(describing: (error as? RAGError)?.underlying))") } }
+            }
+            #expect(failures.withLock { $0 }.isEmpty, "round \(round): \(failures.withLock { $0 })")
+            #expect(try Store(path: path).integrityProblems().isEmpty)
+        }
     }
 
     @Test func readersSeeTheLastCommittedState() throws {

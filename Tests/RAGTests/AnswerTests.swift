@@ -7,7 +7,7 @@ import RAGStorage
 import RAGTesting
 import Testing
 
-@Suite(.onTestThreads, .onTestThreads) struct TemplateTests {
+@Suite(.onTestThreads) struct TemplateTests {
     static let sources = [
         Passage(n: 1, document: "docs/harbor.md", heading: "Storage", chunkIDs: [ChunkID(rawValue: 7)], text: "Harbor keeps its index in harbor.db."),
         Passage(n: 2, document: "docs/tuning.md", heading: "", chunkIDs: [ChunkID(rawValue: 9), ChunkID(rawValue: 10)], text: "ef_search defaults to 64 & M to 16."),
@@ -41,7 +41,7 @@ import Testing
     }
 }
 
-@Suite(.onTestThreads, .onTestThreads) struct MergeTests {
+@Suite(.onTestThreads) struct MergeTests {
     func hit(_ id: Int64, _ doc: String, _ ordinal: Int, _ start: Int, _ end: Int, _ text: String) -> SearchHit {
         SearchHit(chunkID: ChunkID(rawValue: id), document: doc, heading: "H", score: 1, text: text, snippet: "", ordinal: ordinal, start: start, end: end)
     }
@@ -152,7 +152,7 @@ import Testing
     }
 }
 
-@Suite(.onTestThreads, .onTestThreads) struct AnswerCacheTests {
+@Suite(.onTestThreads) struct AnswerCacheTests {
     static func result(_ answer: String) -> AskResult {
         AskResult(answer: answer, fullText: answer, sources: [], prompt: "", abstained: false, retrieveMilliseconds: 1, generation: nil)
     }
@@ -205,7 +205,7 @@ import Testing
 }
 
 /// What the answerer makes of replies that say nothing or only quote: on the model twin.
-@Suite(.onTestThreads, .onTestThreads) struct AnswerCheckTests {
+@Suite(.onTestThreads) struct AnswerCheckTests {
     func ask(_ reply: String) throws -> (result: AskResult, streamed: String) {
         let (ws, store, embedder) = try lanternIndex()
         defer { _ = ws }
@@ -249,7 +249,7 @@ func lanternIndex() throws -> (Workspace, Store, HashingEmbedder) {
 }
 
 /// Self-consistency voting: the tally, the early decision and the answer returned.
-@Suite(.onTestThreads, .onTestThreads) struct SelfConsistencyTests {
+@Suite(.onTestThreads) struct SelfConsistencyTests {
     @Test func answersVoteWithTheirLabelOrTheirNormalisedText() {
         #expect(SelfConsistency.key("Yes. The trial shows it [1].") == "yes")
         #expect(SelfConsistency.key("Maybe, the sources disagree [1][2]") == "maybe")
@@ -304,7 +304,7 @@ func lanternIndex() throws -> (Workspace, Store, HashingEmbedder) {
 }
 
 /// The metrics on cases worked by hand.
-@Suite(.onTestThreads, .onTestThreads) struct RetrievalMetricsTests {
+@Suite(.onTestThreads) struct RetrievalMetricsTests {
     @Test func ndcgUsesGradedGainsALog2DiscountAndTheIdealOrder() {
         let judged = ["a": 2, "b": 1, "c": 0]
         // Ranked b, x, a: DCG = 1/log2(2) + 0 + 2/log2(4) = 2; ideal a, b: 2 + 1/log2(3) = 2.6309.
@@ -357,7 +357,7 @@ func lanternIndex() throws -> (Workspace, Store, HashingEmbedder) {
     }
 }
 
-@Suite(.onTestThreads, .onTestThreads) struct QAMetricsTests {
+@Suite(.onTestThreads) struct QAMetricsTests {
     @Test func exactMatchAndTokenF1UseSQuADNormalisation() {
         #expect(QAMetrics.normalize("The  Cat, sat!") == ["cat", "sat"])
         #expect(QAMetrics.exactMatch("the cat sat.", "Cat sat") == 1)

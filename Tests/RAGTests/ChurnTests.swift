@@ -13,7 +13,7 @@ import Testing
 /// not: recall at ef 64 fell from 0.997 to 0.982 (the graph repaired around half its nodes at
 /// once) and the file grew 45 % (half-empty B-tree pages that rows with new ids never fill,
 /// FTS5 deletion markers); `Store.compactIfChurned` rebuilds, merges and vacuums.
-@Suite(.onTestThreads, .onTestThreads) struct ChurnTests {
+@Suite(.onTestThreads) struct ChurnTests {
     static let documents = 400
 
     /// Documents of a few sentences each over a shared vocabulary, so neighbours are close calls.

@@ -3,7 +3,7 @@ import Foundation
 import RAGTesting
 import Testing
 
-@Suite(.onTestThreads, .onTestThreads) struct CitationCheckTests {
+@Suite(.onTestThreads) struct CitationCheckTests {
     let sources = [
         "Harbor stores its HNSW vector index inside a SQLite file named harbor.db, next to the chunks.",
         "Lantern is a caching proxy that listens on port 7070 and keeps entries for an hour.",

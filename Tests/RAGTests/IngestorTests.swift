@@ -30,7 +30,7 @@ final class Workspace {
     }
 }
 
-@Suite(.onTestThreads, .onTestThreads) struct IngestorTests {
+@Suite(.onTestThreads) struct IngestorTests {
     func ingest(_ store: Store, _ paths: [String], prune: Bool = true) throws -> IngestReport {
         var options = Ingestor.Options()
         options.prune = prune

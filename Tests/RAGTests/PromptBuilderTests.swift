@@ -5,7 +5,7 @@ import RAGTesting
 import Testing
 
 /// Prompt assembly on the scripted generator's piece tokens (no model file).
-@Suite(.onTestThreads, .onTestThreads) struct PromptBuilderTests {
+@Suite(.onTestThreads) struct PromptBuilderTests {
     let builder = PromptBuilder(templates: TemplateLibrary(), generator: ScriptedGenerator())
 
     func sources(_ count: Int, words: Int) -> [Passage] {

@@ -9,7 +9,7 @@ import Testing
 
 /// The wiring point on a real index file, with no model file: the models it would load are
 /// named by paths that do not exist, so any stage that loaded one would fail the test.
-@Suite(.onTestThreads, .onTestThreads) struct RAGServiceTests {
+@Suite(.onTestThreads) struct RAGServiceTests {
     func service(_ ws: Workspace, _ configure: (inout RAGService.Configuration) -> Void = { _ in }) throws -> RAGService {
         var configuration = RAGService.Configuration(database: ws.path("index.sqlite"))
         configuration.openMode = .createIfMissing

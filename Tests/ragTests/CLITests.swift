@@ -66,7 +66,7 @@ final class TempDir {
     }
 }
 
-@Suite(.onTestThreads, .onTestThreads) struct CLITests {
+@Suite(.onTestThreads) struct CLITests {
     @Test(.enabled(if: ModelFiles.haveEmbedder, "needs the embedding model (make models)")) func ingestSearchStatsDocsEndToEnd() throws {
         let dir = try TempDir()
         try dir.write("docs/kv.md", "# KV cache\n\nThe KV cache keeps keys and values of past tokens so decoding does not recompute them.")

@@ -12,7 +12,7 @@ func vecsFile<T>(_ rows: [[T]], bits: (T) -> UInt32) -> Data {
     return data
 }
 
-@Suite(.onTestThreads, .onTestThreads) struct IndexCLITests {
+@Suite(.onTestThreads) struct IndexCLITests {
     @Test(.enabled(if: ModelFiles.haveEmbedder, "needs the embedding model (make models)")) func indexInfoCheckRebuildAndSearchesDuringAnIngest() throws {
         let dir = try TempDir()
         for i in 0..<40 {
