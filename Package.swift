@@ -22,10 +22,12 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
@@ -61,11 +63,20 @@ let package = Package(
             dependencies: ["RAGCore", "RAGIndex", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
+        // A generator on another machine: any OpenAI-compatible chat-completions server.
+        .target(
+            name: "RAGRemote",
+            dependencies: [
+                "RAGCore", .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The stages and their wiring point (RAGService): Ingest, Retrieve, Prompt (with the
         // built-in templates, a resource bundle), Answer, Evaluate.
         .target(
             name: "RAG",
-            dependencies: ["RAGCore", "RAGText", "RAGStorage", "RAGEmbedding", "RAGKernels", "RAGLLM", .product(name: "Mustache", package: "swift-mustache")],
+            dependencies: ["RAGCore", "RAGText", "RAGStorage", "RAGEmbedding", "RAGKernels", "RAGLLM", "RAGRemote", .product(name: "Mustache", package: "swift-mustache")],
             resources: [.copy("Prompt/templates")],
             swiftSettings: swiftSettings
         ),
@@ -88,7 +99,7 @@ let package = Package(
         .executableTarget(
             name: "rag",
             dependencies: [
-                "RAG", "RAGServer", "RAGEmbedding", "RAGIndex", "RAGLLM", "RAGKernels",
+                "RAG", "RAGServer", "RAGEmbedding", "RAGIndex", "RAGLLM", "RAGKernels", "RAGRemote",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
@@ -122,8 +133,8 @@ let package = Package(
         .testTarget(
             name: "RAGServerTests",
             dependencies: [
-                "RAGServer", "RAG", "RAGCore", "RAGStorage", "RAGTesting", .product(name: "Logging", package: "swift-log"),
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                "RAGServer", "RAG", "RAGCore", "RAGStorage", "RAGRemote", "RAGTesting", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -3,6 +3,7 @@ public import RAGCore
 public import RAGEmbedding
 public import RAGIndex
 public import RAGLLM
+public import RAGRemote
 public import RAGStorage
 public import RAGText
 internal import Synchronization
@@ -32,6 +33,9 @@ public final class RAGService: Sendable {
         /// A smaller model of the same vocabulary that drafts for the generator (speculative
         /// decoding); nil: drafts come from the prompt.
         public var draftPath: String?
+        /// A server that writes the answers instead of the local model (any OpenAI-compatible
+        /// chat-completions route); nil: the local model at `generatorPath`.
+        public var remoteGenerator: RemoteGenerator.Endpoint?
         /// The generator's context in tokens (at most the model's own).
         public var contextLength = 2048
         /// A folder of the user's templates (NAME.mustache), next to the built-in ones.
@@ -135,9 +139,13 @@ public final class RAGService: Sendable {
         return try Generator(model: model, draft: LanguageModel.open(draftPath), contextLength: context)
     }
 
-    /// The answerer's generator: the one given, else one on the model (loaded on first use).
+    /// The answerer's generator: the one given, else the remote one configured, else one on the
+    /// model (loaded on first use).
     public func generator() throws -> any TextGenerator {
-        try once(\.generator) { try makeGenerator() }
+        try once(\.generator) {
+            if let remote = configuration.remoteGenerator { return try RemoteGenerator(remote, contextLength: configuration.contextLength) }
+            return try makeGenerator()
+        }
     }
 
     /// The service's answerer: one generator, one answer cache; built on first use. Its
@@ -164,7 +172,8 @@ public final class RAGService: Sendable {
     /// An answerer with its own generator and no answer cache (benchmarks compare cold runs).
     public func makeAnswerer(freshGenerator: Bool) throws -> Answerer {
         guard freshGenerator else { return try answerer() }
-        return try makeAnswerer(retriever: answerer().retriever, generator: makeGenerator(), cache: false)
+        let generator: any TextGenerator = try configuration.remoteGenerator.map { try RemoteGenerator($0, contextLength: configuration.contextLength) } ?? makeGenerator()
+        return try makeAnswerer(retriever: answerer().retriever, generator: generator, cache: false)
     }
 
     private func makeAnswerer(retriever: Retriever, generator: any TextGenerator, cache: Bool = true) -> Answerer {

@@ -6,7 +6,7 @@ public struct RAGError: Error, Sendable, CustomStringConvertible {
     /// What kind of failure this is. A struct over a private enum so cases can be added freely.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Wrapped: String, Hashable, Sendable {
-            case invalidInput, notFound, corruptFile, unsupported, storage, model, busy, io
+            case invalidInput, notFound, corruptFile, unsupported, storage, model, busy, io, unavailable
         }
         private let wrapped: Wrapped
         public static var invalidInput: Self { .init(wrapped: .invalidInput) }
@@ -19,6 +19,8 @@ public struct RAGError: Error, Sendable, CustomStringConvertible {
         public static var busy: Self { .init(wrapped: .busy) }
         /// Reading or writing a file failed (permissions, disk full, …).
         public static var io: Self { .init(wrapped: .io) }
+        /// A server rag calls (a remote generator) could not be reached, refused or failed.
+        public static var unavailable: Self { .init(wrapped: .unavailable) }
         public var description: String { wrapped.rawValue }
     }
 

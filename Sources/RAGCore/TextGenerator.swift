@@ -1,5 +1,6 @@
 /// Writes text after a prompt, token by token (the capability; the GGUF engine in RAGLLM is the
-/// real one, `ScriptedGenerator` in RAGTesting a twin for tests). One generation at a time.
+/// local one, `RemoteGenerator` in RAGRemote calls an OpenAI-compatible server, `ScriptedGenerator`
+/// in RAGTesting is a twin for tests). One generation at a time.
 public protocol TextGenerator: Sendable {
     /// The model's name as users see it (the file's base name for a GGUF model).
     var modelName: String { get }
@@ -14,4 +15,18 @@ public protocol TextGenerator: Sendable {
     func generate(
         prompt: [Int32], options: GenerationOptions, emit: (String) -> Void, cancelled: @escaping () -> Bool
     ) throws -> GenerationResult
+    /// Generates the assistant's turn after `messages`: what the answerer calls. A generator that
+    /// runs the model itself writes them with its chat template and generates after the tokens
+    /// (the default); a remote one sends the turns as they are.
+    func generate(
+        chat messages: [ChatMessage], options: GenerationOptions, emit: (String) -> Void, cancelled: @escaping () -> Bool
+    ) throws -> GenerationResult
+}
+
+extension TextGenerator {
+    public func generate(
+        chat messages: [ChatMessage], options: GenerationOptions, emit: (String) -> Void, cancelled: @escaping () -> Bool
+    ) throws -> GenerationResult {
+        try generate(prompt: tokenize(renderChat(messages)), options: options, emit: emit, cancelled: cancelled)
+    }
 }

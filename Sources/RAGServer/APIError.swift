@@ -53,6 +53,7 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
             case .unsupported: return APIError(.unsupportedMediaType, error.message, code: "unsupported_file_type")
             case .busy: return APIError(.serviceUnavailable, error.message, code: "index_busy", headers: [.retryAfter: "1"])
             case .model: return APIError(.serviceUnavailable, error.message, code: "model_unavailable")
+            case .unavailable: return serverError(error.message, status: .badGateway, code: "generator_unavailable")
             default: return serverError(error.message)
             }
         case let error as DecodingError:
@@ -68,12 +69,12 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         }
     }
 
-    /// A 500 whose message holds no path and no raw error: only a reference to the log line
-    /// with `detail`.
-    static func serverError(_ detail: String) -> APIError {
+    /// A 500 — or a 502 when a remote generator failed — whose message holds no path, address or
+    /// raw error: only a reference to the log line with `detail`.
+    static func serverError(_ detail: String, status: HTTPResponse.Status = .internalServerError, code: String = "internal_error") -> APIError {
         let reference = String(UInt32.random(in: 0...UInt32.max), radix: 16)
-        var error = APIError(
-            .internalServerError, "internal error (reference \(reference)): the server's log has the details", code: "internal_error")
+        let what = status == .internalServerError ? "internal error" : "the generator failed"
+        var error = APIError(status, "\(what) (reference \(reference)): the server's log has the details", code: code)
         error.detail = "[\(reference)] \(detail)"
         return error
     }

@@ -4,7 +4,7 @@ internal import Yams
 
 /// The API's description (`openapi.yaml`, OpenAPI 3.1), as `GET /openapi.json` serves it: the
 /// file, with what this server decides filled in — its templates (the `template` values and the
-/// `rag:TEMPLATE` model names), its `max_tokens` limit, its embedder's name and dimensions — so
+/// `rag:TEMPLATE` model names), its generator's model name, its `max_tokens` limit, its embedder's name and dimensions — so
 /// that a client generated from it, or a checker such as schemathesis, sees this server's truth.
 struct OpenAPIDocument: Sendable {
     /// The document as JSON.
@@ -40,7 +40,7 @@ struct OpenAPIDocument: Sendable {
         }
     }
 
-    init(templates: [String], maxTokens: Int, embedder: String, dimensions: Int) throws {
+    init(templates: [String], maxTokens: Int, model: String, embedder: String, dimensions: Int) throws {
         var document = try Self.file()
         Self.edit(&document, ["components", "schemas", "AnswerParameters", "properties", "template", "enum"], templates.sorted() + [NSNull()])
         Self.edit(&document, ["components", "schemas", "AnswerParameters", "properties", "max_tokens", "maximum"], maxTokens)
@@ -48,7 +48,7 @@ struct OpenAPIDocument: Sendable {
             Self.edit(&document, ["components", "schemas", "ChatRequest", "properties", field, "maximum"], maxTokens)
         }
         let names = templates.sorted().map { NSRegularExpression.escapedPattern(for: $0) }.joined(separator: "|")
-        Self.edit(&document, ["components", "schemas", "ChatRequest", "properties", "model", "pattern"], "^rag(:(\(names)))?$")
+        Self.edit(&document, ["components", "schemas", "ChatRequest", "properties", "model", "pattern"], "^(rag(:(\(names)))?|\(NSRegularExpression.escapedPattern(for: model)))$")
         var models = ["all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2", "rag"]
         if !models.contains(embedder) { models.append(embedder) }
         Self.edit(&document, ["components", "schemas", "EmbeddingsRequest", "properties", "model", "enum"], models)

@@ -28,7 +28,7 @@ final class ServerState: Sendable {
         queue = GenerationQueue(capacity: configuration.queueCapacity) { metrics.queue(depth: $0) }
         apiDescription = try OpenAPIDocument(
             templates: answerer.templates.names, maxTokens: Self.maxAnswerTokens(configuration, contextLength: answerer.generator.contextLength),
-            embedder: embedder.name, dimensions: embedder.dimensions)
+            model: answerer.generator.modelName, embedder: embedder.name, dimensions: embedder.dimensions)
     }
 
     /// What `/healthz` says of the index, kept so that a health check does no index work on
@@ -189,6 +189,16 @@ final class ServerState: Sendable {
                 throw error
             }
         }
-        return PendingAnswer(state: self, question: question, options: options, showReasoning: showReasoning, lookup: lookup, ticket: ticket)
+        return PendingAnswer(state: self, work: .question(question, showReasoning: showReasoning, lookup: lookup), options: options, ticket: ticket)
+    }
+
+    /// A conversation for the model alone, holding its place at the generator.
+    func pendingReply(_ messages: [ChatMessage], options: AskOptions) async throws -> PendingAnswer {
+        do {
+            return PendingAnswer(state: self, work: .conversation(messages), options: options, ticket: try await queue.enter())
+        } catch let error as APIError {
+            metrics.rejectedByQueue()
+            throw error
+        }
     }
 }

@@ -20,6 +20,7 @@ struct Ask: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
     @OptionGroup var embedderOptions: EmbedderOptions
     @OptionGroup var generatorOptions: GeneratorOptions
+    @OptionGroup var remote: RemoteGeneratorOptions
     @Argument(help: "The question.") var question: String
     @OptionGroup var answer: AnswerOptions
     @Flag(name: .customLong("show-prompt"), help: "Print the prompt (on stderr) before the answer.") var showPrompt = false
@@ -34,7 +35,7 @@ struct Ask: AsyncParsableCommand {
     func run() async throws {
         do {
             let service = try makeService(
-                db: store.db, .mustExist, embedder: embedderOptions, generator: generatorOptions, fusion: answer.fusion, answer.configure)
+                db: store.db, .mustExist, embedder: embedderOptions, generator: generatorOptions, remote: remote, fusion: answer.fusion, answer.configure)
             try service.checkTemplate(answer.template)
             let answerer = try service.answerer()
             let options = answer.askOptions(mode: try service.mode(), speculate: !generatorOptions.noSpeculate)

@@ -112,6 +112,7 @@ struct EvalQA: AsyncParsableCommand {
     @Flag(name: .customLong("no-generate"), help: "Score retrieval only; do not call the model.") var noGenerate = false
     @OptionGroup var embedderOptions: EmbedderOptions
     @OptionGroup var generatorOptions: GeneratorOptions
+    @OptionGroup var remote: RemoteGeneratorOptions
     @Flag(help: "Print one JSON object.") var json = false
 
     func validate() throws {
@@ -125,7 +126,7 @@ struct EvalQA: AsyncParsableCommand {
             if let limit { data.items = Array(data.items.prefix(limit)) }
             let path = db ?? EvalRetrieval.cachedIndex(for: data.directory + "/qa.jsonl", suffix: chunking.cacheSuffix)
             let service = try makeService(
-                db: path, .createIfMissing, embedder: embedderOptions, generator: generatorOptions, fusion: answer.fusion, answer.configure)
+                db: path, .createIfMissing, embedder: embedderOptions, generator: generatorOptions, remote: remote, fusion: answer.fusion, answer.configure)
             try service.checkTemplate(answer.template)  // an unknown template fails before any work
             var ingestOptions = Ingestor.Options()
             ingestOptions.chunker = chunking.configuration

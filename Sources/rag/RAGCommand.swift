@@ -43,7 +43,7 @@ struct StoreOptions: ParsableArguments {
 /// sets the rest.
 func makeService(
     db: String, _ mode: Store.OpenMode, embedder: EmbedderOptions? = nil, generator: GeneratorOptions? = nil,
-    fusion: FusionOptions? = nil, _ configure: (inout RAGService.Configuration) -> Void = { _ in }
+    remote: RemoteGeneratorOptions? = nil, fusion: FusionOptions? = nil, _ configure: (inout RAGService.Configuration) -> Void = { _ in }
 ) throws -> RAGService {
     var configuration = RAGService.Configuration(database: db)
     configuration.openMode = mode
@@ -57,6 +57,7 @@ func makeService(
         configuration.generatorPath = generator.path
         configuration.draftPath = generator.draftPath
     }
+    configuration.remoteGenerator = try remote?.endpoint
     if let fusion {
         configuration.fusion = fusion.fusion
         configuration.denseWeight = fusion.denseWeight

@@ -23,6 +23,7 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
     @OptionGroup var embedderOptions: EmbedderOptions
     @OptionGroup var generatorOptions: GeneratorOptions
+    @OptionGroup var remote: RemoteGeneratorOptions
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port to listen on (0: any free port, printed at start).") var port = 8080
     @Option(name: .customLong("api-key"), help: "Require Authorization: Bearer KEY (default: $RAG_API_KEY, else none).")
@@ -63,7 +64,7 @@ struct Serve: AsyncParsableCommand {
         // model's worker threads start).
         ThreadPriority.background = 5
         do {
-            let service = try makeService(db: store.db, .createIfMissing, embedder: embedderOptions, generator: generatorOptions, fusion: fusion) {
+            let service = try makeService(db: store.db, .createIfMissing, embedder: embedderOptions, generator: generatorOptions, remote: remote, fusion: fusion) {
                 $0.contextLength = context
                 $0.keepsBM25InMemory = true
                 $0.userTemplates = templates

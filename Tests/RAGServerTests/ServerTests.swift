@@ -38,7 +38,7 @@ final class Fixture: Sendable {
 
     init(
         apiKey: String? = nil, queue: Int = 8, cache: Bool = true, maxUploadBytes: Int = 1 << 20,
-        generator: ScriptedGenerator = ScriptedGenerator(contextLength: 1024, script: { _ in "Harbor keeps its vector index in harbor.db [1]." }),
+        generator: any TextGenerator = ScriptedGenerator(contextLength: 1024, script: { _ in "Harbor keeps its vector index in harbor.db [1]." }),
         configure: (inout ServerConfiguration) -> Void = { _ in }
     ) throws {
         folder = try Folder()

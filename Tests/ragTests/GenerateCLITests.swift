@@ -122,4 +122,28 @@ import Testing
         let empty = try RagBinary.run(["ask", "  ", "--db", "i.sqlite"], in: dir.url)
         #expect(empty.status != 0 && empty.stderr.contains("empty"))
     }
+
+    /// One rag writes the answers of another, the real model on both sides: `rag ask
+    /// --generator-url` against `rag serve --model small` (its model found past its retrieval
+    /// models) answers as `rag ask --model small` does, greedy, token for token.
+    @Test func aRemoteGeneratorAnswersAsTheLocalModelDoes() throws {
+        let dir = try TempDir()
+        try dir.write("docs/harbor.md", "# Harbor\n\nHarbor stores its HNSW vector index inside a SQLite file named harbor.db. The default ef_search is 64.\n")
+        try dir.write("docs/lantern.md", "# Lantern\n\nLantern is a caching proxy that listens on port 7070.\n")
+        #expect(try RagBinary.run(["ingest", "docs", "--db", "i.sqlite"], in: dir.url).status == 0)
+        let question = "Where does Harbor store its vector index?"
+        let local = try RagBinary.run(["ask", question, "--db", "i.sqlite", "--model", GenerateCLITests.model, "--max-tokens", "24", "--json"], in: dir.url)
+        #expect(local.status == 0, "\(local.stderr)")
+        let server = try CrashTests.Server(dir)
+        defer { server.killHard() }
+        try #require(server.port > 0, "rag serve did not start")
+        let remote = try RagBinary.run(
+            ["ask", question, "--db", "i.sqlite", "--generator-url", "http://127.0.0.1:\(server.port)/v1", "--max-tokens", "24", "--json"], in: dir.url)
+        #expect(remote.status == 0, "\(remote.stderr)")
+        #expect((remote.json["answer"] as? String)?.isEmpty == false)
+        #expect(remote.json["answer"] as? String == local.json["answer"] as? String, "\(remote.stdout)\n\(local.stdout)")
+        let gone = try RagBinary.run(
+            ["ask", question, "--db", "i.sqlite", "--generator-url", "http://127.0.0.1:1/v1", "--generator-model", "m", "--generator-retries", "0"], in: dir.url)
+        #expect(gone.status != 0 && gone.stderr.contains("connection refused"), "\(gone.stderr)")
+    }
 }

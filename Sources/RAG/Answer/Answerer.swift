@@ -51,7 +51,7 @@ public final class Answerer: Sendable {
     /// Retrieves, merges and numbers the sources and renders the prompt (no generation).
     public func prepare(
         _ question: String, options: AskOptions, vector: [Float]? = nil
-    ) throws -> (prompt: String, sources: [Passage], abstain: Bool, retrieveMilliseconds: Double) {
+    ) throws -> (prompt: String, messages: [ChatMessage], sources: [Passage], abstain: Bool, retrieveMilliseconds: Double) {
         let question = question.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !question.isEmpty else { throw RAGError(.invalidInput, "the question is empty") }
         let start = DispatchTime.now().uptimeNanoseconds
@@ -60,7 +60,7 @@ public final class Answerer: Sendable {
         let abstain = found.hits.isEmpty || (found.bestSimilarity.map { $0 < options.abstainBelow } ?? false)
         // The sources that fit the context: what is left after the answer and the template.
         let (prompt, sources) = try prompts.build(options.template, question: question, candidates: Self.merge(found.hits), budget: generator.contextLength - options.answerTokens)
-        return (prompt, sources, abstain, retrieveMilliseconds)
+        return (prompt, try prompts.messages(options.template, question: question, sources: sources), sources, abstain, retrieveMilliseconds)
     }
 
     /// The answer cache's verdict on a question: a kept answer, or where to keep the new one.
@@ -122,6 +122,25 @@ public final class Answerer: Sendable {
         }
     }
 
+    /// The generator's own reply to a conversation, without retrieval or templates (what a plain
+    /// model server does; `rag serve` offers it under the model's name), as a stream of events on
+    /// a thread of its own. The turns' text is literal: role markers in it stay text.
+    public func converse(_ messages: [ChatMessage], options: AskOptions) -> AsyncThrowingStream<AskEvent, any Error> {
+        let generator = self.generator
+        return ThreadStream.make { yield, cancelled in
+            let turns = messages.map { ChatMessage($0.role, LiteralText.mark($0.content)) }
+            let result = try generator.generate(
+                chat: turns,
+                options: GenerationOptions(
+                    maxTokens: options.answerTokens, sampling: options.sampling, ignoreEndOfGeneration: options.ignoreEndOfGeneration,
+                    speculate: options.speculate),
+                emit: { yield(.text($0)) }, cancelled: cancelled)
+            yield(.finished(AskResult(
+                answer: result.text, fullText: result.text, sources: [], prompt: LiteralText.strip(generator.renderChat(turns)), abstained: false,
+                retrieveMilliseconds: 0, generation: result)))
+        }
+    }
+
     private func answer(
         _ question: String, options: AskOptions, vector: [Float]?, showReasoning: Bool, emit: @escaping (String) -> Void,
         cancelled: @escaping () -> Bool
@@ -139,7 +158,7 @@ public final class Answerer: Sendable {
         func sample(_ sampling: SamplingOptions, emit: @escaping (String) -> Void) throws -> (result: GenerationResult, text: String) {
             var filter = AnswerFilter(passThrough: showReasoning || !reasons)
             let result = try generator.generate(
-                prompt: ids, options: GenerationOptions(
+                chat: prepared.messages, options: GenerationOptions(
                     maxTokens: options.answerTokens, sampling: sampling, keepPrefix: keep, ignoreEndOfGeneration: options.ignoreEndOfGeneration,
                     speculate: options.speculate),
                 emit: { piece in if let out = filter.feed(piece) { emit(out) } }, cancelled: cancelled)

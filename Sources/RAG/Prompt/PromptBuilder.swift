@@ -18,10 +18,15 @@ public struct PromptBuilder: Sendable {
         self.generator = generator
     }
 
+    /// The template's system message and user turn for `sources` as they are (no budget).
+    public func messages(_ template: String, question: String, sources: [Passage]) throws -> [ChatMessage] {
+        let (system, user) = try templates.render(template, question: question, sources: sources)
+        return [ChatMessage(.system, system), ChatMessage(.user, user)]
+    }
+
     /// The prompt text for `sources` as they are (no budget).
     public func render(_ template: String, question: String, sources: [Passage]) throws -> String {
-        let (system, user) = try templates.render(template, question: question, sources: sources)
-        return generator.renderChat([ChatMessage(.system, system), ChatMessage(.user, user)])
+        generator.renderChat(try messages(template, question: question, sources: sources))
     }
 
     public func build(_ template: String, question: String, candidates: [Passage], budget: Int) throws -> (prompt: String, sources: [Passage]) {

@@ -6,7 +6,9 @@ internal import RAG
 internal import RAGCore
 
 /// OpenAI-compatible routes, so existing clients work unchanged: chat completions (model `rag`,
-/// or `rag:TEMPLATE`: the last user message is answered with retrieval), embeddings, models.
+/// or `rag:TEMPLATE`: the last user message is answered with retrieval; the generator's own model
+/// name: the conversation goes to the model alone, as a plain model server does — so one rag can
+/// write the answers of another), embeddings, models.
 struct OpenAIController: Controller {
     let state: ServerState
 
@@ -46,16 +48,41 @@ struct OpenAIController: Controller {
 
     struct Usage: Encodable { var promptTokens: Int; var completionTokens: Int; var totalTokens: Int }
 
-    /// The template a model name selects: `rag` → the default, `rag:cot` → cot.
-    func template(forModel model: String) throws -> String? {
-        if model == "rag" { return nil }
-        if model.hasPrefix("rag:") { return String(model.dropFirst(4)) }
-        throw APIError(.notFound, "the model `\(model)` does not exist; use `rag` (or `rag:TEMPLATE`, e.g. rag:cot)", code: "model_not_found")
+    /// What a model name selects: `rag` → retrieval with the default template, `rag:cot` → with
+    /// cot; the generator's name → the model alone.
+    enum Target: Equatable {
+        case retrieval(template: String?)
+        case model
+    }
+
+    func target(forModel model: String) throws -> Target {
+        if model == "rag" { return .retrieval(template: nil) }
+        if model.hasPrefix("rag:") { return .retrieval(template: String(model.dropFirst(4))) }
+        if model == state.modelName { return .model }
+        throw APIError(
+            .notFound, "the model `\(model)` does not exist; use `rag` (or `rag:TEMPLATE`, e.g. rag:cot), or `\(state.modelName)` for the model without retrieval",
+            code: "model_not_found")
+    }
+
+    /// A conversation's turns for the model alone (`developer` is OpenAI's newer `system`).
+    static func turns(_ messages: [ChatRequest.Message]) throws -> [ChatMessage] {
+        try messages.enumerated().map { index, message in
+            let role: ChatMessage.Role
+            switch message.role {
+            case "system", "developer": role = .system
+            case "user": role = .user
+            case "assistant": role = .assistant
+            default:
+                throw APIError.badRequest(
+                    "`messages[\(index)].role` is `\(message.role)`; the model takes system, developer, user and assistant turns", code: "unsupported_role")
+            }
+            return ChatMessage(role, message.content?.text ?? "")
+        }
     }
 
     @Sendable func chatCompletions(_ request: Request, context: APIRequestContext) async throws -> Response {
         let body = try await request.decode(as: ChatRequest.self, context: context)
-        let template = try template(forModel: body.model)
+        let target = try target(forModel: body.model)
         guard !body.messages.isEmpty else { throw APIError.badRequest("`messages` is empty", code: "empty_messages") }
         try ServerState.check(body.n, "n", in: 1...1)
         // Both names are checked, whichever is used.
@@ -64,14 +91,23 @@ struct OpenAIController: Controller {
         guard let last = body.messages.last(where: { $0.role == "user" }), let content = last.content else {
             throw APIError.badRequest("`messages` holds no user message to answer", code: "no_user_message")
         }
-        let question = try state.checkText(content.text, field: "question")
+        // A question for retrieval has the questions' limits; a conversation for the model is
+        // bounded by the body's size and the context.
+        let question: String, template: String?, turns: [ChatMessage]
+        switch target {
+        case .retrieval(let named):
+            (question, template, turns) = (try state.checkText(content.text, field: "question"), named, [])
+        case .model:
+            (question, template, turns) = ("", nil, try Self.turns(body.messages))
+        }
         let options = try await state.askOptions(.init(
             template: template, maxTokens: body.maxCompletionTokens ?? body.maxTokens, temperature: body.temperature, seed: body.seed))
         let state = self.state, connection = context.connection, logger = context.logger, stream = body.stream, model = body.model
         let includeUsage = body.streamOptions?.includeUsage ?? false
         // A client that hangs up while waiting for its turn, or for a whole answer, cancels it.
         return try await connection.cancelledOnHangUp {
-            let pending = try await state.pendingAnswer(question, options: options, showReasoning: false)
+            let pending = try await target == .model
+                ? state.pendingReply(turns, options: options) : state.pendingAnswer(question, options: options, showReasoning: false)
             let id = "chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
             let created = Int(Date().timeIntervalSince1970)
             @Sendable func finishReason(_ result: AskResult) -> String {
@@ -206,6 +242,7 @@ struct OpenAIController: Controller {
         let created = Int(state.started.timeIntervalSince1970)
         var data = [Model(id: "rag", created: created)]
         data += state.answerer.templates.names.filter { $0 != "default" }.map { Model(id: "rag:\($0)", created: created) }
+        data.append(Model(id: state.modelName, created: created))
         data.append(Model(id: state.embedder.name, created: created))
         return ModelList(data: data)
     }
