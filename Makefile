@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := run
 
-APT_PACKAGES := libsqlite3-dev libopenblas-dev libicu-dev poppler-utils
+APT_PACKAGES := libsqlite3-dev libopenblas-dev libicu-dev poppler-utils tmux
 MODEL_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/rag/models
 DB ?= indexes/default.sqlite
 RAG := .build/release/rag

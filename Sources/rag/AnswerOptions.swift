@@ -11,6 +11,8 @@ struct AnswerOptions: ParsableArguments {
     @Option(name: .customLong("max-tokens"), help: "Most tokens in an answer.") var maxTokens = 256
     @Option(name: .customLong("abstain-below"), help: "Answer \"I don't know\" when the best chunk's cosine similarity is below this.") var abstainBelow = 0.3
     @Option(help: "Context size in tokens.") var context = 2048
+    @Flag(name: .customLong("ignore-eos"), help: "Never stop at the model's end of answer: write --max-tokens tokens (as the API's ignore_eos; for benchmarks and tests).")
+    var ignoreEOS = false
     @OptionGroup var fusion: FusionOptions
     @OptionGroup var voting: VotingOptions
 
@@ -36,6 +38,7 @@ struct AnswerOptions: ParsableArguments {
         options.answerTokens = maxTokens
         options.abstainBelow = abstainBelow
         options.speculate = speculate
+        options.ignoreEndOfGeneration = ignoreEOS
         voting.apply(to: &options)
         return options
     }

@@ -22,7 +22,7 @@ struct RAGCommand: AsyncParsableCommand {
               rag search "query"       BM25 search over the chunks
             """,
         version: "0.1.0",
-        subcommands: [Ingest.self, Search.self, Embed.self, Stats.self, Docs.self, IndexCommand.self, ModelCommand.self, Tokenize.self, Generate.self, Ask.self, Serve.self, Eval.self, Bench.self]
+        subcommands: [Ingest.self, Search.self, Embed.self, Stats.self, Docs.self, IndexCommand.self, ModelCommand.self, Tokenize.self, Generate.self, Ask.self, Chat.self, Serve.self, Eval.self, Bench.self]
     )
 }
 

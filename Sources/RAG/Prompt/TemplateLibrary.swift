@@ -3,8 +3,10 @@ public import RAGCore
 internal import Mustache
 
 /// Prompt templates: Mustache files whose text above a line `=== user ===` is the system message
-/// and below it the user turn. Values: `question`, `sources` (n, document, heading, text) and,
-/// when a file `NAME.examples.json` sits next to `NAME.mustache`, `examples`.
+/// and below it the user turn. Values: `question`, `sources` (n, document, heading, text),
+/// `turns` (a conversation's earlier turns: user, text) and, when a file `NAME.examples.json`
+/// sits next to `NAME.mustache`, `examples`. A name that starts with `_` is a task's template
+/// (`_rewrite`: a follow-up question made to stand alone), not an answer's: `names` leaves it out.
 public struct TemplateLibrary: Sendable {
     public let directories: [String]
 
@@ -39,7 +41,7 @@ public struct TemplateLibrary: Sendable {
     public var names: [String] {
         var names = Set<String>()
         for d in directories {
-            for f in (try? FileManager.default.contentsOfDirectory(atPath: d)) ?? [] where f.hasSuffix(".mustache") {
+            for f in (try? FileManager.default.contentsOfDirectory(atPath: d)) ?? [] where f.hasSuffix(".mustache") && !f.hasPrefix("_") {
                 names.insert(String(f.dropLast(".mustache".count)))
             }
         }
@@ -63,8 +65,8 @@ public struct TemplateLibrary: Sendable {
         return nil
     }
 
-    /// The system message and user turn for a question and its sources.
-    public func render(_ name: String, question: String, sources: [Passage]) throws -> (system: String, user: String) {
+    /// The system message and user turn for a question, its sources and the conversation before it.
+    public func render(_ name: String, question: String, sources: [Passage], turns: [ChatMessage] = []) throws -> (system: String, user: String) {
         guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }), let path = file(name, ".mustache") else {
             throw RAGError(.notFound, "no template \"\(name)\"; available: \(names.joined(separator: ", ")) (in \(directories.joined(separator: ", ")))")
         }
@@ -93,6 +95,9 @@ public struct TemplateLibrary: Sendable {
                 return v
             },
         ]
+        if !turns.isEmpty {
+            values["turns"] = turns.map { ["user": $0.role == .user, "text": LiteralText.mark($0.content)] as [String: Any] }
+        }
         if let examplesPath = file(name, ".examples.json") {
             guard let data = FileManager.default.contents(atPath: examplesPath),
                   let examples = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else {
