@@ -6,8 +6,9 @@ internal import RAGCore
 /// of the response is sent, so a full queue is still a 503.
 struct PendingAnswer: Sendable {
     enum Work: Sendable {
-        /// Answered from the index (`Answerer.ask`), the cache consulted.
-        case question(String, showReasoning: Bool, lookup: Answerer.CacheLookup)
+        /// Answered from the index (`Answerer.ask`), the cache consulted; after earlier turns,
+        /// made to stand alone first.
+        case question(String, showReasoning: Bool, lookup: Answerer.CacheLookup, turns: [ChatMessage])
         /// Replied to by the model alone (`Answerer.converse`).
         case conversation([ChatMessage])
     }
@@ -23,12 +24,12 @@ struct PendingAnswer: Sendable {
         defer { ticket?.release() }
         let events: AsyncThrowingStream<AskEvent, any Error>
         switch work {
-        case .question(let question, let showReasoning, let lookup):
+        case .question(let question, let showReasoning, let lookup, let turns):
             if let hit = lookup.hit {
                 try await onText(hit.answer)
                 return hit
             }
-            events = state.answerer.stream(question, options: options, showReasoning: showReasoning, lookup: lookup)
+            events = state.answerer.stream(question, options: options, showReasoning: showReasoning, lookup: lookup, after: turns)
         case .conversation(let messages):
             events = state.answerer.converse(messages, options: options)
         }

@@ -176,9 +176,11 @@ final class ServerState: Sendable {
 
     /// Looks the question up in the answer cache, else waits for a turn at the generator
     /// (503 at once when the queue is full).
-    func pendingAnswer(_ question: String, options: AskOptions, showReasoning: Bool) async throws -> PendingAnswer {
+    func pendingAnswer(_ question: String, options: AskOptions, showReasoning: Bool, after turns: [ChatMessage] = []) async throws -> PendingAnswer {
         let answerer = self.answerer
-        let lookup = try await blocking { try answerer.lookup(question, options: options, showReasoning: showReasoning) }
+        // A follow-up consults the cache once it stands alone, on the generator's turn.
+        let followUp = turns.contains { $0.role == .user }
+        let lookup = followUp ? .none : try await blocking { try answerer.lookup(question, options: options, showReasoning: showReasoning) }
         if answerer.cache != nil, lookup.hit != nil || options.mode != .bm25 { metrics.cache(hit: lookup.hit != nil) }
         var ticket: GenerationQueue.Ticket?
         if lookup.hit == nil {
@@ -189,7 +191,9 @@ final class ServerState: Sendable {
                 throw error
             }
         }
-        return PendingAnswer(state: self, work: .question(question, showReasoning: showReasoning, lookup: lookup), options: options, ticket: ticket)
+        return PendingAnswer(
+            state: self, work: .question(question, showReasoning: showReasoning, lookup: lookup, turns: followUp ? turns : []), options: options,
+            ticket: ticket)
     }
 
     /// A conversation for the model alone, holding its place at the generator.

@@ -69,6 +69,10 @@ public final class Answerer: Sendable {
         var vector: [Float]?
         var key = ""
         var revision: Int64 = 0
+
+        /// No cached answer, and nothing to file one under (a follow-up: the cache is consulted
+        /// once it stands alone).
+        public static let none = CacheLookup()
     }
 
     /// Looks the question up in the answer cache (an embedding and one read of the index's
@@ -112,12 +116,17 @@ public final class Answerer: Sendable {
 
     /// `ask` as a stream of events on a thread of its own; dropping the stream (or cancelling
     /// the consuming task) stops the generation at the next token.
+    /// With earlier `turns` (a conversation), the question is first made to stand alone
+    /// (`standalone`), and the answer cache is consulted with that (`lookup` is then not used).
     public func stream(
-        _ question: String, options: AskOptions, showReasoning: Bool = false, lookup: CacheLookup? = nil
+        _ question: String, options: AskOptions, showReasoning: Bool = false, lookup: CacheLookup? = nil, after turns: [ChatMessage] = []
     ) -> AsyncThrowingStream<AskEvent, any Error> {
         ThreadStream.make { yield, cancelled in
-            let result = try self.ask(
-                question, options: options, showReasoning: showReasoning, lookup: lookup, emit: { yield(.text($0)) }, cancelled: cancelled)
+            let standalone = try self.standalone(question, after: turns, cancelled: cancelled)
+            var result = try self.ask(
+                standalone, options: options, showReasoning: showReasoning, lookup: standalone == question ? lookup : nil,
+                emit: { yield(.text($0)) }, cancelled: cancelled)
+            if standalone != question { result.standaloneQuestion = standalone }
             yield(.finished(result))
         }
     }

@@ -38,6 +38,8 @@ public struct AskReport: Encodable, Sendable {
     public var speculation: SpeculationReport?
     /// Self-consistency voting; nil for a single answer.
     public var votes: VoteReport?
+    /// A follow-up's question made to stand alone (what retrieval searched with); nil otherwise.
+    public var standaloneQuestion: String?
 
     public init(_ result: AskResult, showReasoning: Bool) {
         let g = result.generation
@@ -56,6 +58,7 @@ public struct AskReport: Encodable, Sendable {
         stop = g?.stopReason.rawValue
         speculation = g?.speculation
         votes = result.votes
+        standaloneQuestion = result.standaloneQuestion
     }
 
     public static func citations(_ sources: [Passage]) -> [Citation] {

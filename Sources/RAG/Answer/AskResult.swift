@@ -51,4 +51,7 @@ public struct AskResult: Sendable {
     public var removedCitations: [Int] = []
     /// How the answer was voted for (nil: one answer, no vote).
     public var votes: VoteReport?
+    /// A follow-up's question as it was made to stand alone and searched with (nil: the
+    /// question as asked).
+    public var standaloneQuestion: String?
 }

@@ -96,7 +96,12 @@ struct OpenAIController: Controller {
         let question: String, template: String?, turns: [ChatMessage]
         switch target {
         case .retrieval(let named):
-            (question, template, turns) = (try state.checkText(content.text, field: "question"), named, [])
+            // The turns before the last question (user and assistant ones) make a follow-up stand alone.
+            let earlier = body.messages[..<body.messages.lastIndex(where: { $0.role == "user" })!].compactMap { message -> ChatMessage? in
+                guard let role = ChatMessage.Role(rawValue: message.role), role != .system, let text = message.content?.text else { return nil }
+                return ChatMessage(role, text)
+            }
+            (question, template, turns) = (try state.checkText(content.text, field: "question"), named, Array(earlier.suffix(6)))
         case .model:
             (question, template, turns) = ("", nil, try Self.turns(body.messages))
         }
@@ -107,7 +112,7 @@ struct OpenAIController: Controller {
         // A client that hangs up while waiting for its turn, or for a whole answer, cancels it.
         return try await connection.cancelledOnHangUp {
             let pending = try await target == .model
-                ? state.pendingReply(turns, options: options) : state.pendingAnswer(question, options: options, showReasoning: false)
+                ? state.pendingReply(turns, options: options) : state.pendingAnswer(question, options: options, showReasoning: false, after: turns)
             let id = "chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
             let created = Int(Date().timeIntervalSince1970)
             @Sendable func finishReason(_ result: AskResult) -> String {
@@ -124,25 +129,29 @@ struct OpenAIController: Controller {
                 struct Output: Encodable {
                     var id: String; var object = "chat.completion"; var created: Int; var model: String; var choices: [Choice]
                     var usage: Usage; var citations: [AskReport.Citation]; var cached: Bool
+                    /// A follow-up made to stand alone (what retrieval searched with).
+                    var standaloneQuestion: String?
                 }
                 return JSON.response(.ok, Output(
                     id: id, created: created, model: model,
                     choices: [Choice(message: Message(content: result.answer), finishReason: finishReason(result))],
-                    usage: usage(result), citations: AskReport.citations(result.sources), cached: result.cached))
+                    usage: usage(result), citations: AskReport.citations(result.sources), cached: result.cached,
+                    standaloneQuestion: result.standaloneQuestion))
             }
             struct Delta: Encodable { var role: String?; var content: String? }
             struct Choice: Encodable { var index = 0; var delta: Delta; var finishReason: String? }
             struct Chunk: Encodable {
                 var id: String; var object = "chat.completion.chunk"; var created: Int; var model: String; var choices: [Choice]
-                var usage: Usage?; var citations: [AskReport.Citation]?
+                var usage: Usage?; var citations: [AskReport.Citation]?; var standaloneQuestion: String?
                 // Explicit nulls, as OpenAI sends them.
-                enum CodingKeys: String, CodingKey { case id, object, created, model, choices, usage, citations }
+                enum CodingKeys: String, CodingKey { case id, object, created, model, choices, usage, citations, standaloneQuestion }
                 func encode(to encoder: any Encoder) throws {
                     var c = encoder.container(keyedBy: CodingKeys.self)
                     try c.encode(id, forKey: .id); try c.encode(object, forKey: .object); try c.encode(created, forKey: .created)
                     try c.encode(model, forKey: .model); try c.encode(choices, forKey: .choices)
                     try c.encode(usage, forKey: .usage)
                     try c.encodeIfPresent(citations, forKey: .citations)
+                    try c.encodeIfPresent(standaloneQuestion, forKey: .standaloneQuestion)
                 }
             }
             @Sendable func chunk(_ delta: Delta, finish: String? = nil) -> ByteBuffer {
@@ -153,6 +162,7 @@ struct OpenAIController: Controller {
                 let result = try await pending.run { text in send(chunk(Delta(content: text))) }
                 var last = Chunk(id: id, created: created, model: model, choices: [Choice(delta: Delta(), finishReason: finishReason(result))])
                 last.citations = AskReport.citations(result.sources)
+                last.standaloneQuestion = result.standaloneQuestion
                 send(ServerSentEvents.event(nil, last))
                 if includeUsage {
                     send(ServerSentEvents.event(nil, Chunk(id: id, created: created, model: model, choices: [], usage: usage(result))))
