@@ -32,10 +32,11 @@ debug: setup
 	swift build
 
 ## test: the whole test suite (Swift Testing), in a release build (the kernels are too slow unoptimised);
+## the Swift tests run on both index backends (SQLite, and a PostgreSQL with pgvector that scripts/with-postgres.sh starts and stops);
 ## one build serves the Swift tests, the client tests, schemathesis against the API's description and the browser test of the web page (the rag it builds is the one they run)
 test: setup models
 	swift build -c release --build-tests -Xswiftc -enable-testing
-	swift test -c release --skip-build
+	scripts/with-postgres.sh swift test -c release --skip-build
 	scripts/fuzz.sh replay
 	scripts/test-clients.sh
 	scripts/test-api.sh

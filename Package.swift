@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // Value types, protocols and errors shared by every module. No dependencies.
@@ -63,6 +64,17 @@ let package = Package(
             dependencies: ["RAGCore", "RAGIndex", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
+        // The index in PostgreSQL with pgvector (the same store protocol as the SQLite file), for
+        // several nodes sharing one corpus.
+        .target(
+            name: "RAGPostgres",
+            dependencies: [
+                "RAGCore", "RAGIndex", "RAGStorage", .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // A generator on another machine: any OpenAI-compatible chat-completions server.
         .target(
             name: "RAGRemote",
@@ -76,7 +88,7 @@ let package = Package(
         // built-in templates, a resource bundle), Answer, Evaluate.
         .target(
             name: "RAG",
-            dependencies: ["RAGCore", "RAGText", "RAGStorage", "RAGEmbedding", "RAGKernels", "RAGLLM", "RAGRemote", .product(name: "Mustache", package: "swift-mustache")],
+            dependencies: ["RAGCore", "RAGText", "RAGStorage", "RAGPostgres", "RAGEmbedding", "RAGKernels", "RAGLLM", "RAGRemote", .product(name: "Mustache", package: "swift-mustache")],
             resources: [.copy("Prompt/templates")],
             swiftSettings: swiftSettings
         ),
@@ -99,7 +111,7 @@ let package = Package(
         .executableTarget(
             name: "rag",
             dependencies: [
-                "RAG", "RAGServer", "RAGEmbedding", "RAGIndex", "RAGLLM", "RAGKernels", "RAGRemote",
+                "RAG", "RAGServer", "RAGEmbedding", "RAGIndex", "RAGLLM", "RAGKernels", "RAGRemote", "RAGPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
@@ -121,7 +133,10 @@ let package = Package(
         .testTarget(name: "RAGTextTests", dependencies: ["RAGText"], swiftSettings: swiftSettings),
         .testTarget(
             name: "RAGStorageTests",
-            dependencies: ["RAGStorage", "RAGIndex", "RAGTesting", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "RAGStorage", "RAGPostgres", "RAGIndex", "RAGTesting", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

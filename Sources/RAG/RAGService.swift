@@ -4,6 +4,7 @@ public import RAGEmbedding
 public import RAGIndex
 public import RAGLLM
 public import RAGRemote
+public import RAGPostgres
 public import RAGStorage
 public import RAGText
 internal import Synchronization
@@ -15,13 +16,13 @@ internal import Synchronization
 public final class RAGService: Sendable {
     /// Everything a service is built from.
     public struct Configuration: Sendable {
-        /// The index file.
+        /// The index: a SQLite file's path, or a PostgreSQL database's URL (`postgres://…`).
         public var database: String
-        /// Whether a missing index file is created (ingest, serve) or an error (search, ask).
-        public var openMode: Store.OpenMode = .mustExist
+        /// Whether a missing index is created (ingest, serve) or an error (search, ask).
+        public var openMode: IndexOpenMode = .mustExist
         /// Seconds a write waits for another process's lock.
         public var busyTimeout: Double = 5
-        /// Told what the index does on its own that a user should know (see `Store.warning`).
+        /// Told what the index does on its own that a user should know (see `SQLiteStore.warning`).
         public var warning: (@Sendable (String) -> Void)?
         /// The sentence embedder's folder (model.safetensors, vocab.txt).
         public var embedderDirectory = SentenceEmbedder.defaultDirectory
@@ -53,7 +54,7 @@ public final class RAGService: Sendable {
         public var answerCacheSimilarity = 0.95
         public var answerCacheTTL: TimeInterval = 3600
 
-        /// Whether BM25's inverted index is kept in memory (`Store.keepBM25IndexInMemory`): for a
+        /// Whether BM25's inverted index is kept in memory (`SQLiteStore.keepBM25IndexInMemory`): for a
         /// process that answers many queries (the server); rebuilt in the background after writes.
         public var keepsBM25InMemory = false
 
@@ -74,7 +75,7 @@ public final class RAGService: Sendable {
     }
 
     public let configuration: Configuration
-    public let store: Store
+    public let store: any IndexStore
     public let templates: TemplateLibrary
     private let loaded: Mutex<Loaded>
 
@@ -88,16 +89,27 @@ public final class RAGService: Sendable {
     /// Opens the index; the models load when first needed, unless given here: an embedder, a
     /// loaded model, or a generator of any kind (a test twin, a remote one) for the answerer.
     public init(
-        _ configuration: Configuration, store: Store? = nil, embedder: (any Embedder)? = nil, model: LanguageModel? = nil,
+        _ configuration: Configuration, store: (any IndexStore)? = nil, embedder: (any Embedder)? = nil, model: LanguageModel? = nil,
         generator: (any TextGenerator)? = nil
     ) throws {
         try configuration.validate()
         self.configuration = configuration
-        self.store = try store ?? Store(
-            path: configuration.database, mode: configuration.openMode, busyTimeout: configuration.busyTimeout, warning: configuration.warning)
+        self.store = try store ?? Self.openStore(
+            configuration.database, mode: configuration.openMode, busyTimeout: configuration.busyTimeout, warning: configuration.warning)
         templates = TemplateLibrary(user: configuration.userTemplates)
         if configuration.keepsBM25InMemory { try self.store.keepBM25IndexInMemory() }
         loaded = Mutex(Loaded(embedder: embedder, model: model, generator: generator))
+    }
+
+    /// The index `database` names: a PostgreSQL database for a `postgres://` (or
+    /// `postgresql://`) URL, else a SQLite file at that path.
+    public static func openStore(
+        _ database: String, mode: IndexOpenMode, busyTimeout: Double = 5, warning: (@Sendable (String) -> Void)? = nil
+    ) throws -> any IndexStore {
+        if PostgresLocation.isURL(database) {
+            return try PostgresStore(url: database, mode: mode, busyTimeout: busyTimeout)
+        }
+        return try SQLiteStore(path: database, mode: mode, busyTimeout: busyTimeout, warning: warning)
     }
 
     // MARK: - Stages

@@ -20,7 +20,7 @@ public final class SentenceEmbedder: Embedder {
     /// (cosine ≥ 0.999 to the reference, retrieval unchanged) and embeds a query faster.
     public static let defaultPrecision = BertEncoder.Precision.bf16
 
-    /// The precision of the vectors an index records (`Store.embedder()`: "NAME/DIMENSIONS"),
+    /// The precision of the vectors an index records (`SQLiteStore.embedder()`: "NAME/DIMENSIONS"),
     /// nil when they are not this model's.
     public static func precision(recordedAs recorded: String) -> BertEncoder.Precision? {
         let name = recorded.split(separator: "/").first.map(String.init) ?? ""

@@ -37,7 +37,7 @@ final class ServerState: Sendable {
     /// by this server's own writes.
     private let indexStats = Mutex<(stats: StoreStats, taken: ContinuousClock.Instant, refreshing: Bool)?>(nil)
 
-    var store: Store { service.store }
+    var store: any IndexStore { service.store }
 
     /// The index's counts as of at most about a second ago (another process may be writing).
     func recentStats() async throws -> StoreStats {

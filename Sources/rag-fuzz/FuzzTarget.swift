@@ -72,8 +72,8 @@ enum FuzzTarget: String, CaseIterable {
     }
 
     /// Any text as a BM25 query: never an FTS5 syntax error (user text is words, not operators).
-    static let store: Store = {
-        let store = try! Store()
+    static let store: SQLiteStore = {
+        let store = try! SQLiteStore()
         try! store.transaction { tx in
             let source = try tx.upsertSource(path: "a.md", format: .markdown, size: 1, mtime: 0, contentHash: "h")
             let document = try tx.insertDocument(

@@ -97,7 +97,7 @@ struct IndexOpenBench: AsyncParsableCommand {
             defer { try? FileManager.default.removeItem(at: folder) }
             let path = keep ?? folder.appendingPathComponent("index.sqlite").path
             let exists = FileManager.default.fileExists(atPath: path)
-            var store = try Store(path: path)
+            var store = try SQLiteStore(path: path)
             var state: UInt64 = 7
             func next() -> Float {
                 state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
@@ -126,7 +126,7 @@ struct IndexOpenBench: AsyncParsableCommand {
             let buildSeconds = Double(DispatchTime.now().uptimeNanoseconds - buildStart) / 1e9
             try store.close()
 
-            store = try Store(path: path, mode: .mustExist)
+            store = try SQLiteStore(path: path, mode: .mustExist)
             let openStart = DispatchTime.now().uptimeNanoseconds
             guard let graph = try store.graphForReading() else { throw RAGError(.storage, "no graph after building one") }
             let openSeconds = Double(DispatchTime.now().uptimeNanoseconds - openStart) / 1e9

@@ -29,7 +29,9 @@ struct IndexInfo: AsyncParsableCommand {
 }
 
 func describe(_ info: GraphInfo) -> String {
-    "HNSW: \(info.nodes) nodes (\(info.dimensions)-d, \(info.space)), m \(info.m), efConstruction \(info.efConstruction), top level \(info.maxLevel), \(info.pages) pages (\(String(format: "%.1f", Double(info.pageBytes) / 1_048_576)) MB)"
+    // pgvector's index does not tell its levels.
+    let levels = info.space.contains("pgvector") ? "" : "top level \(info.maxLevel), "
+    return "HNSW: \(info.nodes) nodes (\(info.dimensions)-d, \(info.space)), m \(info.m), efConstruction \(info.efConstruction), \(levels)\(info.pages) pages (\(String(format: "%.1f", Double(info.pageBytes) / 1_048_576)) MB)"
 }
 
 struct IndexCheck: AsyncParsableCommand {

@@ -79,7 +79,7 @@ struct Ingest: AsyncParsableCommand {
                 \(report.files) files in \(String(format: "%.2f", report.seconds)) s: \(report.added) added, \
                 \(report.updated) updated, \(report.unchanged) unchanged, \(report.removed) removed\
                 \(report.renamed > 0 ? ", \(report.renamed) renamed" : ""), \(report.skipped.count) skipped; \
-                \(report.chunks) chunks written (\(Int(rate)) chunks/s) → \(store.db)
+                \(report.chunks) chunks written (\(Int(rate)) chunks/s) → \(displayPath(store.db))
                 """)
         }
         if !report.ingestedAnything && !report.skipped.isEmpty {

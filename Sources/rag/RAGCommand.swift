@@ -28,21 +28,21 @@ struct RAGCommand: AsyncParsableCommand {
 
 /// `--db`, shared by every command that opens an index.
 struct StoreOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The index file.", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("The index: a SQLite file, or a PostgreSQL database as postgres://USER@HOST:PORT/DATABASE.", valueName: "file|url"))
     var db: String = ProcessInfo.processInfo.environment["RAG_DB"] ?? "indexes/default.sqlite"
 
     /// Seconds a write waits for another process's lock ($RAG_BUSY_TIMEOUT, default 5).
     static var busyTimeout: Double { ProcessInfo.processInfo.environment["RAG_BUSY_TIMEOUT"].flatMap(Double.init) ?? 5 }
 
-    func open(mode: Store.OpenMode) throws -> Store {
-        try Store(path: db, mode: mode, busyTimeout: Self.busyTimeout, warning: printWarning)
+    func open(mode: IndexOpenMode) throws -> any IndexStore {
+        try RAGService.openStore(db, mode: mode, busyTimeout: Self.busyTimeout, warning: printWarning)
     }
 }
 
 /// The service a command works through, configured from the option groups it has; `configure`
 /// sets the rest.
 func makeService(
-    db: String, _ mode: Store.OpenMode, embedder: EmbedderOptions? = nil, generator: GeneratorOptions? = nil,
+    db: String, _ mode: IndexOpenMode, embedder: EmbedderOptions? = nil, generator: GeneratorOptions? = nil,
     remote: RemoteGeneratorOptions? = nil, fusion: FusionOptions? = nil, _ configure: (inout RAGService.Configuration) -> Void = { _ in }
 ) throws -> RAGService {
     var configuration = RAGService.Configuration(database: db)

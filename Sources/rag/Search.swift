@@ -2,6 +2,7 @@ public import ArgumentParser
 import Foundation
 import RAGCore
 import RAGStorage
+import RAGPostgres
 public import RAG
 import RAGEmbedding
 
@@ -45,7 +46,7 @@ struct Search: AsyncParsableCommand {
             return
         }
         if hits.isEmpty {
-            print(Store.ftsPattern(query) == nil ? "No searchable words in the query." : "No matches.")
+            print(LexicalQuery.words(query).isEmpty ? "No searchable words in the query." : "No matches.")
             return
         }
         for (rank, hit) in hits.enumerated() {
@@ -70,8 +71,10 @@ struct FusionOptions: ParsableArguments {
     }
 }
 
-/// A path relative to the working directory when it lies below it.
+/// A path relative to the working directory when it lies below it; a database URL without
+/// its password.
 func displayPath(_ path: String) -> String {
+    if PostgresLocation.isURL(path) { return (try? PostgresLocation(url: path).description) ?? path }
     let cwd = FileManager.default.currentDirectoryPath + "/"
     return path.hasPrefix(cwd) ? String(path.dropFirst(cwd.count)) : path
 }

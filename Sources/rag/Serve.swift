@@ -87,7 +87,7 @@ struct Serve: AsyncParsableCommand {
             configuration.defaults.abstainBelow = abstainBelow
             configuration.defaults.speculate = !generatorOptions.noSpeculate
             let app = try buildApplication(service: service, configuration: configuration) { port in
-                printError("rag serve: listening on http://\(host):\(port) (index \(db), \(keyed ? "API key required" : "no API key"))")
+                printError("rag serve: listening on http://\(host):\(port) (index \(displayPath(db)), \(keyed ? "API key required" : "no API key"))")
             }
             try await app.runService()
         } catch {

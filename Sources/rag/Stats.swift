@@ -21,7 +21,7 @@ struct Stats: AsyncParsableCommand {
             return
         }
         print("""
-            index:      \(store.db) (format \(stats.formatVersion), \(formatBytes(stats.fileBytes)) on disk)
+            index:      \(displayPath(store.db)) (format \(stats.formatVersion), \(formatBytes(stats.fileBytes)) on disk)
             files:      \(stats.sources)
             documents:  \(stats.documents) (\(formatBytes(stats.documentBytes)))
             chunks:     \(stats.chunks)

@@ -31,7 +31,7 @@ final class Folder: Sendable {
 /// by scripts/test-clients.sh (openai, curl).
 final class Fixture: Sendable {
     let folder: Folder
-    let store: Store
+    let store: SQLiteStore
     let state: ServerState
 
     static let embedder = HashingEmbedder()
@@ -44,7 +44,7 @@ final class Fixture: Sendable {
         folder = try Folder()
         try folder.write("harbor.md", "# Harbor\n\nHarbor is a retrieval service. Harbor stores its HNSW vector index inside a SQLite file named harbor.db.\n\n## Tuning\n\nThe default ef_search value is 64 and M is 16.\n")
         try folder.write("lantern.md", "# Lantern\n\nLantern is a caching proxy. It listens on port 7070 unless --port is given.\n")
-        store = try Store(path: folder.path + "/index.sqlite")
+        store = try SQLiteStore(path: folder.path + "/index.sqlite")
         _ = try Ingestor(store: store, embedder: Self.embedder).run(paths: [folder.path + "/docs"])
         var configuration = ServerConfiguration()
         configuration.port = 0

@@ -44,14 +44,14 @@ import Testing
 
     @Test func theInMemoryIndexScoresAsFTS5Does() throws {
         let folder = try TemporaryFolder()
-        let store = try Store(path: folder.path("index.sqlite"))
+        let store = try SQLiteStore(path: folder.path("index.sqlite"))
         for document in Self.corpus() { try addDocument(store, path: document.path, chunks: document.chunks, heading: document.heading) }
         let (index, revision) = try store.buildBM25Index()
         #expect(revision == (try store.revision()))
         #expect(index.documentCount == (try store.stats().chunks))
         for query in Self.queries {
             let fts = try store.bm25Ranking(query, limit: 1000)
-            let terms = try #require(try store.read { try Store.bm25Terms(Store.queryWords(query), $0) })
+            let terms = try #require(try store.read { try SQLiteStore.bm25Terms(LexicalQuery.words(query), $0) })
             let memory = index.search(terms, limit: 1000)
             #expect(memory.count == fts.count, "\(query): \(memory.count) hits in memory, \(fts.count) in FTS5")
             for (a, b) in zip(memory, fts) {
@@ -63,15 +63,15 @@ import Testing
             if let best = memory.first, fts.count > 1, fts[0].1 != fts[1].1 { #expect(best.label == fts[0].0.rawValue) }
         }
         // Only the best `limit`, in the same order as the full list.
-        let terms = try #require(try store.read { try Store.bm25Terms(["cell", "protein"], $0) })
+        let terms = try #require(try store.read { try SQLiteStore.bm25Terms(["cell", "protein"], $0) })
         #expect(index.search(terms, limit: 5).map(\.label) == Array(index.search(terms, limit: 1000).prefix(5)).map(\.label))
     }
 
     @Test func aProcessThatKeepsTheIndexFollowsEveryWrite() async throws {
         let folder = try TemporaryFolder()
         let path = folder.path("index.sqlite")
-        let server = try Store(path: path)
-        let plain = try Store(path: path)
+        let server = try SQLiteStore(path: path)
+        let plain = try SQLiteStore(path: path)
         for document in Self.corpus().prefix(20) { try addDocument(server, path: document.path, chunks: document.chunks, heading: document.heading) }
         try server.keepBM25IndexInMemory()
         try await Self.waitUntilCurrent(server)
@@ -94,7 +94,7 @@ import Testing
         a.count == b.count && zip(a, b).allSatisfy { abs($0.1 - $1.1) <= 1e-9 * max(1, abs($1.1)) }
     }
 
-    static func waitUntilCurrent(_ store: Store) async throws {
+    static func waitUntilCurrent(_ store: SQLiteStore) async throws {
         for _ in 0..<500 {
             _ = try store.bm25Ranking("cell", limit: 1)  // a query starts the rebuild if none runs
             if try store.bm25IndexIsCurrent() { return }

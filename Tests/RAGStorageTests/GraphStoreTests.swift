@@ -23,7 +23,7 @@ func unitVectors(_ count: Int, dimensions: Int = 24, seed: UInt64) -> [[Float]] 
 
 /// Adds a document whose chunks carry the given vectors; returns the chunk ids.
 @discardableResult
-func addDocument(_ store: Store, path: String, vectors: [[Float]]) throws -> [ChunkID] {
+func addDocument(_ store: SQLiteStore, path: String, vectors: [[Float]]) throws -> [ChunkID] {
     try store.transaction { tx in
         let sourceID = try tx.upsertSource(path: path, format: .text, size: 1, mtime: 1, contentHash: "h-\(path)")
         let id = try tx.insertDocument(
@@ -36,7 +36,7 @@ func addDocument(_ store: Store, path: String, vectors: [[Float]]) throws -> [Ch
     }
 }
 
-func pageBlobs(_ store: Store) throws -> [Data] {
+func pageBlobs(_ store: SQLiteStore) throws -> [Data] {
     try store.read { try Data.fetchAll($0, sql: "SELECT data FROM hnsw_page ORDER BY page") }
 }
 
@@ -45,7 +45,7 @@ func pageBlobs(_ store: Store) throws -> [Data] {
         let folder = try TemporaryFolder()
         let path = folder.path("index.sqlite")
         let vectors = unitVectors(700, seed: 1)
-        var store = try Store(path: path)
+        var store = try SQLiteStore(path: path)
         var ids: [ChunkID] = []
         for part in 0..<7 { ids += try addDocument(store, path: "doc\(part)", vectors: Array(vectors[part * 100..<(part + 1) * 100])) }
         let info = try #require(try store.graphInfo())
@@ -59,14 +59,14 @@ func pageBlobs(_ store: Store) throws -> [Data] {
         try store.close()
 
         // A new process: the graph is read from its pages, and reading writes nothing.
-        store = try Store(path: path)
+        store = try SQLiteStore(path: path)
         #expect(try store.nearest(vectors[42], k: 5, ef: 32).map(\.0) == before.map(\.0))
         #expect(try pageBlobs(store) == pages)
         #expect(try store.graphInfo()?.nodes == 700)
     }
 
     @Test func removingDocumentsRemovesTheirNodesWithoutTombstones() throws {
-        let store = try Store()
+        let store = try SQLiteStore()
         let vectors = unitVectors(600, seed: 2)
         var byDoc: [[ChunkID]] = []
         for part in 0..<6 { byDoc.append(try addDocument(store, path: "doc\(part)", vectors: Array(vectors[part * 100..<(part + 1) * 100]))) }
@@ -90,7 +90,7 @@ func pageBlobs(_ store: Store) throws -> [Data] {
     }
 
     @Test func aFailedTransactionLeavesTheGraphAsItWas() throws {
-        let store = try Store()
+        let store = try SQLiteStore()
         let vectors = unitVectors(200, seed: 3)
         try addDocument(store, path: "a", vectors: Array(vectors[..<100]))
         struct Boom: Error {}
@@ -112,7 +112,7 @@ func pageBlobs(_ store: Store) throws -> [Data] {
 
     @Test func aDamagedPageIsRebuiltFromTheStoredVectorsAndAnnounced() throws {
         let warnings = Warnings()
-        let store = try Store(warning: { warnings.append($0) })
+        let store = try SQLiteStore(warning: { warnings.append($0) })
         let vectors = unitVectors(300, seed: 4)
         let ids = try addDocument(store, path: "a", vectors: vectors)
         try store.write { db in
@@ -137,7 +137,7 @@ func pageBlobs(_ store: Store) throws -> [Data] {
     }
 
     @Test func newParametersRebuildTheGraph() throws {
-        let store = try Store()
+        let store = try SQLiteStore()
         try addDocument(store, path: "a", vectors: unitVectors(300, seed: 6))
         #expect(try store.graphInfo()?.m == 16)
         let rebuilt = try store.rebuildGraph(parameters: .init(m: 8, efConstruction: 64))
@@ -148,7 +148,7 @@ func pageBlobs(_ store: Store) throws -> [Data] {
     }
 
     @Test func aDanglingLinkIsReported() throws {
-        let store = try Store()
+        let store = try SQLiteStore()
         try addDocument(store, path: "a", vectors: unitVectors(50, seed: 7))
         // A vector without a node (written around the triggers' log) is drift: check says so.
         try store.write { db in

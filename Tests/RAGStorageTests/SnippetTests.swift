@@ -28,8 +28,8 @@ import Testing
     }
 
     @Test func stopWordsLeaveTheQueryUnlessTheyAreAllOfIt() {
-        #expect(Store.queryWords("What is the role of the KV cache in decoding?") == ["what", "role", "kv", "cache", "decoding"])
-        #expect(Store.queryWords("to be or not to be") == ["to", "be", "or", "not"])
-        #expect(Store.ftsPattern("the cat") == "\"cat\"")
+        #expect(LexicalQuery.words("What is the role of the KV cache in decoding?") == ["what", "role", "kv", "cache", "decoding"])
+        #expect(LexicalQuery.words("to be or not to be") == ["to", "be", "or", "not"])
+        #expect(SQLiteStore.ftsPattern("the cat") == "\"cat\"")
     }
 }

@@ -17,7 +17,7 @@ final class TemporaryFolder {
     deinit { try? FileManager.default.removeItem(at: url) }
 }
 
-func addDocument(_ store: Store, path: String, chunks: [String], heading: String = "") throws {
+func addDocument(_ store: SQLiteStore, path: String, chunks: [String], heading: String = "") throws {
     try store.transaction { tx in
         let sourceID = try tx.upsertSource(path: path, format: .text, size: 1, mtime: 1, contentHash: "h-\(path)")
         let id = try tx.insertDocument(
@@ -33,7 +33,7 @@ func addDocument(_ store: Store, path: String, chunks: [String], heading: String
 @Suite(.onTestThreads) struct MigrationTests {
     @Test func aNewIndexHasTheSchemaAndItsState() throws {
         let folder = try TemporaryFolder()
-        let store = try Store(path: folder.path("sub/dir/index.sqlite"))
+        let store = try SQLiteStore(path: folder.path("sub/dir/index.sqlite"))
         let tables = try store.read { db in
             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger') AND name NOT LIKE 'sqlite_%' AND name NOT IN ('chunk_fts_data', 'chunk_fts_idx', 'chunk_fts_docsize', 'chunk_fts_config') ORDER BY name")
         }
@@ -42,16 +42,16 @@ func addDocument(_ store: Store, path: String, chunks: [String], heading: String
             "chunk_vector_added", "chunk_vector_removed", "document", "grdb_migrations", "hnsw_page", "index_state",
             "source", "vector_change",
         ])
-        #expect(try store.stats().formatVersion == Store.formatVersion)
+        #expect(try store.stats().formatVersion == SQLiteStore.formatVersion)
         #expect(try store.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
         // Reopening applies nothing twice.
         try store.close()
-        let again = try Store(path: folder.path("sub/dir/index.sqlite"))
+        let again = try SQLiteStore(path: folder.path("sub/dir/index.sqlite"))
         #expect(try again.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM grdb_migrations") } == 6)
     }
 
     @Test func theRevisionGrowsWithEveryChangeAndOnlyThen() throws {
-        let store = try Store()
+        let store = try SQLiteStore()
         let start = try store.revision()
         try addDocument(store, path: "a.txt", chunks: ["one", "two"])
         let afterAdd = try store.revision()
@@ -67,7 +67,7 @@ func addDocument(_ store: Store, path: String, chunks: [String], heading: String
         let path = folder.path("notes.sqlite")
         let bytes = Data("PK\u{3}\u{4} definitely a zip file, not a database".utf8)
         try bytes.write(to: URL(fileURLWithPath: path))
-        #expect { try Store(path: path) } throws: { error in
+        #expect { try SQLiteStore(path: path) } throws: { error in
             let e = error as? RAGError
             return e?.code == .corruptFile && e!.message.contains("not a SQLite database") && e!.message.contains(path)
         }
@@ -78,12 +78,12 @@ func addDocument(_ store: Store, path: String, chunks: [String], heading: String
     @Test func anIndexFromANewerRagIsRefusedAndLeftUntouched() throws {
         let folder = try TemporaryFolder()
         let path = folder.path("index.sqlite")
-        try Store(path: path).close()
+        try SQLiteStore(path: path).close()
         let queue = try DatabaseQueue(path: path)
         try queue.write { try $0.execute(sql: "UPDATE index_state SET format_version = 99") }
         try queue.close()
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
-        #expect { try Store(path: path) } throws: { error in
+        #expect { try SQLiteStore(path: path) } throws: { error in
             (error as? RAGError)?.code == .unsupported && (error as? RAGError)!.message.contains("format 99")
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
@@ -95,12 +95,12 @@ func addDocument(_ store: Store, path: String, chunks: [String], heading: String
         let queue = try DatabaseQueue(path: path)
         try queue.write { try $0.execute(sql: "CREATE TABLE player (id INTEGER PRIMARY KEY, name TEXT)") }
         try queue.close()
-        #expect { try Store(path: path) } throws: { ($0 as? RAGError)?.message.contains("not a rag index") == true }
+        #expect { try SQLiteStore(path: path) } throws: { ($0 as? RAGError)?.message.contains("not a rag index") == true }
     }
 
     @Test func aMissingIndexIsAClearErrorWhenItMustExist() throws {
         let folder = try TemporaryFolder()
-        #expect { try Store(path: folder.path("none.sqlite"), mode: .mustExist) } throws: {
+        #expect { try SQLiteStore(path: folder.path("none.sqlite"), mode: .mustExist) } throws: {
             ($0 as? RAGError)?.code == .notFound && ($0 as? RAGError)!.message.contains("rag ingest")
         }
         #expect(!FileManager.default.fileExists(atPath: folder.path("none.sqlite")))
@@ -109,7 +109,7 @@ func addDocument(_ store: Store, path: String, chunks: [String], heading: String
 
 @Suite(.onTestThreads) struct SearchTests {
     @Test func bm25FindsTheRightChunkFirstWithStemmingAndDiacritics() throws {
-        let store = try Store()
+        let store = try SQLiteStore()
         try addDocument(store, path: "/a.md", chunks: ["Speculative decoding drafts tokens with a small model.", "Unrelated text about gardens."])
         try addDocument(store, path: "/b.md", chunks: ["Quantization stores weights in fewer bits."], heading: "Café")
         let hits = try store.searchBM25("how does speculative decoding draft?", limit: 5)
@@ -125,14 +125,14 @@ func addDocument(_ store: Store, path: String, chunks: [String], heading: String
         "", "   ", "🙂🙂", "\u{0}", "col:val -x +y", String(repeating: "long ", count: 5000), "((((((", "ünïcödé",
     ])
     func hostileQueriesNeverFail(query: String) throws {
-        let store = try Store()
+        let store = try SQLiteStore()
         try addDocument(store, path: "/a.md", chunks: ["text foo long and start values"])
         _ = try store.searchBM25(query, limit: 10)
         #expect(try store.stats().chunks == 1)
     }
 
     @Test func deletingADocumentRemovesItsChunksFromTheFullTextIndex() throws {
-        let store = try Store()
+        let store = try SQLiteStore()
         try addDocument(store, path: "/a.md", chunks: ["alpha beta", "gamma"])
         try store.transaction { try $0.deleteDocument(path: "/a.md") }
         #expect(try store.searchBM25("alpha", limit: 5).isEmpty)
@@ -141,32 +141,7 @@ func addDocument(_ store: Store, path: String, chunks: [String], heading: String
 }
 
 @Suite(.onTestThreads) struct ConcurrencyTests {
-    @Test func aSecondWriterWaitsThenFailsClearly() async throws {
-        let folder = try TemporaryFolder()
-        let path = folder.path("index.sqlite")
-        let first = try Store(path: path)
-        let impatient = try Store(path: path, busyTimeout: 0.2)
-        let patient = try Store(path: path, busyTimeout: 10)
-        let started = DispatchSemaphore(value: 0)
-        // Given a writer that holds the lock for a second
-        let holder = Task.detached {
-            try first.transaction { tx in
-                try tx.upsertSource(path: "/held", format: .text, size: 1, mtime: 1, contentHash: "x")
-                started.signal()
-                Thread.sleep(forTimeInterval: 1.0)
-            }
-        }
-        started.wait()
-        // Then one that waits 0.2 s fails with a busy error that says what to do
-        #expect { try impatient.transaction { try $0.upsertSource(path: "/b", format: .text, size: 1, mtime: 1, contentHash: "y") } } throws: {
-            ($0 as? RAGError)?.code == .busy && ($0 as? RAGError)!.message.contains("another process")
-        }
-        // and one that waits long enough succeeds after it
-        try patient.transaction { try $0.upsertSource(path: "/c", format: .text, size: 1, mtime: 1, contentHash: "z") }
-        try await holder.value
-        #expect(try patient.allSources().map(\.path) == ["/c", "/held"])
-        #expect(try patient.integrityProblems().isEmpty)
-    }
+    // A second writer that waits too long: IndexStoreTests, on both backends.
 
     /// Two processes creating one index at the same moment both open it (two connections here,
     /// on two threads; once one of them failed with "table source already exists").
@@ -176,18 +151,18 @@ func addDocument(_ store: Store, path: String, chunks: [String], heading: String
             let path = folder.path("new-\(round).sqlite")
             let failures = Mutex<[String]>([])
             DispatchQueue.concurrentPerform(iterations: 2) { _ in
-                do { _ = try Store(path: path) } catch { failures.withLock { $0.append("\(error) \(String(describing: (error as? RAGError)?.underlying))") } }
+                do { _ = try SQLiteStore(path: path) } catch { failures.withLock { $0.append("\(error) \(String(describing: (error as? RAGError)?.underlying))") } }
             }
             #expect(failures.withLock { $0 }.isEmpty, "round \(round): \(failures.withLock { $0 })")
-            #expect(try Store(path: path).integrityProblems().isEmpty)
+            #expect(try SQLiteStore(path: path).integrityProblems().isEmpty)
         }
     }
 
     @Test func readersSeeTheLastCommittedState() throws {
         let folder = try TemporaryFolder()
         let path = folder.path("index.sqlite")
-        let writer = try Store(path: path)
-        let reader = try Store(path: path)
+        let writer = try SQLiteStore(path: path)
+        let reader = try SQLiteStore(path: path)
         try addDocument(writer, path: "/a", chunks: ["one"])
         try writer.transaction { tx in
             try tx.deleteDocument(path: "/a")

@@ -76,11 +76,11 @@ import Testing
         return try! LanguageModel(path: models + "/gguf/SmolLM2-135M-Instruct.Q4_1.gguf")
     }()
 
-    nonisolated(unsafe) static let setup: (Workspace, Store, Answerer) = {
+    nonisolated(unsafe) static let setup: (Workspace, SQLiteStore, Answerer) = {
         let ws = try! Workspace()
         try! ws.write("docs/harbor.md", "# Harbor\n\nHarbor is a retrieval service. Harbor stores its HNSW vector index inside a SQLite file named harbor.db.\n\n## Tuning\n\nThe default ef_search value is 64 and M is 16.\n")
         try! ws.write("docs/lantern.md", "# Lantern\n\nLantern is a caching proxy. It listens on port 7070 unless --port is given.\n")
-        let store = try! Store(path: ws.path("index.sqlite"))
+        let store = try! SQLiteStore(path: ws.path("index.sqlite"))
         let embedder = try! SentenceEmbedder()
         _ = try! Ingestor(store: store, embedder: embedder).run(paths: [ws.docs], options: Ingestor.Options())
         let answerer = Answerer(
@@ -239,11 +239,11 @@ import Testing
 }
 
 /// A workspace whose index (on the hashing embedder) holds one document about Lantern.
-func lanternIndex() throws -> (Workspace, Store, HashingEmbedder) {
+func lanternIndex() throws -> (Workspace, SQLiteStore, HashingEmbedder) {
     let embedder = HashingEmbedder()
     let ws = try Workspace()
     try ws.write("docs/lantern.md", "# Lantern\n\nLantern is a caching proxy. It listens on port 7070 unless --port is given.\n")
-    let store = try Store(path: ws.path("index.sqlite"))
+    let store = try SQLiteStore(path: ws.path("index.sqlite"))
     _ = try Ingestor(store: store, embedder: embedder).run(paths: [ws.docs])
     return (ws, store, embedder)
 }
@@ -349,7 +349,7 @@ func lanternIndex() throws -> (Workspace, Store, HashingEmbedder) {
         try ws.write("c/qrels.tsv", "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td3\t2\n")
         let collection = try BEIRQueries(queriesFile: ws.path("c/queries.jsonl"), qrelsFile: ws.path("c/qrels.tsv"))
         #expect(collection.queries.map(\.id) == ["q1", "q2"])
-        let store = try Store(path: ws.path("index.sqlite"))
+        let store = try SQLiteStore(path: ws.path("index.sqlite"))
         _ = try Ingestor(store: store).run(paths: [ws.path("c/corpus.jsonl")])
         let result = try RetrievalEvaluation.run(collection, retriever: Retriever(store: store, embedder: nil), mode: .bm25)
         #expect(result.queries == 2 && result.ndcg10 == 1 && result.recall100 == 1 && result.mrr10 == 1)
@@ -401,7 +401,7 @@ func lanternIndex() throws -> (Workspace, Store, HashingEmbedder) {
             """)
         let dataset = try QADataset(directory: ws.path("qa"))
         #expect(dataset.isLabelled && dataset.items.map(\.id) == ["1", nil])
-        let store = try Store(path: ws.path("qa.sqlite"))
+        let store = try SQLiteStore(path: ws.path("qa.sqlite"))
         let embedder = try SentenceEmbedder()
         _ = try Ingestor(store: store, embedder: embedder).run(paths: [dataset.documents])
         let answerer = Answerer(

@@ -12,7 +12,7 @@ import Testing
 /// exact search, within 0.01) and is about as large (within 10 %). Without compaction it was
 /// not: recall at ef 64 fell from 0.997 to 0.982 (the graph repaired around half its nodes at
 /// once) and the file grew 45 % (half-empty B-tree pages that rows with new ids never fill,
-/// FTS5 deletion markers); `Store.compactIfChurned` rebuilds, merges and vacuums.
+/// FTS5 deletion markers); `SQLiteStore.compactIfChurned` rebuilds, merges and vacuums.
 @Suite(.onTestThreads) struct ChurnTests {
     static let documents = 400
 
@@ -31,7 +31,7 @@ import Testing
     }
 
     /// Each stored vector with its chunk's identity (document path, ordinal): ids differ between indexes.
-    static func vectors(_ store: Store) throws -> [(key: String, id: Int64, vector: [Float])] {
+    static func vectors(_ store: SQLiteStore) throws -> [(key: String, id: Int64, vector: [Float])] {
         try store.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT c.id, d.path, c.ordinal, v.vector FROM chunk_vector v
@@ -45,7 +45,7 @@ import Testing
     }
 
     /// HNSW recall@10 at a small beam (ef 16, where misses show) against exact search.
-    static func recall(_ store: Store, queries: [[Float]], ef: Int = 16) throws -> Double {
+    static func recall(_ store: SQLiteStore, queries: [[Float]], ef: Int = 16) throws -> Double {
         let stored = try vectors(store)
         var exact = BruteForceIndex(dimensions: stored[0].vector.count, space: .cosine)
         for item in stored { exact.insert(item.vector, label: item.id) }
@@ -71,7 +71,7 @@ import Testing
 
         // The fresh index.
         let freshPath = workspace.path("fresh.sqlite")
-        var store = try Store(path: freshPath)
+        var store = try SQLiteStore(path: freshPath)
         _ = try Ingestor(store: store, embedder: embedder).run(paths: [workspace.docs])
         let freshRecall = try Self.recall(store, queries: queries)
         let freshRecall64 = try Self.recall(store, queries: queries, ef: 64)
@@ -81,7 +81,7 @@ import Testing
 
         // The churned one: the same documents, then ten rounds of half deleted and re-added.
         let churnedPath = workspace.path("churned.sqlite")
-        store = try Store(path: churnedPath)
+        store = try SQLiteStore(path: churnedPath)
         let ingestor = Ingestor(store: store, embedder: embedder)
         _ = try ingestor.run(paths: [workspace.docs])
         // A few deletions (5 %) do not compact.

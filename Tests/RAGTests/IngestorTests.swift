@@ -31,7 +31,7 @@ final class Workspace {
 }
 
 @Suite(.onTestThreads) struct IngestorTests {
-    func ingest(_ store: Store, _ paths: [String], prune: Bool = true) throws -> IngestReport {
+    func ingest(_ store: SQLiteStore, _ paths: [String], prune: Bool = true) throws -> IngestReport {
         var options = Ingestor.Options()
         options.prune = prune
         return try Ingestor(store: store).run(paths: paths, options: options)
@@ -39,7 +39,7 @@ final class Workspace {
 
     @Test func addModifyRenameDeleteAreIncremental() throws {
         let ws = try Workspace()
-        let store = try Store()
+        let store = try SQLiteStore()
         try ws.write("docs/a.md", "# Alpha\n\nAlpha talks about quantization.")
         try ws.write("docs/sub/b.txt", "Bravo is about batching.")
         try ws.write("docs/c.html", "<h1>Charlie</h1><p>Charlie covers caching.</p>")
@@ -87,7 +87,7 @@ final class Workspace {
 
     @Test func nonASCIIFolderNamesPruneAndRename() throws {
         let ws = try Workspace()
-        let store = try Store()
+        let store = try SQLiteStore()
         try ws.write("docs/dökümanlar/ä.md", "Erster Text über Quantisierung.")
         try ws.write("docs/dökümanlar/b.md", "Zweiter Text über Destillation.")
         _ = try ingest(store, [ws.docs])
@@ -101,7 +101,7 @@ final class Workspace {
 
     @Test func jsonlRecordsAreIncrementalOneByOne() throws {
         let ws = try Workspace()
-        let store = try Store()
+        let store = try SQLiteStore()
         let file = try ws.write("corpus.jsonl", """
             {"_id":"1","title":"One","text":"First record about pruning."}
             {"_id":"2","title":"Two","text":"Second record about distillation."}
@@ -123,7 +123,7 @@ final class Workspace {
 
     @Test func badInputIsReportedAndTheRestStillIngests() throws {
         let ws = try Workspace()
-        let store = try Store()
+        let store = try SQLiteStore()
         try ws.write("docs/good.md", "Good content about evaluation.")
         try ws.write("docs/binary.txt", "abc\u{0}def")
         try ws.write("docs/photo.jpg", "not read")
@@ -149,7 +149,7 @@ final class Workspace {
     @Test func aFolderWithNothingReadableIngestsNothing() throws {
         let ws = try Workspace()
         try ws.write("docs/a.png", "x")
-        let report = try ingest(try Store(), [ws.docs])
+        let report = try ingest(try SQLiteStore(), [ws.docs])
         #expect(!report.ingestedAnything)
         #expect(report.skipped.count == 1)
     }
@@ -158,7 +158,7 @@ final class Workspace {
         let ws = try Workspace()
         try ws.write("docs/a.md", "Loop test document.")
         try FileManager.default.createSymbolicLink(atPath: ws.path("docs/loop"), withDestinationPath: ws.docs)
-        let report = try ingest(try Store(), [ws.docs])
+        let report = try ingest(try SQLiteStore(), [ws.docs])
         #expect(report.added == 1)
     }
 
@@ -176,7 +176,7 @@ final class Workspace {
         try FileManager.default.createSymbolicLink(atPath: ws.path("docs/inner.md"), withDestinationPath: ws.path("docs/sub/b.md"))
         try FileManager.default.createSymbolicLink(atPath: ws.path("docs/c.md"), withDestinationPath: ws.path("docs/sub/b.md"))
         #expect(mkfifo(ws.path("docs/pipe.txt"), 0o644) == 0)
-        let store = try Store()
+        let store = try SQLiteStore()
         let report = try ingest(store, [ws.docs])
         let reasons = Dictionary(uniqueKeysWithValues: report.skipped.map { ($0.path, $0.reason) })
         #expect(reasons[ws.path("docs/secret.md")]?.contains("outside the folders being ingested") == true)
@@ -197,7 +197,7 @@ final class Workspace {
         var text = ""
         for p in 0..<3_000 { text += "Paragraph \(p) talks about caches, batches and the sizes of both in some detail.\n\n" }
         try ws.write("docs/zbig.txt", text)
-        let store = try Store(path: ws.path("index.sqlite"))
+        let store = try SQLiteStore(path: ws.path("index.sqlite"))
         _ = try ingest(store, [ws.path("docs/small.md")])
         let before = try store.documents().map(\.path)
         let pages = try store.write { db in try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0 }
@@ -216,7 +216,7 @@ final class Workspace {
         try ws.write("docs/a.md", "A.")
         try ws.write("docs/b.txt", "B.")
         try ws.write("docs/drafts/c.md", "C.")
-        let store = try Store()
+        let store = try SQLiteStore()
         var options = Ingestor.Options()
         options.include = ["*.md"]
         options.exclude = ["drafts/*"]
@@ -245,7 +245,7 @@ final class Workspace {
         // 40 files, 20 distinct texts: each text twice, in files far apart (other batches).
         let ws = try Workspace()
         for i in 0..<40 { try ws.write("docs/f\(String(format: "%02d", i)).txt", "Note number \(i % 20) about caches and batching.") }
-        let store = try Store()
+        let store = try SQLiteStore()
         let embedder = CountingEmbedder()
         let report = try Ingestor(store: store, embedder: embedder).run(paths: [ws.docs])
         #expect(report.added == 40 && report.chunks == 40)
@@ -257,7 +257,7 @@ final class Workspace {
 
     @Test(.enabled(if: ModelFiles.haveEmbedder, "needs the embedding model (make models)")) func embeddedIngestStoresAVectorPerChunkAndSearchesByMeaning() throws {
         let ws = try Workspace()
-        let store = try Store()
+        let store = try SQLiteStore()
         let embedder = try SentenceEmbedder()
         try ws.write("docs/kv.md", "# KV cache\n\nThe cache keeps keys and values of earlier tokens so they are not recomputed.")
         try ws.write("docs/q.md", "# Quantization\n\nWeights stored in four bits take an eighth of the memory of floats.")
@@ -291,7 +291,7 @@ final class Workspace {
             text += (0..<6).map { "Paragraph \(p) sentence \($0) mentions cache and batch sizes." }.joined(separator: " ") + "\n\n"
         }
         let file = try ws.write("big/log.txt", text)
-        let whole = try Store(), blocks = try Store()
+        let whole = try SQLiteStore(), blocks = try SQLiteStore()
         _ = try ingest(whole, [file])
         var options = Ingestor.Options()
         options.streamingThreshold = 1_000
@@ -359,7 +359,7 @@ final class Workspace {
 
     @Test func changingTheChunkBudgetRechunksEverything() throws {
         let ws = try Workspace()
-        let store = try Store()
+        let store = try SQLiteStore()
         try ws.write("docs/a.md", String(repeating: "Sentence about memory bandwidth limits. ", count: 60))
         _ = try ingest(store, [ws.docs])
         let before = try store.stats().chunks

@@ -1,4 +1,5 @@
 import Foundation
+import RAG
 import RAGCore
 import RAGStorage
 import RAGTesting
@@ -7,39 +8,42 @@ import Testing
 @Suite(.onTestThreads, .serialized, .enabled(if: ModelFiles.haveEmbedder, "needs the embedding model (make models)")) struct CrashTests {
     /// `kill -9` in the middle of an ingest of thousands of documents, at several moments: each
     /// time the index opens, every document is whole or absent, and the next run finishes the job.
-    @Test func killedIngestLeavesEveryDocumentWholeOrAbsent() throws {
+    @Test(arguments: TestBackend.available)
+    func killedIngestLeavesEveryDocumentWholeOrAbsent(backend: TestBackend) throws {
         let dir = try TempDir()
-        // Given 1,200 Markdown files and a 1,800-record JSONL file (chunks are embedded too)
-        for i in 0..<1200 {
+        // Given 1,200 Markdown files and a 1,800-record JSONL file (chunks are embedded too); a
+        // third of that for PostgreSQL, whose writes take longer
+        let files = backend == .sqlite ? 1200 : 400, records = files * 3 / 2, documents = files + records
+        for i in 0..<files {
             let body = (0..<3).map { "Document \(i) sentence \($0) talks about cache line \(i * 7 % 97)." }.joined(separator: " ")
             try dir.write("docs/d\(i / 100)/doc\(i).md", "# Doc \(i)\n\n\(body)\n\n## More\n\n\(body)")
         }
         var lines = ""
-        for i in 0..<1800 { lines += "{\"_id\":\"r\(i)\",\"title\":\"Record \(i)\",\"text\":\"Record \(i) studies latency \(i % 13) and throughput.\"}\n" }
+        for i in 0..<records { lines += "{\"_id\":\"r\(i)\",\"title\":\"Record \(i)\",\"text\":\"Record \(i) studies latency \(i % 13) and throughput.\"}\n" }
         try dir.write("docs/records.jsonl", lines)
 
         // The reference: one uninterrupted ingest into another index
         let started = Date()
-        var r = try RagBinary.run(["ingest", "docs", "--db", "clean.sqlite", "--json"], in: dir.url)
+        let cleanIndex = backend == .sqlite ? dir.url.appendingPathComponent("clean.sqlite").path : backend.newIndex(in: dir.url)
+        var r = try RagBinary.run(["ingest", "docs", "--db", cleanIndex, "--json"], in: dir.url)
         let duration = Date().timeIntervalSince(started)
         #expect(r.status == 0)
-        #expect(r.json["added"] as? Int == 3000)
-        let clean = try Store(path: dir.url.appendingPathComponent("clean.sqlite").path, mode: .mustExist)
+        #expect(r.json["added"] as? Int == documents)
+        let clean = try RAGService.openStore(cleanIndex, mode: .mustExist)
         let expected = Dictionary(uniqueKeysWithValues: try clean.documents().map { ($0.path, $0.chunkCount) })
 
         // When ingests are killed at several moments
-        let db = dir.url.appendingPathComponent("crash.sqlite").path
+        let db = backend == .sqlite ? dir.url.appendingPathComponent("crash.sqlite").path : backend.newIndex(in: dir.url)
         var partialStates = 0
         // Kill points spread over the ingest (its clean duration scales them to this machine).
         for delay in [0.1, 0.25, 0.45, 0.65, 0.85].map({ $0 * duration }) {
-            let (process, _, _) = try RagBinary.start(["ingest", "docs", "--db", "crash.sqlite"], in: dir.url)
+            let (process, _, _) = try RagBinary.start(["ingest", "docs", "--db", db], in: dir.url)
             Thread.sleep(forTimeInterval: delay)
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             // Then the index opens and every document present is complete
-            guard FileManager.default.fileExists(atPath: db) else { continue }  // killed before it was created
-            let store = try Store(path: db, mode: .mustExist)
-            #expect(try store.integrityProblems() == [])
+            guard let store = try? RAGService.openStore(db, mode: .mustExist) else { continue }  // killed before it was created
+            #expect(try Self.problems(store) == [])
             let present = try store.documents()
             if !present.isEmpty && present.count < expected.count { partialStates += 1 }
             for document in present {
@@ -49,21 +53,28 @@ import Testing
         }
         #expect(partialStates >= 2, "the kills should land in the middle of the ingest")
         // And the next run finishes the job
-        r = try RagBinary.run(["ingest", "docs", "--db", "crash.sqlite", "--json"], in: dir.url)
+        r = try RagBinary.run(["ingest", "docs", "--db", db, "--json"], in: dir.url)
         #expect(r.status == 0)
-        let store = try Store(path: db, mode: .mustExist)
+        let store = try RAGService.openStore(db, mode: .mustExist)
         let finished = Dictionary(uniqueKeysWithValues: try store.documents().map { ($0.path, $0.chunkCount) })
         #expect(finished == expected)
         #expect(try store.stats().chunks == clean.stats().chunks)
-        #expect(try store.integrityProblems() == [])
+        #expect(try Self.problems(store) == [])
         // and an ingest after that has nothing to do
-        r = try RagBinary.run(["ingest", "docs", "--db", "crash.sqlite", "--json"], in: dir.url)
-        #expect(r.json["unchanged"] as? Int == 3000 && r.json["chunks"] as? Int == 0)
+        r = try RagBinary.run(["ingest", "docs", "--db", db, "--json"], in: dir.url)
+        #expect(r.json["unchanged"] as? Int == documents && r.json["chunks"] as? Int == 0)
+    }
+
+    /// The store's own check: SQLite's integrity check and the graph's, or the vector index's.
+    static func problems(_ store: any IndexStore) throws -> [String] {
+        if let sqlite = store as? SQLiteStore { return try sqlite.integrityProblems() }
+        return try store.graphProblems()
     }
 
     /// Two `rag ingest` processes on one index at the same time (different folders, the same
     /// file): both finish, and every document of both is in it, whole.
-    @Test func twoIngestsAtOnceBothFinishAndLoseNothing() throws {
+    @Test(arguments: TestBackend.available)
+    func twoIngestsAtOnceBothFinishAndLoseNothing(backend: TestBackend) throws {
         let dir = try TempDir()
         for folder in ["a", "b"] {
             for i in 0..<150 {
@@ -71,30 +82,31 @@ import Testing
             }
         }
         final class Results: @unchecked Sendable { var items: [RagBinary.Result?] = [nil, nil] }
+        let db = backend == .sqlite ? dir.url.appendingPathComponent("shared.sqlite").path : backend.newIndex(in: dir.url)
         let results = Results(), lock = NSLock(), folders = ["a", "b"], url = dir.url
         DispatchQueue.concurrentPerform(iterations: 2) { i in
-            let result = try? RagBinary.run(["ingest", folders[i], "--db", "shared.sqlite", "--json"], in: url)
+            let result = try? RagBinary.run(["ingest", folders[i], "--db", db, "--json"], in: url)
             lock.lock(); results.items[i] = result; lock.unlock()
         }
         for result in results.items {
             #expect(result?.status == 0 && result?.json["added"] as? Int == 150, "\(result?.status ?? -1): \(result?.stderr.suffix(300) ?? "")")
         }
-        let store = try Store(path: dir.url.appendingPathComponent("shared.sqlite").path, mode: .mustExist)
+        let store = try RAGService.openStore(db, mode: .mustExist)
         let documents = try store.documents()
         #expect(documents.count == 300 && documents.allSatisfy { $0.chunkCount > 0 })
-        #expect(try store.integrityProblems() == [])
+        #expect(try Self.problems(store) == [])
     }
 
     /// A `rag serve` process on a free port of 127.0.0.1, its stderr in a file.
     final class Server {
         let process: Process
         let port: Int
-        init(_ dir: TempDir) throws {
+        init(_ dir: TempDir, db: String = "index.sqlite") throws {
             let log = dir.url.appendingPathComponent("serve-\(UUID().uuidString).log")
             FileManager.default.createFile(atPath: log.path, contents: nil)
             process = Process()
             process.executableURL = URL(fileURLWithPath: RagBinary.path)
-            process.arguments = ["serve", "--port", "0", "--db", "index.sqlite", "--model", ModelFiles.smallGenerator, "--context", "512", "--max-tokens", "8"]
+            process.arguments = ["serve", "--port", "0", "--db", db, "--model", ModelFiles.smallGenerator, "--context", "512", "--max-tokens", "8"]
             process.currentDirectoryURL = dir.url
             process.standardOutput = FileHandle.nullDevice
             process.standardError = try FileHandle(forWritingTo: log)
@@ -147,14 +159,14 @@ import Testing
         let db = dir.url.appendingPathComponent("index.sqlite").path
 
         func bigDocument() throws -> (id: Int64, chunks: Int)? {
-            let store = try Store(path: db, mode: .mustExist)
+            let store = try SQLiteStore(path: db, mode: .mustExist)
             defer { try? store.close() }
             return try store.documents().first { $0.path.hasSuffix("/big.md") }.map { ($0.id.rawValue, $0.chunkCount) }
         }
         func checkIndex(_ moment: String) throws {
             let check = try RagBinary.run(["index", "check", "--db", "index.sqlite"], in: dir.url)
             #expect(check.status == 0, "rag index check after a kill \(moment): \(check.stderr)")
-            let store = try Store(path: db, mode: .mustExist)
+            let store = try SQLiteStore(path: db, mode: .mustExist)
             #expect(try store.integrityProblems() == [], "after a kill \(moment)")
             #expect(try store.documents().contains { $0.path.hasSuffix("/small.md") })
             try store.close()

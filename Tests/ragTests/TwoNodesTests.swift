@@ -2,7 +2,8 @@ import Foundation
 import RAGTesting
 import Testing
 
-/// Two `rag serve` processes on one index, as two nodes behind one store: what one writes the
+/// Two `rag serve` processes on one index (a SQLite file, or a PostgreSQL database), as two
+/// nodes behind one store: what one writes the
 /// other serves at once, and the other's cached answers are dropped (the index's revision moved).
 @Suite(.onTestThreads, .enabled(if: ModelFiles.haveEmbedderAndSmallGenerator, "needs the embedding model and the small generator (make models)"))
 struct TwoNodesTests {
@@ -12,11 +13,13 @@ struct TwoNodesTests {
         return (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? ["curl": r.status, "body": r.stdout]
     }
 
-    @Test func anUploadThroughOneNodeIsFoundThroughTheOtherAndDropsItsCachedAnswers() throws {
+    @Test(arguments: TestBackend.available)
+    func anUploadThroughOneNodeIsFoundThroughTheOtherAndDropsItsCachedAnswers(backend: TestBackend) throws {
         let dir = try TempDir()
         try dir.write("docs/harbor.md", "# Harbor\n\nHarbor stores its HNSW vector index inside a SQLite file named harbor.db.")
-        #expect(try RagBinary.run(["ingest", "docs", "--db", "index.sqlite"], in: dir.url).status == 0)
-        let a = try CrashTests.Server(dir), b = try CrashTests.Server(dir)
+        let db = backend.newIndex(in: dir.url)
+        #expect(try RagBinary.run(["ingest", "docs", "--db", db], in: dir.url).status == 0)
+        let a = try CrashTests.Server(dir, db: db), b = try CrashTests.Server(dir, db: db)
         defer { a.killHard(); b.killHard() }
         try #require(a.port > 0 && b.port > 0, "rag serve did not start")
         let ask = ["-H", "Content-Type: application/json", "-d", #"{"question":"Where does Harbor store its index?","abstain_below":-1}"#]
@@ -40,7 +43,7 @@ struct TwoNodesTests {
             }
             #expect(found, "node B's \(mode) search never found the upload through node A")
         }
-        print("two nodes: an upload through A found through B after \(Int(Date().timeIntervalSince(uploaded) * 1000)) ms (bm25, dense and hybrid)")
+        print("two nodes (\(backend)): an upload through A found through B after \(Int(Date().timeIntervalSince(uploaded) * 1000)) ms (bm25, dense and hybrid)")
         #expect(try Self.curl(ask + ["http://127.0.0.1:\(b.port)/v1/ask"], in: dir)["cached"] as? Bool == false, "node B answered from a cache older than the upload")
     }
 }

@@ -20,7 +20,7 @@ public struct IngestReport: Sendable, Codable, Equatable {
     public var files = 0
     public var seconds = 0.0
     /// Whether the run's deletions (with earlier ones) reached a quarter of the index, which was
-    /// then compacted (`Store.compactIfChurned`).
+    /// then compacted (`SQLiteStore.compactIfChurned`).
     public var compacted = false
     /// Seconds spent in each stage.
     public var stages = Stages()

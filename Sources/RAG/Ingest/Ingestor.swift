@@ -27,13 +27,13 @@ public struct Ingestor: Sendable {
         public init() {}
     }
 
-    public let store: Store
+    public let store: any IndexStore
     public var loader = DocumentLoader()
     public var counter: any TokenCounter
     /// Embeds every chunk when set; its tokenizer then counts the chunker's tokens.
     public var embedder: (any Embedder)?
 
-    public init(store: Store, embedder: (any Embedder)? = nil) {
+    public init(store: any IndexStore, embedder: (any Embedder)? = nil) {
         self.store = store
         self.embedder = embedder
         self.counter = embedder?.tokenCounter ?? ApproximateTokenCounter()

@@ -3,8 +3,8 @@ public import RAGStorage
 
 /// `rag docs rm`: removes a document, a file's documents, or everything below a folder.
 public struct RemoveDocuments: Sendable {
-    public let store: Store
-    public init(store: Store) { self.store = store }
+    public let store: any IndexStore
+    public init(store: any IndexStore) { self.store = store }
 
     /// Removes what `path` names; returns how many documents went.
     public func remove(_ path: String) throws -> Int {

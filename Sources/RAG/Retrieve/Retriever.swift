@@ -3,7 +3,7 @@ public import RAGStorage
 
 /// Finds the chunks that answer a query: BM25, dense, or both fused.
 public struct Retriever: Sendable {
-    public let store: Store
+    public let store: any IndexStore
     public let embedder: (any Embedder)?
     /// The HNSW search beam (raised to the number of results asked for when smaller).
     public var ef: Int
@@ -14,7 +14,7 @@ public struct Retriever: Sendable {
 
     /// Weights left nil take the fusion method's defaults.
     public init(
-        store: Store, embedder: (any Embedder)?, ef: Int = 64, fusion: Fusion.Method = .minMax, denseWeight: Double? = nil, bm25Weight: Double? = nil
+        store: any IndexStore, embedder: (any Embedder)?, ef: Int = 64, fusion: Fusion.Method = .minMax, denseWeight: Double? = nil, bm25Weight: Double? = nil
     ) {
         self.store = store
         self.embedder = embedder

@@ -2,7 +2,7 @@ internal import Foundation
 internal import GRDB
 internal import RAGCore
 
-extension Store {
+extension SQLiteStore {
     /// Append-only, named migrations: never edit one that shipped, add another.
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -10,7 +10,7 @@ extension Store {
             try db.execute(sql: Self.schemaV1)
             try db.execute(
                 sql: "INSERT INTO index_state (id, format_version, chunker, created_at, updated_at) VALUES (1, ?, '', ?, ?)",
-                arguments: [Store.formatVersion, Date().timeIntervalSince1970, Date().timeIntervalSince1970])
+                arguments: [SQLiteStore.formatVersion, Date().timeIntervalSince1970, Date().timeIntervalSince1970])
         }
         migrator.registerMigration("v2-chunk-vectors") { db in
             try db.execute(sql: Self.schemaV2)
@@ -26,7 +26,7 @@ extension Store {
             try db.execute(sql: "CREATE VIRTUAL TABLE chunk_fts_instance USING fts5vocab(chunk_fts, instance)")
         }
         migrator.registerMigration("v6-churn-mark") { db in
-            // Chunks deleted before the last compaction (`Store+Compaction.swift`).
+            // Chunks deleted before the last compaction (`SQLiteStore+Compaction.swift`).
             try db.execute(sql: "ALTER TABLE index_state ADD COLUMN churn_mark INTEGER NOT NULL DEFAULT 0")
         }
         return migrator

@@ -6,19 +6,15 @@ internal import RAGCore
 /// (and, in later formats, vectors and the HNSW graph), so they can never drift apart.
 ///
 /// Opened as a WAL `DatabasePool`: readers see the last committed state while one writer works.
-public struct Store: Sendable {
+public struct SQLiteStore: IndexStore {
     /// The file's format. A file with a higher version was written by a newer rag and is refused.
     public static let formatVersion = 1
 
-    public enum OpenMode: Sendable {
-        /// Create the file (and its folder) when missing.
-        case createIfMissing
-        /// Fail with a clear error when there is no index at the path.
-        case mustExist
-    }
+    public typealias OpenMode = IndexOpenMode
 
     /// nil for an in-memory store.
     public let path: String?
+    public var location: String { path ?? "in-memory index" }
     let writer: any DatabaseWriter
     /// Told what the store does on its own that a user should know (the vector index rebuilt,
     /// vectors left out), as "PATH: what happened"; nil: nobody is told.

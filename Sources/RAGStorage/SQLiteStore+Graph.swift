@@ -40,21 +40,7 @@ final class GraphCache: Sendable {
     }
 }
 
-/// What `Store.graphInfo()` reports.
-public struct GraphInfo: Sendable, Codable, Equatable {
-    public var nodes: Int
-    public var slots: Int
-    public var dimensions: Int
-    public var space: String
-    public var m: Int
-    public var efConstruction: Int
-    public var maxLevel: Int
-    public var pages: Int
-    public var pageBytes: Int64
-    public var pendingChanges: Int
-}
-
-extension Store {
+extension SQLiteStore {
     /// Parameters for a graph this process creates or rebuilds. When they differ from those of an
     /// existing graph, the next write rebuilds it from the stored vectors (and says so).
     public func setGraphParameters(_ parameters: HNSWGraph.Parameters) throws {
@@ -208,17 +194,17 @@ extension Store {
     }
 
     /// Rebuilds the graph from the stored vectors (with `parameters`, or those it has).
-    public func rebuildGraph(parameters: HNSWGraph.Parameters? = nil) throws -> GraphInfo? {
+    public func rebuildGraph(parameters: HNSWGraph.Parameters?) throws -> GraphInfo? {
         if let parameters {
             try setGraphParameters(parameters)
         } else if let stored = try read({ try Self.graphState($0) })?.parameters, graphCache.parameters == nil {
             graphCache.parameters = stored
         }
-        try transaction { tx in
-            try tx.db.execute(sql: "UPDATE index_state SET hnsw = '' WHERE id = 1")
-            try tx.db.execute(sql: "DELETE FROM hnsw_page")
-            try tx.db.execute(sql: "INSERT OR REPLACE INTO vector_change (chunk_id, added) SELECT chunk_id, 1 FROM chunk_vector")
-        }
+        try sqlTransaction({ db in
+            try db.execute(sql: "UPDATE index_state SET hnsw = '' WHERE id = 1")
+            try db.execute(sql: "DELETE FROM hnsw_page")
+            try db.execute(sql: "INSERT OR REPLACE INTO vector_change (chunk_id, added) SELECT chunk_id, 1 FROM chunk_vector")
+        })
         return try graphInfo()
     }
 

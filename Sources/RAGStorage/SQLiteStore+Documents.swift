@@ -3,50 +3,8 @@ internal import GRDB
 public import RAGCore
 internal import RAGIndex
 
-/// A file on disk that was ingested.
-public struct SourceRecord: Sendable, Equatable {
-    public var id: SourceID
-    public var path: String
-    public var format: String
-    public var size: Int64
-    /// Modification time, seconds since 1970.
-    public var mtime: Double
-    public var contentHash: String
-}
-
-/// A document as the index lists it.
-public struct DocumentRecord: Sendable, Equatable, Codable {
-    public var id: DocumentID
-    public var path: String
-    public var title: String?
-    public var format: String
-    public var size: Int64
-    public var contentHash: String
-    public var chunkCount: Int
-    /// Seconds since 1970.
-    public var ingestedAt: Double
-}
-
-/// What `Store.stats()` reports.
-public struct StoreStats: Sendable, Codable, Equatable {
-    public var sources: Int
-    public var documents: Int
-    public var chunks: Int
-    /// Chunks with a stored vector.
-    public var vectors: Int
-    /// The embedding model of those vectors, "" when none.
-    public var embedder: String
-    /// Bytes of the ingested documents' sources.
-    public var documentBytes: Int64
-    /// Bytes of the index file and its write-ahead log.
-    public var fileBytes: Int64
-    public var formatVersion: Int
-    /// The chunker's parameters, as stored (JSON).
-    public var chunker: String
-}
-
-/// Writes inside one transaction, handed out by `Store.transaction`.
-public struct StoreTransaction {
+/// Writes inside one transaction, handed out by `SQLiteStore.transaction`.
+public struct SQLiteTransaction: IndexTransaction {
     let db: Database
 
     // Reads inside the transaction: what a write decides on cannot change before it commits.
@@ -55,11 +13,11 @@ public struct StoreTransaction {
         try Row.fetchOne(
             db, sql: "SELECT id, path, title, format, size, content_hash, chunk_count, ingested_at FROM document WHERE id = ?",
             arguments: [id.rawValue]
-        ).map(Store.documentRecord)
+        ).map(SQLiteStore.documentRecord)
     }
 
     public func source(path: String) throws -> SourceRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM source WHERE path = ?", arguments: [path]).map(Store.sourceRecord)
+        try Row.fetchOne(db, sql: "SELECT * FROM source WHERE path = ?", arguments: [path]).map(SQLiteStore.sourceRecord)
     }
 
     public func documentCount(sourceID: SourceID) throws -> Int {
@@ -106,7 +64,7 @@ public struct StoreTransaction {
 
     /// Inserts a chunk and, when given, its vector.
     @discardableResult
-    public func insertChunk(_ chunk: ChunkDraft, documentID: DocumentID, vector: [Float]? = nil) throws -> ChunkID {
+    public func insertChunk(_ chunk: ChunkDraft, documentID: DocumentID, vector: [Float]?) throws -> ChunkID {
         try db.cachedStatement(sql: """
             INSERT INTO chunk (document_id, ordinal, text, start_offset, end_offset, token_count, heading)
             VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -147,7 +105,7 @@ public struct StoreTransaction {
 
     /// Stores the chunker's and embedder's names; when either changes, every document is marked
     /// for re-chunking (and re-embedding).
-    public func setChunker(_ signature: String, embedder: String = "") throws {
+    public func setChunker(_ signature: String, embedder: String) throws {
         let row = try Row.fetchOne(db, sql: "SELECT chunker, embedder FROM index_state WHERE id = 1")
         let current: String? = row?["chunker"]
         let currentEmbedder: String = row?["embedder"] ?? ""
@@ -163,14 +121,20 @@ public struct StoreTransaction {
     }
 }
 
-extension Store {
+extension SQLiteStore {
     /// Runs `body` as one transaction: everything it writes commits together, or nothing does.
-    @discardableResult
     /// The HNSW graph follows the vectors written, in the same transaction.
-    public func transaction<T>(_ body: (StoreTransaction) throws -> T) throws -> T {
+    @discardableResult
+    public func transaction<T>(_ body: (any IndexTransaction) throws -> T) throws -> T {
+        try sqlTransaction({ db in try body(SQLiteTransaction(db: db)) })
+    }
+
+    /// A transaction of SQL of the store's own (upkeep), the graph synced before it commits.
+    @discardableResult
+    func sqlTransaction<T>(_ body: (Database) throws -> T) throws -> T {
         var synced: (HNSWGraph, Int64)?
         let result = try write { db in
-            let result = try body(StoreTransaction(db: db))
+            let result = try body(db)
             synced = try syncGraph(db)
             return result
         }
@@ -219,7 +183,7 @@ extension Store {
     }
 
     /// Documents, ordered by path; those at or under `path` when given.
-    public func documents(under path: String? = nil) throws -> [DocumentRecord] {
+    public func documents(under path: String?) throws -> [DocumentRecord] {
         try read { db in
             var sql = "SELECT id, path, title, format, size, content_hash, chunk_count, ingested_at FROM document"
             var arguments: StatementArguments = []

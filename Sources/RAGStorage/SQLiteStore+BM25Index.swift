@@ -30,13 +30,13 @@ final class BM25Cache: Sendable {
     }
 }
 
-extension Store {
+extension SQLiteStore {
     /// Keeps BM25's inverted index in memory from now on (`BM25Index`: the same scores as
     /// FTS5's bm25(), without its per-row reads), built now on a background thread and again
     /// after every change to the index. For processes that answer many queries; a one-shot
     /// command is better served by FTS5 alone. `buildNow`: build it on the calling thread
     /// before returning (an evaluation times its queries on it).
-    public func keepBM25IndexInMemory(buildNow: Bool = false) throws {
+    public func keepBM25IndexInMemory(buildNow: Bool) throws {
         bm25Cache.state.withLock { $0.enabled = true }
         guard buildNow else {
             refreshBM25Index(for: try revision())

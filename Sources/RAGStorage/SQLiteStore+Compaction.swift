@@ -9,7 +9,7 @@ internal import RAGCore
 /// quarter of those that remain, the writer that crossed the line compacts: the graph is rebuilt
 /// from the stored vectors, the full-text index merged, and the file vacuumed. The work is
 /// proportional to the index, and comes after deletions of at least a quarter of it.
-extension Store {
+extension SQLiteStore {
     /// Chunks deleted or replaced since the last compaction, and the chunks there are.
     public func churn() throws -> (deleted: Int, chunks: Int) {
         try read { db in

@@ -1,0 +1,145 @@
+internal import Foundation
+internal import Logging
+internal import PostgresNIO
+internal import RAGCore
+public import RAGStorage
+
+extension PostgresStore {
+    /// Append-only, named migrations: never edit one that shipped, add another. Each is a list
+    /// of statements (the extended protocol takes one at a time); all that are missing are
+    /// applied in one transaction under the writer's lock, so two processes creating one index
+    /// at once wait for each other instead of colliding (PostgreSQL's DDL is transactional).
+    static let migrations: [(name: String, statements: [String])] = [
+        ("v1-documents-chunks-vectors", [
+            "CREATE EXTENSION IF NOT EXISTS vector",
+            """
+            CREATE TABLE index_state (
+                id integer PRIMARY KEY CHECK (id = 1),
+                format_version integer NOT NULL,
+                chunker text NOT NULL DEFAULT '',
+                embedder text NOT NULL DEFAULT '',
+                revision bigint NOT NULL DEFAULT 0,
+                dimensions integer,
+                hnsw_m integer NOT NULL DEFAULT 16,
+                hnsw_ef_construction integer NOT NULL DEFAULT 200,
+                created_at double precision NOT NULL,
+                updated_at double precision NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE source (
+                id bigserial PRIMARY KEY,
+                path text NOT NULL UNIQUE,
+                format text NOT NULL,
+                size bigint NOT NULL,
+                mtime double precision NOT NULL,
+                content_hash text NOT NULL,
+                ingested_at double precision NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE document (
+                id bigserial PRIMARY KEY,
+                source_id bigint NOT NULL REFERENCES source(id) ON DELETE CASCADE,
+                path text NOT NULL UNIQUE,
+                content_hash text NOT NULL,
+                size bigint NOT NULL,
+                mtime double precision NOT NULL,
+                format text NOT NULL,
+                title text,
+                chunk_count bigint NOT NULL DEFAULT 0,
+                ingested_at double precision NOT NULL
+            )
+            """,
+            "CREATE INDEX document_source ON document(source_id)",
+            // The vector column gets its dimensions (and its HNSW index) with the first vector.
+            """
+            CREATE TABLE chunk (
+                id bigserial PRIMARY KEY,
+                document_id bigint NOT NULL REFERENCES document(id) ON DELETE CASCADE,
+                ordinal bigint NOT NULL,
+                text text NOT NULL,
+                start_offset bigint NOT NULL,
+                end_offset bigint NOT NULL,
+                token_count bigint NOT NULL,
+                heading text NOT NULL DEFAULT '',
+                embedding vector,
+                lexemes tsvector GENERATED ALWAYS AS (
+                    setweight(to_tsvector('english', heading), 'A') || setweight(to_tsvector('english', text), 'B')
+                ) STORED,
+                UNIQUE (document_id, ordinal)
+            )
+            """,
+            "CREATE INDEX chunk_lexemes ON chunk USING gin (lexemes)",
+        ]),
+    ]
+
+    /// Brings the database's schema up to date (or checks that it is there) and returns the id
+    /// of pgvector's `vector` type.
+    static func prepare(pool: ConnectionPool, location: PostgresLocation, mode: IndexOpenMode) throws -> PostgresDataType {
+        let logger = pool.logger
+        do {
+            return try pool.withConnection { connection in
+                let hasIndex = try connection.run("SELECT to_regclass('index_state') IS NOT NULL", logger: logger).first?.decode(Bool.self) ?? false
+                if !hasIndex {
+                    guard mode == .createIfMissing else {
+                        throw RAGError(.notFound, "\(location.description): no index here; create one with `rag ingest DIR --db URL`")
+                    }
+                    let others = try connection.run(
+                        "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename IN ('source', 'document', 'chunk')",
+                        logger: logger
+                    ).first?.decode(Int.self) ?? 0
+                    if others > 0 {
+                        throw RAGError(.invalidInput, "\(location.description): the database has tables of another application; give rag a database of its own. Nothing was changed")
+                    }
+                }
+                _ = try connection.run("BEGIN", logger: logger)
+                do {
+                    _ = try connection.run("SELECT pg_advisory_xact_lock(\(writerLock))", logger: logger)
+                    try migrate(connection, logger: logger, location: location)
+                    _ = try connection.run("COMMIT", logger: logger)
+                } catch {
+                    _ = try? connection.run("ROLLBACK", logger: logger)
+                    throw error
+                }
+                guard let oid = try connection.run("SELECT 'vector'::regtype::oid::int8", logger: logger).first?.decode(Int64.self) else {
+                    throw RAGError(.storage, "\(location.description): pgvector's vector type is missing")
+                }
+                return PostgresDataType(UInt32(oid))
+            }
+        } catch let error as RAGError where error.code == .notFound && mode == .mustExist {
+            throw RAGError(.notFound, "\(location.description): no index here; create one with `rag ingest DIR --db URL`", underlying: error)
+        } catch {
+            throw mapError(error, location: location, doing: "prepare the index")
+        }
+    }
+
+    private static func migrate(_ connection: PostgresConnection, logger: Logger, location: PostgresLocation) throws {
+        _ = try connection.run("CREATE TABLE IF NOT EXISTS rag_migration (name text PRIMARY KEY, applied_at double precision NOT NULL)", logger: logger)
+        var applied = Set<String>()
+        for row in try connection.run("SELECT name FROM rag_migration", logger: logger) { applied.insert(try row.decode(String.self)) }
+        let known = Set(migrations.map(\.name))
+        if !applied.isSubset(of: known) {
+            throw RAGError(.unsupported, "\(location.description): written by a newer rag (unknown migrations \(applied.subtracting(known).sorted().joined(separator: ", "))); upgrade rag. Nothing was changed")
+        }
+        let now = Date().timeIntervalSince1970
+        for migration in migrations where !applied.contains(migration.name) {
+            for statement in migration.statements {
+                do {
+                    _ = try connection.run(PostgresQuery(unsafeSQL: statement), logger: logger)
+                } catch let error as PSQLError where statement.contains("EXTENSION") {
+                    let message = error.serverInfo?[.message] ?? "\(error.code)"
+                    throw RAGError(.unsupported, "\(location.description): the database lacks pgvector (\(message)); install it on the server, or have a superuser run CREATE EXTENSION vector in this database", underlying: error)
+                }
+            }
+            if migration.name == migrations[0].name {
+                _ = try connection.run(
+                    "INSERT INTO index_state (id, format_version, created_at, updated_at) VALUES (1, \(formatVersion), \(now), \(now))", logger: logger)
+            }
+            _ = try connection.run("INSERT INTO rag_migration (name, applied_at) VALUES (\(migration.name), \(now))", logger: logger)
+        }
+        if let version = try connection.run("SELECT format_version FROM index_state WHERE id = 1", logger: logger).first?.decode(Int.self), version > formatVersion {
+            throw RAGError(.unsupported, "\(location.description): index format \(version) was written by a newer rag; upgrade rag. Nothing was changed")
+        }
+    }
+}

@@ -1,0 +1,305 @@
+import Foundation
+import RAGCore
+import RAGIndex
+import PostgresNIO
+@testable import RAGPostgres
+import RAGTesting
+import Synchronization
+import Testing
+@testable import RAGStorage
+
+/// What every backend of `IndexStore` must do, run on each: a SQLite file, and PostgreSQL with
+/// pgvector when the run has a server (`make test` starts one).
+@Suite(.onTestThreads) struct IndexStoreTests {
+    /// A new, empty index on `backend` (a file in `folder`, or a database of its own).
+    static func open(_ backend: TestBackend, in folder: TemporaryFolder, busyTimeout: Double = 5, at location: String? = nil) throws -> any IndexStore {
+        let location = location ?? backend.newIndex(in: folder.url)
+        switch backend {
+        case .sqlite: return try SQLiteStore(path: location, busyTimeout: busyTimeout)
+        case .postgres: return try PostgresStore(url: location, busyTimeout: busyTimeout)
+        }
+    }
+
+    static func add(_ store: any IndexStore, path: String, chunks: [String], heading: String = "", vectors: [[Float]]? = nil, hash: String = "h") throws {
+        try store.transaction { tx in
+            let sourceID = try tx.upsertSource(path: path.split(separator: "#").first.map(String.init) ?? path, format: .text, size: 10, mtime: 1, contentHash: "s-\(hash)")
+            let id = try tx.insertDocument(
+                LoadedDocument(path: path, title: "T \(path)", format: .text, contentHash: hash, size: 10, sections: []), sourceID: sourceID, mtime: 1)
+            for (i, text) in chunks.enumerated() {
+                try tx.insertChunk(
+                    ChunkDraft(ordinal: i, text: text, start: i * 10, end: i * 10 + text.utf8.count, tokenCount: 2, heading: heading), documentID: id,
+                    vector: vectors?[i])
+            }
+            try tx.setChunkCount(chunks.count, documentID: id)
+        }
+    }
+
+    /// A unit vector along `axis` (mostly), in 8 dimensions.
+    static func unit(_ axis: Int, tilt: Float = 0) -> [Float] {
+        var v = [Float](repeating: 0, count: 8)
+        v[axis] = 1
+        v[(axis + 1) % 8] = tilt
+        let norm = (1 + tilt * tilt).squareRoot()
+        return v.map { $0 / norm }
+    }
+
+    @Test(arguments: TestBackend.available)
+    func documentsChunksAndSourcesRoundTrip(backend: TestBackend) throws {
+        let folder = try TemporaryFolder()
+        let store = try Self.open(backend, in: folder)
+        try Self.add(store, path: "/docs/a.md", chunks: ["alpha one", "alpha two"], heading: "Intro", hash: "ha")
+        try Self.add(store, path: "/docs/sub/b.jsonl#1", chunks: ["beta"], hash: "hb1")
+        try Self.add(store, path: "/docs/sub/b.jsonl#2", chunks: ["beta two"], hash: "hb2")
+        try Self.add(store, path: "/docsx/c.txt", chunks: ["gamma"])
+
+        #expect(try store.documents().map(\.path) == ["/docs/a.md", "/docs/sub/b.jsonl#1", "/docs/sub/b.jsonl#2", "/docsx/c.txt"])
+        #expect(try store.documents(under: "/docs").map(\.path) == ["/docs/a.md", "/docs/sub/b.jsonl#1", "/docs/sub/b.jsonl#2"])
+        #expect(try store.documents(under: "/docs/sub/b.jsonl").count == 2)
+        let a = try #require(try store.documents(under: "/docs/a.md").first)
+        #expect(a.title == "T /docs/a.md" && a.chunkCount == 2 && a.contentHash == "ha" && a.format == "text" && a.size == 10)
+        #expect(try store.chunks(documentPath: "/docs/a.md") == [
+            ChunkDraft(ordinal: 0, text: "alpha one", start: 0, end: 9, tokenCount: 2, heading: "Intro"),
+            ChunkDraft(ordinal: 1, text: "alpha two", start: 10, end: 19, tokenCount: 2, heading: "Intro"),
+        ])
+        #expect(try store.sources(under: "/docs").map(\.path) == ["/docs/a.md", "/docs/sub/b.jsonl"])
+        #expect(try store.allSources().count == 3)
+        let b = try #require(try store.source(path: "/docs/sub/b.jsonl"))
+        #expect(try store.documentCount(sourceID: b.id) == 2)
+        #expect(try store.documentHashes(sourceID: b.id) == ["/docs/sub/b.jsonl#1": "hb1", "/docs/sub/b.jsonl#2": "hb2"])
+        let stats = try store.stats()
+        #expect(stats.sources == 3 && stats.documents == 4 && stats.chunks == 5 && stats.vectors == 0 && stats.documentBytes == 40)
+        #expect(stats.fileBytes > 0)
+
+        // Inside a transaction, reads see its own writes.
+        try store.transaction { tx in
+            let id = try #require(try tx.source(path: "/docs/a.md")?.id)
+            #expect(try tx.documentCount(sourceID: id) == 1)
+            try tx.deleteSource(id: id)
+            #expect(try tx.source(path: "/docs/a.md") == nil)
+            #expect(try tx.document(id: a.id) == nil)
+        }
+        #expect(try store.stats().chunks == 3)
+    }
+
+    @Test(arguments: TestBackend.available)
+    func theRevisionGrowsWithEveryChangeAndAFailedTransactionLeavesNothing(backend: TestBackend) throws {
+        let folder = try TemporaryFolder()
+        let store = try Self.open(backend, in: folder)
+        let start = try store.revision()
+        try Self.add(store, path: "/a.txt", chunks: ["one", "two"])
+        let afterAdd = try store.revision()
+        #expect(afterAdd == start + 1)
+        try store.transaction { _ in }
+        #expect(try store.revision() == afterAdd)
+        struct Boom: Error {}
+        #expect(throws: (any Error).self) {
+            try store.transaction { tx in
+                try tx.deleteDocument(path: "/a.txt")
+                try tx.upsertSource(path: "/half", format: .text, size: 1, mtime: 1, contentHash: "x")
+                throw Boom()
+            }
+        }
+        #expect(try store.revision() == afterAdd)
+        #expect(try store.documents().map(\.path) == ["/a.txt"] && store.source(path: "/half") == nil)
+        try store.transaction { try $0.deleteDocument(path: "/a.txt") }
+        #expect(try store.revision() == afterAdd + 1)
+    }
+
+    @Test(arguments: TestBackend.available)
+    func lexicalSearchFindsTheRightChunkFirstWithStemming(backend: TestBackend) throws {
+        let folder = try TemporaryFolder()
+        let store = try Self.open(backend, in: folder)
+        try Self.add(store, path: "/a.md", chunks: ["Speculative decoding drafts tokens with a small model.", "Unrelated text about gardens."])
+        try Self.add(store, path: "/b.md", chunks: ["Quantization stores weights in fewer bits."], heading: "Café")
+        let hits = try store.searchBM25("how does speculative decoding draft?", limit: 5)
+        #expect(hits.first?.document == "/a.md")
+        #expect(hits.first?.snippet.contains("[Speculative]") == true)
+        #expect(hits.map(\.score) == hits.map(\.score).sorted(by: >))
+        #expect(try store.searchBM25("quantize", limit: 5).first?.document == "/b.md")  // stemming
+        #expect(try store.searchBM25("café", limit: 5).first?.heading == "Café")  // headings are searched
+        #expect(try store.searchBM25("gardens or quantization", limit: 5).count == 2)  // any word matches
+        try store.transaction { try $0.deleteDocument(path: "/a.md") }
+        #expect(try store.searchBM25("speculative", limit: 5).isEmpty)
+    }
+
+    @Test(arguments: TestBackend.available)
+    func hostileQueriesNeverFail(backend: TestBackend) throws {
+        let folder = try TemporaryFolder()
+        let store = try Self.open(backend, in: folder)
+        try Self.add(store, path: "/a.md", chunks: ["text foo long and start values"])
+        for query in [
+            "\"", "\"unbalanced", "AND", "OR NOT", "NEAR(a b", "text:foo", "heading:*", "*", "^start", "a AND (b OR", "'; DROP TABLE chunk; --",
+            "", "   ", "🙂🙂", "\u{0}", "col:val -x +y", String(repeating: "long ", count: 5000), "((((((", "ünïcödé", "foo <-> bar & !baz | qux:*",
+        ] {
+            _ = try store.searchBM25(query, limit: 10)
+        }
+        #expect(try store.searchBM25("-foo", limit: 10).count == 1)  // not a negation: a word
+        #expect(try store.stats().chunks == 1)
+    }
+
+    @Test(arguments: TestBackend.available)
+    func vectorSearchFindsTheNearestAndForgetsDeletedChunks(backend: TestBackend) throws {
+        let folder = try TemporaryFolder()
+        let store = try Self.open(backend, in: folder)
+        #expect(try store.nearest(Self.unit(0), k: 3, ef: 16).isEmpty)
+        #expect(try store.graphInfo() == nil)
+        try store.transaction { try $0.setChunker("{}", embedder: "test/8") }
+        for axis in 0..<6 {
+            try Self.add(store, path: "/d\(axis)", chunks: ["axis \(axis)", "axis \(axis) tilted"], vectors: [Self.unit(axis), Self.unit(axis, tilt: 0.5)])
+        }
+        let nearest = try store.nearest(Self.unit(2, tilt: 0.1), k: 3, ef: 32)
+        let hits = try store.hits(nearest)
+        #expect(hits.map(\.text) == ["axis 2", "axis 2 tilted", "axis 1 tilted"])
+        #expect(abs(nearest[0].1 - Double(1 / (1.0 + 0.01).squareRoot())) < 1e-5)
+        #expect(nearest.map(\.1) == nearest.map(\.1).sorted(by: >))
+        let info = try #require(try store.graphInfo())
+        #expect(info.nodes == 12 && info.dimensions == 8 && info.m == 16 && info.efConstruction == 200)
+        #expect(try store.stats().vectors == 12)
+        #expect(try store.graphProblems() == [])
+
+        #expect { try store.nearest([1, 0, 0], k: 3, ef: 16) } throws: { ($0 as? RAGError)?.code == .invalidInput }
+        // A vector of other dimensions never enters the vector index: PostgreSQL refuses the
+        // transaction; SQLite writes the chunk and leaves the vector out of its graph, saying so.
+        let wrong = Result {
+            try store.transaction { tx in
+                let sourceID = try tx.upsertSource(path: "/bad", format: .text, size: 1, mtime: 1, contentHash: "x")
+                let id = try tx.insertDocument(
+                    LoadedDocument(path: "/bad", title: nil, format: .text, contentHash: "x", size: 1, sections: []), sourceID: sourceID, mtime: 1)
+                try tx.insertChunk(ChunkDraft(ordinal: 0, text: "bad", start: 0, end: 3, tokenCount: 1, heading: ""), documentID: id, vector: [1, 0, 0])
+            }
+        }
+        if backend == .postgres {
+            #expect(throws: RAGError.self) { try wrong.get() }
+            #expect(try store.source(path: "/bad") == nil)
+        }
+        #expect(try store.graphInfo()?.nodes == 12)
+        try store.transaction { try $0.deleteDocument(path: "/bad") }
+
+        try store.transaction { try $0.deleteDocument(path: "/d2") }
+        let after = try store.hits(store.nearest(Self.unit(2), k: 4, ef: 32))
+        #expect(after.first?.text == "axis 1 tilted" && !after.contains { $0.document == "/d2" })
+
+        // New parameters rebuild the index from the stored vectors.
+        let rebuilt = try #require(try store.rebuildGraph(parameters: HNSWGraph.Parameters(m: 8, efConstruction: 40)))
+        #expect(rebuilt.m == 8 && rebuilt.efConstruction == 40 && rebuilt.nodes == 10)
+        #expect(try store.hits(store.nearest(Self.unit(4), k: 1, ef: 8)).map(\.text) == ["axis 4"])
+    }
+
+    @Test(arguments: TestBackend.available)
+    func renamingAndReChunkingKeepDocumentsWhole(backend: TestBackend) throws {
+        let folder = try TemporaryFolder()
+        let store = try Self.open(backend, in: folder)
+        try store.transaction { try $0.setChunker("{\"size\":1}", embedder: "") }
+        try Self.add(store, path: "/old/ünï.jsonl#1", chunks: ["one"])
+        try Self.add(store, path: "/old/ünï.jsonl#2", chunks: ["two"])
+        let source = try #require(try store.source(path: "/old/ünï.jsonl"))
+        try store.transaction { try $0.renameSource(id: source.id, from: "/old/ünï.jsonl", to: "/new/ü.jsonl", mtime: 5) }
+        #expect(try store.documents().map(\.path) == ["/new/ü.jsonl#1", "/new/ü.jsonl#2"])
+        #expect(try store.source(path: "/new/ü.jsonl")?.mtime == 5)
+        #expect(try store.searchBM25("two", limit: 3).map(\.document) == ["/new/ü.jsonl#2"])
+
+        // Another chunker marks everything for re-chunking; the same one changes nothing.
+        let revision = try store.revision()
+        try store.transaction { try $0.setChunker("{\"size\":1}", embedder: "") }
+        #expect(try store.revision() == revision)
+        try store.transaction { try $0.setChunker("{\"size\":2}", embedder: "") }
+        #expect(try store.chunker() == "{\"size\":2}")
+        #expect(try store.allSources().map(\.contentHash) == [""])
+        #expect(try store.documents().allSatisfy { $0.contentHash.isEmpty })
+        try store.transaction { try $0.invalidateSource(id: source.id) }
+        try store.transaction { try $0.touchSource(id: source.id, mtime: 9) }
+        #expect(try store.source(path: "/new/ü.jsonl")?.mtime == 9)
+    }
+
+    @Test(arguments: TestBackend.available)
+    func aMissingIndexIsAClearErrorWhenItMustExist(backend: TestBackend) throws {
+        let folder = try TemporaryFolder()
+        let location = backend.newIndex(in: folder.url)
+        #expect {
+            switch backend {
+            case .sqlite: _ = try SQLiteStore(path: location, mode: .mustExist)
+            case .postgres: _ = try PostgresStore(url: location, mode: .mustExist)
+            }
+        } throws: { error in
+            (error as? RAGError)?.code == .notFound && (error as? RAGError)!.message.contains("rag ingest")
+        }
+    }
+
+    /// Two processes writing at once (two stores on one index here, on two threads): writers
+    /// take turns, so no document is duplicated, lost or mixed with another.
+    @Test(arguments: TestBackend.available)
+    func twoWritersAtOnceNeitherDuplicateNorLoseADocument(backend: TestBackend) throws {
+        let folder = try TemporaryFolder()
+        let location = backend.newIndex(in: folder.url)
+        let stores = try (0..<2).map { _ in try Self.open(backend, in: folder, busyTimeout: 30, at: location) }
+        let failures = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 2) { writer in
+            for round in 0..<15 {
+                do {
+                    // Both write the same paths: the later replaces the earlier, whole.
+                    try Self.add(stores[writer], path: "/shared-\(round % 5)", chunks: ["w\(writer) r\(round) a", "w\(writer) r\(round) b"])
+                    try Self.add(stores[writer], path: "/own-\(writer)-\(round)", chunks: ["mine"])
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
+                }
+            }
+        }
+        #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 })")
+        let documents = try stores[0].documents()
+        #expect(documents.count == 5 + 30)
+        for document in documents where document.path.hasPrefix("/shared") {
+            let chunks = try stores[1].chunks(documentPath: document.path).map(\.text)
+            #expect(chunks.count == 2 && chunks[0].dropLast(2) == chunks[1].dropLast(2), "\(document.path): \(chunks)")
+        }
+    }
+
+    /// A writer that waits longer than its busy timeout for another fails clearly and writes nothing.
+    @Test(arguments: TestBackend.available)
+    func aSecondWriterWaitsThenFailsClearly(backend: TestBackend) async throws {
+        let folder = try TemporaryFolder()
+        let location = backend.newIndex(in: folder.url)
+        let first = try Self.open(backend, in: folder, at: location)
+        let impatient = try Self.open(backend, in: folder, busyTimeout: 0.2, at: location)
+        let patient = try Self.open(backend, in: folder, busyTimeout: 10, at: location)
+        let started = DispatchSemaphore(value: 0)
+        let holder = Task.detached {
+            try first.transaction { tx in
+                try tx.upsertSource(path: "/held", format: .text, size: 1, mtime: 1, contentHash: "x")
+                started.signal()
+                Thread.sleep(forTimeInterval: 1.0)
+            }
+        }
+        started.wait()
+        #expect { try impatient.transaction { try $0.upsertSource(path: "/b", format: .text, size: 1, mtime: 1, contentHash: "y") } } throws: {
+            ($0 as? RAGError)?.code == .busy && ($0 as? RAGError)!.message.contains("another process")
+        }
+        try patient.transaction { try $0.upsertSource(path: "/c", format: .text, size: 1, mtime: 1, contentHash: "z") }
+        try await holder.value
+        #expect(try patient.allSources().map(\.path) == ["/c", "/held"])
+    }
+}
+
+/// What only the PostgreSQL backend has: a server that can go away under it.
+@Suite(.onTestThreads) struct PostgresStoreTests {
+    /// The connections a store keeps for later are closed by the server (a restart, an
+    /// administrator, an idle timeout): the next call opens new ones instead of failing or hanging.
+    @Test(.enabled(if: TestBackend.available.contains(.postgres)))
+    func connectionsTheServerClosedAreReplaced() throws {
+        let folder = try TemporaryFolder()
+        let location = TestBackend.postgres.newIndex(in: folder.url)
+        let store = try PostgresStore(url: location)
+        try IndexStoreTests.add(store, path: "/a", chunks: ["one"])
+        let database = String(location.split(separator: "/").last!)
+        let admin = try PostgresStore(url: TestBackend.postgres.newIndex(in: folder.url))
+        let terminated = try admin.read { connection, logger in
+            try connection.run(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = \(database) AND pid <> pg_backend_pid()", logger: logger
+            ).first!.decode(Int.self)
+        }
+        #expect(terminated >= 1)
+        Thread.sleep(forTimeInterval: 0.2)
+        #expect(try store.documents().map(\.path) == ["/a"])
+        try IndexStoreTests.add(store, path: "/b", chunks: ["two"])
+        #expect(try store.stats().documents == 2)
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import RAG
+import RAGCore
+import RAGStorage
+import RAGTesting
+import Testing
+
+/// The stages on each index backend, through the one wiring point: ingest (incremental: only
+/// what changed), hybrid search, renames, removals and the revision the answer cache reads.
+/// The hashing twin embeds; no model file is read.
+@Suite(.onTestThreads) struct BackendTests {
+    @Test(arguments: TestBackend.available)
+    func ingestSearchAndRemoveWorkAlikeOnEveryBackend(backend: TestBackend) throws {
+        let ws = try Workspace()
+        try ws.write("docs/harbor.md", "# Harbor\n\nHarbor keeps its HNSW graph inside the index and answers on port 8080.\n")
+        try ws.write("docs/lantern.md", "# Lantern\n\nLantern listens on port 7070 and speaks gopher.\n")
+        try ws.write("docs/notes/records.jsonl", """
+            {"_id": "r1", "title": "Quay", "text": "The quay stores crates of lemons."}
+            {"_id": "r2", "title": "Pier", "text": "The pier holds fishing boats at night."}
+            """)
+        var configuration = RAGService.Configuration(database: backend.newIndex(in: ws.root))
+        configuration.openMode = .createIfMissing
+        let rag = try RAGService(configuration, embedder: HashingEmbedder())
+
+        let first = try rag.ingest([ws.docs])
+        #expect(first.added == 4 && first.skipped.isEmpty)
+        #expect(try rag.mode() == .hybrid)
+        for mode in [SearchMode.bm25, .dense, .hybrid] {
+            #expect(try rag.search("which port does lantern listen on", mode: mode, topK: 3).hits.first?.document.hasSuffix("lantern.md") == true, "\(mode)")
+        }
+        #expect(try rag.search("lemons crates quay", topK: 2).hits.first?.document.hasSuffix("records.jsonl#r1") == true)
+
+        // Incremental: nothing changed, nothing written (the revision stays).
+        let revision = try rag.store.revision()
+        let again = try rag.ingest([ws.docs])
+        #expect(again.unchanged == 4 && again.added == 0 && again.updated == 0)
+        #expect(try rag.store.revision() == revision)
+
+        // One file changed, one renamed, one gone.
+        try ws.write("docs/lantern.md", "# Lantern\n\nLantern now listens on port 9090.\n")
+        try FileManager.default.moveItem(atPath: ws.path("docs/harbor.md"), toPath: ws.path("docs/port.md"))
+        try FileManager.default.removeItem(atPath: ws.path("docs/notes/records.jsonl"))
+        let third = try rag.ingest([ws.docs])
+        #expect(third.updated == 1 && third.renamed == 1 && third.removed == 2, "\(third)")
+        #expect(try rag.store.revision() > revision)
+        #expect(try rag.documents().map { URL(fileURLWithPath: $0.path).lastPathComponent } == ["lantern.md", "port.md"])
+        #expect(try rag.search("port 9090", mode: .bm25, topK: 1).hits.first?.text.contains("9090") == true)
+        #expect(try rag.search("lemons", mode: .bm25, topK: 3).hits.isEmpty)
+
+        #expect(try rag.remove(ws.path("docs/port.md")) == 1)
+        #expect(try rag.store.stats().documents == 1)
+        #expect(try rag.store.graphProblems() == [])
+    }
+}
