@@ -8,7 +8,7 @@ DB ?= indexes/default.sqlite
 RAG := .build/release/rag
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup build debug test fuzz run serve bench bench-ingest bench-embed bench-index bench-search bench-llm bench-ask bench-serve bench-load eval models clean
+.PHONY: setup build debug test fuzz run serve bench bench-pg bench-ingest bench-embed bench-index bench-search bench-llm bench-ask bench-serve bench-load eval models clean
 
 ## setup: install the system libraries (idempotent: nothing to do when present)
 setup:
@@ -65,6 +65,10 @@ bench: build models
 	@table=$$(mktemp); export BENCH_TABLE=$$table; \
 	$(MAKE) --no-print-directory bench-ingest bench-embed bench-index bench-search bench-llm bench-ask bench-serve bench-load && \
 	python3 scripts/benchtable.py $$table; status=$$?; rm -f $$table; exit $$status
+
+## bench-pg: the SQLite file against PostgreSQL + pgvector (started here): ingest, nDCG@10 and latency on SciFact, HNSW recall/QPS
+bench-pg: build models
+	scripts/bench-pg.sh
 
 ## bench-embed: embedding throughput and query latency against onnxruntime (same run)
 bench-embed: build models

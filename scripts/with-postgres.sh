@@ -38,11 +38,13 @@ stop() {
 trap stop EXIT
 "${as_server[@]}" "$BIN/initdb" -D "$data/data" -U rag --auth=trust -E UTF8 --no-locale > "$data/initdb.log" 2>&1 \
   || { cat "$data/initdb.log"; exit 1; }
-# fsync off: the data is thrown away at the end; durability is PostgreSQL's own business.
+# Tests: fsync off (the data is thrown away at the end; durability is PostgreSQL's own business).
+# Benchmarks set RAG_PG_OPTIONS (bench-pg: synchronous_commit off, as SQLite's WAL with NORMAL sync).
+options=${RAG_PG_OPTIONS:--c fsync=off}
 "${as_server[@]}" "$BIN/pg_ctl" -D "$data/data" -l "$data/server.log" -w \
-  -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start > /dev/null \
+  -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c max_connections=200 $options" start > /dev/null \
   || { cat "$data/server.log"; exit 1; }
-export RAG_TEST_POSTGRES="postgres://rag@127.0.0.1:$port/postgres"
+export RAG_TEST_POSTGRES="postgres://rag@127.0.0.1:$port/postgres" RAG_PG_VENV="$VENV"
 echo "PostgreSQL $("$BIN/postgres" --version | awk '{print $3}') with pgvector on 127.0.0.1:$port (data in $data)"
 set +e
 "$@"

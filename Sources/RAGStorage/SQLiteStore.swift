@@ -122,7 +122,9 @@ public struct SQLiteStore: IndexStore {
             return (tables, version)
         }
         try probe.close()
-        if !tables.isEmpty, !tables.contains("index_state") {
+        // Only GRDB's table of migrations: another rag is creating this index right now (it
+        // writes that table before the first migration).
+        if !tables.isEmpty, !tables.contains("index_state"), tables != ["grdb_migrations"] {
             throw RAGError(.invalidInput, "\(path): a SQLite database, but not a rag index (tables: \(tables.prefix(5).joined(separator: ", "))); the file was left untouched — pass another --db")
         }
         if let version, version > formatVersion {

@@ -98,6 +98,20 @@ func addDocument(_ store: SQLiteStore, path: String, chunks: [String], heading: 
         #expect { try SQLiteStore(path: path) } throws: { ($0 as? RAGError)?.message.contains("not a rag index") == true }
     }
 
+    /// Another rag creating the index writes GRDB's table of migrations before the first
+    /// migration: a second opener that looks at that moment goes on (it once refused the file
+    /// as "not a rag index"), and so does one after a creation stopped there.
+    @Test func anIndexWhoseCreationStoppedBeforeItsFirstMigrationOpens() throws {
+        let folder = try TemporaryFolder()
+        let path = folder.path("index.sqlite")
+        let queue = try DatabaseQueue(path: path)
+        try queue.write { try $0.execute(sql: "CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY)") }
+        try queue.close()
+        let store = try SQLiteStore(path: path)
+        #expect(try store.stats().formatVersion == SQLiteStore.formatVersion)
+        #expect(try store.integrityProblems().isEmpty)
+    }
+
     @Test func aMissingIndexIsAClearErrorWhenItMustExist() throws {
         let folder = try TemporaryFolder()
         #expect { try SQLiteStore(path: folder.path("none.sqlite"), mode: .mustExist) } throws: {

@@ -12,8 +12,8 @@ import Testing
     func killedIngestLeavesEveryDocumentWholeOrAbsent(backend: TestBackend) throws {
         let dir = try TempDir()
         // Given 1,200 Markdown files and a 1,800-record JSONL file (chunks are embedded too); a
-        // third of that for PostgreSQL, whose writes take longer
-        let files = backend == .sqlite ? 1200 : 400, records = files * 3 / 2, documents = files + records
+        // quarter of that for PostgreSQL, whose writes take longer
+        let files = backend == .sqlite ? 1200 : 300, records = files * 3 / 2, documents = files + records
         for i in 0..<files {
             let body = (0..<3).map { "Document \(i) sentence \($0) talks about cache line \(i * 7 % 97)." }.joined(separator: " ")
             try dir.write("docs/d\(i / 100)/doc\(i).md", "# Doc \(i)\n\n\(body)\n\n## More\n\n\(body)")
