@@ -30,19 +30,11 @@ run scifact-minilm "$DATA/scifact-minilm" cosine groundtruth.ivecs
 
 python3 - "$out" <<'PY'
 import json, math, os, sys
-sys.path.insert(0, "scripts"); from benchtable import row
+sys.path.insert(0, "scripts"); from benchtable import row, qps_at as qps_on
 out = sys.argv[1]
+qps_at = lambda curve, recall: qps_on(curve, recall, "recall_at_10")
 def load(path):
     return [json.loads(l) for l in open(path) if l.strip()]
-def qps_at(curve, recall):
-    """hnswlib's queries/s at a given recall, interpolated (log QPS, linear recall) on its curve."""
-    pts = sorted((p["recall_at_10"], p["qps"]) for p in curve)
-    if recall <= pts[0][0]: return pts[0][1]
-    if recall >= pts[-1][0]: return pts[-1][1]
-    for (r0, q0), (r1, q1) in zip(pts, pts[1:]):
-        if r0 <= recall <= r1:
-            t = 0 if r1 == r0 else (recall - r0) / (r1 - r0)
-            return math.exp(math.log(q0) + t * (math.log(q1) - math.log(q0)))
 print(f"{'HNSW, 1 thread':22} {'ef':>4} {'recall rag':>10} {'hnswlib':>8} {'QPS rag':>9} {'hnswlib@=recall':>15} {'ratio':>6}")
 for name in ("mnist10k-l2", "mnist10k-cosine", "scifact-minilm"):
     rag, ref = load(f"{out}/{name}.rag.jsonl"), load(f"{out}/{name}.hnswlib.jsonl")

@@ -41,8 +41,8 @@ echo "bench-pg: HNSW on scifact-minilm, rag's graph and pgvector's" >&2
   --m "$M" --ef-construction "$EFC" --efs "$EFS" > "$out/ann.pgvector.jsonl"
 
 python3 - "$out" <<'PY'
-import json, math, sys
-sys.path.insert(0, "scripts"); from benchtable import row
+import json, sys
+sys.path.insert(0, "scripts"); from benchtable import row, qps_at
 out = sys.argv[1]
 load = lambda p: json.load(open(f"{out}/{p}"))
 lines = lambda p: [json.loads(l) for l in open(f"{out}/{p}") if l.strip()]
@@ -58,14 +58,6 @@ for mode in ("bm25", "dense", "hybrid"):
     row(f"backends scifact {mode}: nDCG@10 postgres vs sqlite", b["ndcg@10"], a["ndcg@10"])
     row(f"backends scifact {mode}: query p50 ms postgres vs sqlite", b["p50_ms"], a["p50_ms"], False)
 rag, pgv = lines("ann.rag.jsonl"), lines("ann.pgvector.jsonl")
-def qps_at(curve, recall):
-    pts = sorted((c["recall"], c["qps"]) for c in curve)
-    if recall <= pts[0][0]: return pts[0][1]
-    if recall >= pts[-1][0]: return pts[-1][1]
-    for (r0, q0), (r1, q1) in zip(pts, pts[1:]):
-        if r0 <= recall <= r1:
-            t = 0 if r1 == r0 else (recall - r0) / (r1 - r0)
-            return math.exp(math.log(q0) + t * (math.log(q1) - math.log(q0)))
 print(f"\n{'HNSW scifact-minilm, 1 client':30} {'ef':>4} {'recall rag':>10} {'pgvector':>9} {'QPS rag':>8} {'pgvector':>9} {'pgvector@=recall':>16}")
 byef = {c["ef"]: c for c in pgv}
 for c in rag:

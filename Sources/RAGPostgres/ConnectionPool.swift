@@ -15,6 +15,11 @@ final class ConnectionPool: Sendable {
     let keep = 4
     private let idle = Mutex<[PostgresConnection]>([])
     private let opened = Atomic<Int>(0)
+    /// `hnsw.ef_search` as each connection (by id) has it set, so a search sets it only when it changes.
+    private let beams = Mutex<[Int: Int]>([:])
+
+    func efSearch(of connection: PostgresConnection) -> Int? { beams.withLock { $0[connection.id] } }
+    func setEfSearch(_ ef: Int, of connection: PostgresConnection) { beams.withLock { $0[connection.id] = ef } }
     let logger: Logger = {
         var logger = Logger(label: "rag.postgres")
         logger.logLevel = .warning
@@ -46,13 +51,19 @@ final class ConnectionPool: Sendable {
     }
 
     private func giveBack(_ connection: PostgresConnection) {
-        guard !connection.isClosed else { return }
+        guard !connection.isClosed else {
+            _ = beams.withLock { $0.removeValue(forKey: connection.id) }
+            return
+        }
         let kept = idle.withLock { idle -> Bool in
             guard idle.count < keep else { return false }
             idle.append(connection)
             return true
         }
-        if !kept { _ = try? connection.close().wait() }
+        if !kept {
+            _ = beams.withLock { $0.removeValue(forKey: connection.id) }
+            _ = try? connection.close().wait()
+        }
     }
 
     /// A new connection to the database (or to `database` instead).

@@ -27,20 +27,19 @@ extension PostgresStore {
     }
 
     /// Through pgvector's HNSW index, `hnsw.ef_search` set to `ef` (pgvector takes at most 1000)
-    /// for this query's transaction alone.
+    /// on the connection when it had another: one round trip per search, two when the beam
+    /// changes.
     public func nearest(_ query: [Float], k: Int, ef: Int) throws -> [(ChunkID, Double)] {
         guard k > 0 else { return [] }
+        let beam = min(1000, max(ef, k))
         return try read("search") { connection, logger in
-            let dimensions = try connection.run("SELECT dimensions FROM index_state WHERE id = 1", logger: logger).first?.decode(Int?.self) ?? nil
-            guard let dimensions else { return [] }
-            guard query.count == dimensions else {
-                throw RAGError(.invalidInput, "a \(query.count)-d query against a \(dimensions)-d vector index; use the embedder the index was built with")
+            if pool.efSearch(of: connection) != beam {
+                _ = try connection.run(PostgresQuery(unsafeSQL: "SET hnsw.ef_search = \(beam)"), logger: logger)
+                pool.setEfSearch(beam, of: connection)
             }
             let vector = PGVector(values: query, psqlType: vectorType)
-            _ = try connection.run("BEGIN", logger: logger)
             do {
-                _ = try connection.run(PostgresQuery(unsafeSQL: "SET LOCAL hnsw.ef_search = \(min(1000, max(ef, k)))"), logger: logger)
-                let rows = try connection.run("""
+                return try connection.run("""
                     SELECT id, 1 - (embedding <=> \(vector)) FROM chunk WHERE embedding IS NOT NULL
                     ORDER BY embedding <=> \(vector) LIMIT \(k)
                     """, logger: logger
@@ -48,11 +47,10 @@ extension PostgresStore {
                     let (id, similarity) = try row.decode((Int64, Double).self)
                     return (ChunkID(rawValue: id), similarity)
                 }
-                _ = try connection.run("COMMIT", logger: logger)
-                return rows
-            } catch {
-                _ = try? connection.run("ROLLBACK", logger: logger)
-                throw error
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "22000" {
+                // pgvector: "different vector dimensions".
+                let dimensions = try connection.run("SELECT dimensions FROM index_state WHERE id = 1", logger: logger).first?.decode(Int?.self) ?? nil
+                throw RAGError(.invalidInput, "a \(query.count)-d query against a \(dimensions ?? 0)-d vector index; use the embedder the index was built with")
             }
         }
     }
