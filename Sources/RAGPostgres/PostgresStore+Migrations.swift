@@ -72,6 +72,42 @@ extension PostgresStore {
             """,
             "CREATE INDEX chunk_lexemes ON chunk USING gin (lexemes)",
         ]),
+        // BM25 as SQLite's index scores it: FTS5's terms (`LexicalAnalyzer`) in postings of our
+        // own, the collection's size and length kept by triggers; the tsvector goes.
+        ("v2-bm25-postings", [
+            "ALTER TABLE chunk ADD COLUMN lexical_length integer NOT NULL DEFAULT 0",
+            """
+            CREATE TABLE posting (
+                term text COLLATE "C" NOT NULL,
+                chunk_id bigint NOT NULL REFERENCES chunk(id) ON DELETE CASCADE,
+                frequency integer NOT NULL,
+                length integer NOT NULL,
+                PRIMARY KEY (term, chunk_id)
+            )
+            """,
+            "CREATE INDEX posting_chunk ON posting(chunk_id)",
+            "ALTER TABLE index_state ADD COLUMN lexical_chunks bigint NOT NULL DEFAULT 0, ADD COLUMN lexical_tokens bigint NOT NULL DEFAULT 0",
+            """
+            CREATE FUNCTION rag_chunks_added() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                UPDATE index_state SET lexical_chunks = lexical_chunks + (SELECT count(*) FROM added),
+                    lexical_tokens = lexical_tokens + (SELECT coalesce(sum(lexical_length), 0) FROM added) WHERE id = 1;
+                RETURN NULL;
+            END $$
+            """,
+            """
+            CREATE FUNCTION rag_chunks_removed() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                UPDATE index_state SET lexical_chunks = lexical_chunks - (SELECT count(*) FROM removed),
+                    lexical_tokens = lexical_tokens - (SELECT coalesce(sum(lexical_length), 0) FROM removed) WHERE id = 1;
+                RETURN NULL;
+            END $$
+            """,
+            "CREATE TRIGGER chunk_added AFTER INSERT ON chunk REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION rag_chunks_added()",
+            "CREATE TRIGGER chunk_removed AFTER DELETE ON chunk REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION rag_chunks_removed()",
+            "DROP INDEX chunk_lexemes",
+            "ALTER TABLE chunk DROP COLUMN lexemes",
+        ]),
     ]
 
     /// Brings the database's schema up to date (or checks that it is there) and returns the id
@@ -132,14 +168,52 @@ extension PostgresStore {
                     throw RAGError(.unsupported, "\(location.description): the database lacks pgvector (\(message)); install it on the server, or have a superuser run CREATE EXTENSION vector in this database", underlying: error)
                 }
             }
-            if migration.name == migrations[0].name {
+            if migration.name == "v1-documents-chunks-vectors" {
                 _ = try connection.run(
                     "INSERT INTO index_state (id, format_version, created_at, updated_at) VALUES (1, \(formatVersion), \(now), \(now))", logger: logger)
             }
+            if migration.name == "v2-bm25-postings" { try indexChunksLexically(connection, logger: logger) }
             _ = try connection.run("INSERT INTO rag_migration (name, applied_at) VALUES (\(migration.name), \(now))", logger: logger)
         }
         if let version = try connection.run("SELECT format_version FROM index_state WHERE id = 1", logger: logger).first?.decode(Int.self), version > formatVersion {
             throw RAGError(.unsupported, "\(location.description): index format \(version) was written by a newer rag; upgrade rag. Nothing was changed")
         }
+    }
+
+    /// The postings and lengths of chunks written before there were postings (v2).
+    private static func indexChunksLexically(_ connection: PostgresConnection, logger: Logger) throws {
+        let analyzer = try LexicalAnalyzer()
+        var lastID: Int64 = 0
+        while true {
+            let rows = try connection.run("SELECT id, text, heading FROM chunk WHERE id > \(lastID) ORDER BY id LIMIT 1000", logger: logger)
+            var ids: [Int64] = [], lengths: [Int32] = []
+            var terms: [String] = [], chunkIDs: [Int64] = [], frequencies: [Int32] = [], postingLengths: [Int32] = []
+            for row in rows {
+                let (id, text, heading) = try row.decode((Int64, String, String).self)
+                let analysis = try analyzer.documentTerms([text, heading])
+                ids.append(id)
+                lengths.append(analysis.length)
+                for (term, frequency) in analysis.frequencies {
+                    terms.append(term)
+                    chunkIDs.append(id)
+                    frequencies.append(frequency)
+                    postingLengths.append(analysis.length)
+                }
+            }
+            guard let last = ids.last else { break }
+            lastID = last
+            _ = try connection.run("""
+                UPDATE chunk SET lexical_length = given.length FROM unnest(\(ids)::int8[], \(lengths)::int4[]) AS given(id, length)
+                WHERE chunk.id = given.id
+                """, logger: logger)
+            _ = try connection.run("""
+                INSERT INTO posting (term, chunk_id, frequency, length)
+                SELECT * FROM unnest(\(terms)::text[], \(chunkIDs)::int8[], \(frequencies)::int4[], \(postingLengths)::int4[])
+                """, logger: logger)
+        }
+        _ = try connection.run("""
+            UPDATE index_state SET lexical_chunks = (SELECT count(*) FROM chunk), lexical_tokens = (SELECT coalesce(sum(lexical_length), 0) FROM chunk)
+            WHERE id = 1
+            """, logger: logger)
     }
 }

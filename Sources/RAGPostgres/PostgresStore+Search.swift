@@ -6,22 +6,37 @@ public import RAGIndex
 public import RAGStorage
 
 extension PostgresStore {
-    /// Lexical search: the query's words (`LexicalQuery`) joined by `or` for
-    /// `websearch_to_tsquery` (any word matches; nothing in user text is an operator), ranked by
-    /// `ts_rank_cd` (cover density, normalised by the log of the chunk's length).
+    /// Okapi BM25 over the postings, scored as `BM25Index` (and SQLite FTS5's `bm25()`) score:
+    /// the same terms (`LexicalAnalyzer`), k1 = 1.2, b = 0.75, N and the average length from
+    /// `index_state`, each term's document frequency counted from its postings, IDF at least
+    /// 10⁻⁶, a term repeated in the query counted again. Ties by chunk id.
     public func bm25Ranking(_ query: String, limit: Int) throws -> [(ChunkID, Double)] {
-        let words = LexicalQuery.words(query)
-        guard !words.isEmpty, limit > 0 else { return [] }
-        let text = words.joined(separator: " or ")
+        let terms = try analyzer.queryTerms(query)
+        guard !terms.isEmpty, limit > 0 else { return [] }
+        let (k1, b) = (BM25Index.k1, BM25Index.b)
         return try read("search") { connection, logger in
             try connection.run("""
-                SELECT id, ts_rank_cd(lexemes, query, 1)::float8 AS rank
-                FROM chunk, websearch_to_tsquery('english', \(text)) AS query
-                WHERE lexemes @@ query ORDER BY rank DESC, id LIMIT \(limit)
+                WITH query AS (
+                    SELECT term COLLATE "C" AS term, count(*)::float8 AS repeats FROM unnest(\(terms)::text[]) AS term GROUP BY term
+                ), collection AS (
+                    SELECT lexical_chunks::float8 AS n,
+                           CASE WHEN lexical_chunks = 0 THEN 1 ELSE greatest(lexical_tokens::float8 / lexical_chunks, 1e-300) END AS average
+                    FROM index_state WHERE id = 1
+                ), weighted AS (
+                    SELECT query.term, query.repeats * \(k1 + 1) * CASE WHEN idf.value <= 0 THEN 1e-6 ELSE idf.value END AS weight
+                    FROM query CROSS JOIN collection,
+                         LATERAL (SELECT count(*)::float8 AS hits FROM posting WHERE posting.term = query.term) AS found,
+                         LATERAL (SELECT ln((collection.n - found.hits + 0.5) / (found.hits + 0.5)) AS value) AS idf
+                    WHERE found.hits > 0
+                )
+                SELECT posting.chunk_id,
+                       sum(weighted.weight * posting.frequency / (posting.frequency + \(k1) * (\(1 - b) + \(b) * posting.length / collection.average)))::float8 AS score
+                FROM weighted JOIN posting ON posting.term = weighted.term CROSS JOIN collection
+                GROUP BY posting.chunk_id ORDER BY score DESC, posting.chunk_id LIMIT \(limit)
                 """, logger: logger
             ).map { row in
-                let (id, rank) = try row.decode((Int64, Double).self)
-                return (ChunkID(rawValue: id), rank)
+                let (id, score) = try row.decode((Int64, Double).self)
+                return (ChunkID(rawValue: id), score)
             }
         }
     }
@@ -132,6 +147,6 @@ extension PostgresStore {
     /// PostgreSQL's autovacuum does the compaction: nothing to do here.
     public func compactIfChurned() throws -> Bool { false }
 
-    /// PostgreSQL keeps its GIN index in its own buffers: nothing to keep here.
+    /// PostgreSQL keeps the postings in its own buffers: nothing to keep here.
     public func keepBM25IndexInMemory(buildNow: Bool) throws {}
 }

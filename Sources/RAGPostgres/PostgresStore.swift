@@ -13,9 +13,8 @@ internal import Synchronization
 /// - vectors in a `vector(N)` column of `chunk` with an HNSW index (`vector_cosine_ops`; m and
 ///   ef_construction from the same options as rag's own graph, `hnsw.ef_search` from `--ef`),
 ///   sent in pgvector's binary format;
-/// - lexical search through a generated `tsvector` column (the heading weighted above the
-///   text) with a GIN index, matched with `websearch_to_tsquery` and ranked by `ts_rank_cd`;
-///   fusion is rag's, as with SQLite;
+/// - lexical search by Okapi BM25 over postings of FTS5's terms (`LexicalAnalyzer`), with the
+///   scores SQLite's index gives (`bm25Ranking`); fusion is rag's, as with SQLite;
 /// - one writer at a time: every write transaction first takes a transaction-scoped advisory
 ///   lock (`pg_advisory_xact_lock`), as SQLite's write lock does, so two ingesting processes
 ///   never interleave within a document; unique paths (source, document) and the foreign keys
@@ -36,6 +35,8 @@ public struct PostgresStore: IndexStore {
     let busyTimeout: TimeInterval
     /// pgvector's `vector` type, whose id each database gives it when the extension is created.
     let vectorType: PostgresDataType
+    /// FTS5's terms, for the BM25 postings and queries.
+    let analyzer: LexicalAnalyzer
     /// HNSW parameters asked for by this process (`setGraphParameters`), applied when the vector
     /// index is built.
     let requestedParameters = Requested()
@@ -55,6 +56,7 @@ public struct PostgresStore: IndexStore {
         self.url = location
         self.pool = ConnectionPool(location: location)
         self.busyTimeout = busyTimeout
+        self.analyzer = try LexicalAnalyzer()
         let pool = self.pool
         do {
             _ = try pool.withConnection { _ in () }

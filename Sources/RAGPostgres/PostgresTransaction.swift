@@ -78,17 +78,77 @@ final class PostgresTransaction: IndexTransaction {
 
     @discardableResult
     func insertChunk(_ chunk: ChunkDraft, documentID: DocumentID, vector: [Float]?) throws -> ChunkID {
-        let embedding = try vector.map { vector in
-            try prepareVectors(dimensions: vector.count)
-            return PGVector(values: vector, psqlType: store.vectorType)
+        try insertChunks([chunk], documentID: documentID, vectors: vector.map { [$0][...] })[0]
+    }
+
+    /// Chunks per statement: 9 parameters each, within the protocol's 65,535.
+    static let chunksPerStatement = 1000
+
+    /// A document's chunks in one statement (a thousand at a time), then their BM25 postings
+    /// (`LexicalAnalyzer`'s terms, each with its frequency and the chunk's length) in another:
+    /// two round trips where a chunk at a time took one per chunk.
+    @discardableResult
+    func insertChunks(_ chunks: [ChunkDraft], documentID: DocumentID, vectors: ArraySlice<[Float]>?) throws -> [ChunkID] {
+        if let vectors {
+            guard vectors.count == chunks.count else {
+                throw RAGError(.invalidInput, "\(store.location): \(vectors.count) vectors for \(chunks.count) chunks")
+            }
+            for vector in vectors { try prepareVectors(dimensions: vector.count) }
         }
-        let id = try run("""
-            INSERT INTO chunk (document_id, ordinal, text, start_offset, end_offset, token_count, heading, embedding)
-            VALUES (\(documentID.rawValue), \(chunk.ordinal), \(chunk.text), \(chunk.start), \(chunk.end), \(chunk.tokenCount), \(chunk.heading), \(embedding))
-            RETURNING id
-            """).first?.decode(Int64.self)
-        guard let id else { throw RAGError(.storage, "\(store.location): a chunk was not written") }
-        return ChunkID(rawValue: id)
+        var ids: [ChunkID] = []
+        ids.reserveCapacity(chunks.count)
+        for start in stride(from: 0, to: chunks.count, by: Self.chunksPerStatement) {
+            let part = start..<min(chunks.count, start + Self.chunksPerStatement)
+            let analyzed = try part.map { try store.analyzer.documentTerms([chunks[$0].text, chunks[$0].heading]) }
+            var bindings = PostgresBindings(capacity: 1 + 8 * part.count)
+            bindings.append(documentID.rawValue)
+            var rows: [String] = []
+            rows.reserveCapacity(part.count)
+            for (i, terms) in zip(part, analyzed) {
+                let chunk = chunks[i]
+                let first = bindings.count + 1
+                rows.append("($1, " + (first..<first + 8).map { "$\($0)" }.joined(separator: ", ") + ")")
+                bindings.append(chunk.ordinal)
+                bindings.append(chunk.text)
+                bindings.append(chunk.start)
+                bindings.append(chunk.end)
+                bindings.append(chunk.tokenCount)
+                bindings.append(chunk.heading)
+                bindings.append(vectors.map { PGVector(values: $0[$0.startIndex + i], psqlType: store.vectorType) })
+                bindings.append(terms.length)
+            }
+            let result = try run(PostgresQuery(unsafeSQL: """
+                INSERT INTO chunk (document_id, ordinal, text, start_offset, end_offset, token_count, heading, embedding, lexical_length)
+                VALUES \(rows.joined(separator: ", "))
+                RETURNING id, ordinal
+                """, binds: bindings))
+            // Matched by ordinal: RETURNING's order is not promised.
+            var idOfOrdinal: [Int: Int64] = [:]
+            for row in result {
+                let (id, ordinal) = try row.decode((Int64, Int).self)
+                idOfOrdinal[ordinal] = id
+            }
+            var terms: [String] = [], chunkIDs: [Int64] = [], frequencies: [Int32] = [], lengths: [Int32] = []
+            for (i, analysis) in zip(part, analyzed) {
+                guard let id = idOfOrdinal[chunks[i].ordinal] else {
+                    throw RAGError(.storage, "\(store.location): chunk \(chunks[i].ordinal) of document \(documentID.rawValue) was not written")
+                }
+                ids.append(ChunkID(rawValue: id))
+                for (term, frequency) in analysis.frequencies {
+                    terms.append(term)
+                    chunkIDs.append(id)
+                    frequencies.append(frequency)
+                    lengths.append(analysis.length)
+                }
+            }
+            if !terms.isEmpty {
+                try run("""
+                    INSERT INTO posting (term, chunk_id, frequency, length)
+                    SELECT * FROM unnest(\(terms)::text[], \(chunkIDs)::int8[], \(frequencies)::int4[], \(lengths)::int4[])
+                    """)
+            }
+        }
+        return ids
     }
 
     /// The first vector fixes the column's dimensions and builds the (empty) HNSW index; a vector

@@ -50,8 +50,8 @@ public protocol IndexStore: Sendable {
 
     // Search.
     /// The ids and lexical scores (higher is better) of the `limit` best chunks for the query's
-    /// words (`LexicalQuery`): FTS5's BM25 or PostgreSQL's ts_rank_cd. Scores of different
-    /// backends are not comparable; fusion normalises them.
+    /// words (`LexicalQuery`): Okapi BM25 with FTS5's terms and scores, whichever backend (SQLite's
+    /// FTS5 or its in-memory `BM25Index`, PostgreSQL's postings).
     func bm25Ranking(_ query: String, limit: Int) throws -> [(ChunkID, Double)]
     /// The `k` chunks nearest to `query` by cosine similarity (1 − distance), nearest first,
     /// through the backend's HNSW index; `ef` is the search beam.
@@ -99,6 +99,10 @@ public protocol IndexTransaction {
     /// Inserts a chunk and, when given, its vector.
     @discardableResult
     func insertChunk(_ chunk: ChunkDraft, documentID: DocumentID, vector: [Float]?) throws -> ChunkID
+    /// Inserts a document's chunks (and their vectors, one per chunk, when given) at once: a
+    /// store with a round trip per statement writes them in one.
+    @discardableResult
+    func insertChunks(_ chunks: [ChunkDraft], documentID: DocumentID, vectors: ArraySlice<[Float]>?) throws -> [ChunkID]
     func setChunkCount(_ count: Int, documentID: DocumentID) throws
     /// Moves a file's record and its documents to a new path (a rename: no re-chunking).
     func renameSource(id: SourceID, from oldPath: String, to newPath: String, mtime: Double) throws
@@ -115,6 +119,14 @@ extension IndexTransaction {
     @discardableResult
     public func insertChunk(_ chunk: ChunkDraft, documentID: DocumentID) throws -> ChunkID {
         try insertChunk(chunk, documentID: documentID, vector: nil)
+    }
+
+    /// One chunk at a time.
+    @discardableResult
+    public func insertChunks(_ chunks: [ChunkDraft], documentID: DocumentID, vectors: ArraySlice<[Float]>?) throws -> [ChunkID] {
+        try chunks.indices.map { i in
+            try insertChunk(chunks[i], documentID: documentID, vector: vectors.map { $0[$0.startIndex + i] })
+        }
     }
 
     public func setChunker(_ signature: String) throws { try setChunker(signature, embedder: "") }

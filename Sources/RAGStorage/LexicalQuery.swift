@@ -1,6 +1,6 @@
 /// A user's text as lexical search reads it: its distinct words, with English stop words left
-/// out. Both stores match these words (FTS5 as an OR of quoted words, PostgreSQL as a
-/// `websearch_to_tsquery` of words joined by `or`), so no syntax in user input is ever an operator.
+/// out. Both stores match these words (FTS5 as an OR of quoted words, PostgreSQL as their
+/// terms' postings), so no syntax in user input is ever an operator.
 public enum LexicalQuery {
     /// Words so common in English that they say nothing about a document (Lucene's English
     /// stop set). A query leaves them out unless it has no other word: in FTS5 they match

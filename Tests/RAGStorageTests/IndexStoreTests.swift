@@ -302,4 +302,86 @@ import Testing
         try IndexStoreTests.add(store, path: "/b", chunks: ["two"])
         #expect(try store.stats().documents == 2)
     }
+
+    /// A small collection with repeated words, shared stems, headings and accents.
+    static let lexicalCorpus: [(path: String, heading: String, chunks: [String])] = {
+        let words = ["decoding", "decoder", "speculative", "draft", "drafts", "token", "tokens", "cache", "caching", "quantization",
+                     "weights", "bits", "attention", "head", "heads", "café", "naïve", "model", "models", "latency"]
+        // Deterministic, uneven mixes: lengths 3 to 40, words drawn by a quadratic walk.
+        return (0..<12).map { document in
+            let chunks = (0..<(1 + document % 4)).map { chunk in
+                (0..<(3 + (document * 5 + chunk * 11) % 38)).map { k in words[(document * 7 + chunk * 13 + k * k * 3) % words.count] }.joined(separator: " ")
+            }
+            return ("/doc\(document).md", document % 3 == 0 ? "Heading \(words[document])" : "", chunks)
+        }
+    }()
+
+    /// PostgreSQL's BM25 is SQLite's: the same chunks come back in the same order with the same
+    /// scores, before and after documents are removed (N and the average length move).
+    @Test(.enabled(if: TestBackend.available.contains(.postgres)))
+    func bm25ScoresAreSQLitesScores() throws {
+        let folder = try TemporaryFolder()
+        let sqlite = try IndexStoreTests.open(.sqlite, in: folder)
+        let postgres = try IndexStoreTests.open(.postgres, in: folder)
+        for store in [sqlite, postgres] {
+            for document in Self.lexicalCorpus { try IndexStoreTests.add(store, path: document.path, chunks: document.chunks, heading: document.heading) }
+        }
+        let queries = ["speculative decoding", "drafts of tokens and the token cache", "cafe naive", "heading heads", "quantization weights bits latency",
+                       "decoder decoding decoded", "nothing matches zebra", "model"]
+        func compare() throws {
+            for query in queries {
+                let expected = try sqlite.bm25Ranking(query, limit: 50)
+                let got = try postgres.bm25Ranking(query, limit: 50)
+                #expect(got.count == expected.count, "\(query)")
+                #expect(!expected.isEmpty || query.contains("zebra"), "\(query)")
+                // Chunk ids differ between the stores: compare by text, scores to 1e-9.
+                let expectedTexts = try sqlite.hits(expected).map(\.text)
+                let gotTexts = try postgres.hits(got).map(\.text)
+                for (i, (want, have)) in zip(expected, got).enumerated() {
+                    #expect(abs(want.1 - have.1) <= 1e-9 * max(1, abs(want.1)), "\(query) #\(i): \(have.1) vs \(want.1)")
+                    if i + 1 < expected.count, abs(expected[i + 1].1 - want.1) > 1e-9, i == 0 || abs(expected[i - 1].1 - want.1) > 1e-9 {
+                        #expect(gotTexts[i] == expectedTexts[i], "\(query) #\(i)")
+                    }
+                }
+            }
+        }
+        try compare()
+        for store in [sqlite, postgres] {
+            try store.transaction { tx in
+                try tx.deleteDocument(path: "/doc1.md")
+                try tx.deleteDocument(path: "/doc6.md")
+            }
+        }
+        try compare()
+    }
+
+    /// An index written before postings existed gets them when a newer rag opens it: the
+    /// migration analyses every chunk, and BM25 then scores as on a new index.
+    @Test(.enabled(if: TestBackend.available.contains(.postgres)))
+    func chunksWrittenBeforePostingsAreIndexedWhenOpened() throws {
+        let folder = try TemporaryFolder()
+        let location = TestBackend.postgres.newIndex(in: folder.url)
+        let store = try PostgresStore(url: location)
+        for document in Self.lexicalCorpus { try IndexStoreTests.add(store, path: document.path, chunks: document.chunks, heading: document.heading) }
+        let before = try store.bm25Ranking("speculative decoding of draft tokens", limit: 20)
+        #expect(before.count > 5)
+        // Back to the schema of the first migration.
+        try store.read { connection, logger in
+            for statement in [
+                "DROP TRIGGER chunk_added ON chunk", "DROP TRIGGER chunk_removed ON chunk", "DROP FUNCTION rag_chunks_added()", "DROP FUNCTION rag_chunks_removed()",
+                "DROP TABLE posting", "ALTER TABLE chunk DROP COLUMN lexical_length",
+                "ALTER TABLE index_state DROP COLUMN lexical_chunks, DROP COLUMN lexical_tokens",
+                "ALTER TABLE chunk ADD COLUMN lexemes tsvector GENERATED ALWAYS AS (to_tsvector('english', text)) STORED",
+                "CREATE INDEX chunk_lexemes ON chunk USING gin (lexemes)", "DELETE FROM rag_migration WHERE name = 'v2-bm25-postings'",
+            ] {
+                _ = try connection.run(PostgresQuery(unsafeSQL: statement), logger: logger)
+            }
+        }
+        try store.close()
+        let reopened = try PostgresStore(url: location)
+        let after = try reopened.bm25Ranking("speculative decoding of draft tokens", limit: 20)
+        #expect(after.map { $0.0 } == before.map { $0.0 })
+        #expect(zip(after, before).allSatisfy { abs($0.1 - $1.1) <= 1e-9 * max(1, abs($1.1)) })
+    }
 }
+

@@ -228,10 +228,8 @@ extension Ingestor {
             var vectorIndex = vectors?.startIndex ?? 0
             for (document, chunks) in zip(batch.documents, batch.drafts) {
                 let documentID = try tx.insertDocument(document, sourceID: sourceID, mtime: file.mtime)
-                for draft in chunks {
-                    try tx.insertChunk(draft, documentID: documentID, vector: vectors?[vectorIndex])
-                    vectorIndex += 1
-                }
+                try tx.insertChunks(chunks, documentID: documentID, vectors: vectors?[vectorIndex..<vectorIndex + chunks.count])
+                vectorIndex += chunks.count
                 try tx.setChunkCount(chunks.count, documentID: documentID)
                 result.chunks += chunks.count
                 if batch.previous[document.path] == nil { result.added += 1 } else { result.updated += 1 }

@@ -172,7 +172,7 @@ public struct Ingestor: Sendable {
                 }
                 let vectors = IngestReport.Stages.time(\.embed, of: &running) { embed(drafts, seen: &seen) }
                 try IngestReport.Stages.time(\.write, of: &running) {
-                    for (i, draft) in drafts.enumerated() { try tx.insertChunk(draft, documentID: documentID, vector: vectors?[i]) }
+                    try tx.insertChunks(drafts, documentID: documentID, vectors: vectors?[...])
                 }
                 ordinal += drafts.count
                 offset += text.utf8.count + 2  // blocks join with a blank line
