@@ -40,14 +40,8 @@ final class ConnectionPool: Sendable {
             }
             return nil
         } ?? open()
-        do {
-            let result = try body(connection)
-            giveBack(connection)
-            return result
-        } catch {
-            giveBack(connection)
-            throw error
-        }
+        defer { giveBack(connection) }
+        return try body(connection)
     }
 
     private func giveBack(_ connection: PostgresConnection) {
@@ -70,9 +64,11 @@ final class ConnectionPool: Sendable {
     func open(database: String? = nil) throws -> PostgresConnection {
         let id = opened.wrappingAdd(1, ordering: .relaxed).newValue
         do {
-            return try PostgresConnection.connect(
+            let connection = try PostgresConnection.connect(
                 on: MultiThreadedEventLoopGroup.singleton.next(), configuration: location.configuration(database: database), id: id, logger: logger
             ).wait()
+            connection.closeFuture.whenComplete { _ in PendingStatement.fail(on: connection) }
+            return connection
         } catch {
             throw PostgresStore.mapError(error, location: location, doing: "connect")
         }
@@ -90,14 +86,33 @@ final class ConnectionPool: Sendable {
 /// The connection closed before the statement's answer came.
 struct ConnectionClosed: Error {}
 
+/// The statement each connection of a pool is waiting on, failed when the connection closes (a
+/// statement handed to a connection that is closing is otherwise never answered, and its wait
+/// would never end). One callback per connection, registered when it opens: one per statement
+/// would pile up on a connection that lives for days.
+enum PendingStatement {
+    private static let waiting = Mutex<[ObjectIdentifier: EventLoopPromise<PostgresQueryResult>]>([:])
+
+    static func wait(for answer: EventLoopPromise<PostgresQueryResult>, on connection: PostgresConnection) throws -> PostgresQueryResult {
+        let key = ObjectIdentifier(connection)
+        waiting.withLock { $0[key] = answer }
+        defer { _ = waiting.withLock { $0.removeValue(forKey: key) } }
+        // Closed before it was registered: the callback has run already.
+        if connection.isClosed { answer.fail(ConnectionClosed()) }
+        return try answer.futureResult.wait()
+    }
+
+    static func fail(on connection: PostgresConnection) {
+        waiting.withLock { $0.removeValue(forKey: ObjectIdentifier(connection)) }?.fail(ConnectionClosed())
+    }
+}
+
 extension PostgresConnection {
-    /// Runs one statement and waits for all its rows, or until the connection closes: a
-    /// statement handed to a connection that is closing is otherwise never answered, and the
-    /// wait would never end.
+    /// Runs one statement and waits for all its rows, or until the connection closes (on a
+    /// connection a `ConnectionPool` opened).
     func run(_ query: PostgresQuery, logger: Logger) throws -> PostgresQueryResult {
         let answer = eventLoop.makePromise(of: PostgresQueryResult.self)
         self.query(query, logger: logger).cascade(to: answer)
-        closeFuture.whenComplete { _ in answer.fail(ConnectionClosed()) }  // no effect once answered
-        return try answer.futureResult.wait()
+        return try PendingStatement.wait(for: answer, on: self)
     }
 }

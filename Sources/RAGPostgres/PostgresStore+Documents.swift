@@ -122,24 +122,22 @@ extension PostgresStore {
     public func hits(_ scored: [(ChunkID, Double)]) throws -> [SearchHit] {
         guard !scored.isEmpty else { return [] }
         let ids = scored.map(\.0.rawValue)
+        let scores = Dictionary(scored.map { ($0.0.rawValue, $0.1) }, uniquingKeysWith: { first, _ in first })
+        let rank = Dictionary(ids.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         return try read { connection, logger in
-            var byID: [Int64: SearchHit] = [:]
+            var hits: [SearchHit] = []
+            hits.reserveCapacity(scored.count)
             for row in try connection.run("""
                 SELECT chunk.id, document.path, chunk.heading, chunk.text, chunk.ordinal, chunk.start_offset, chunk.end_offset
                 FROM chunk JOIN document ON document.id = chunk.document_id WHERE chunk.id = ANY(\(ids))
                 """, logger: logger) {
                 let (id, path, heading, text, ordinal, start, end) = try row.decode((Int64, String, String, String, Int, Int, Int).self)
-                byID[id] = SearchHit(
-                    chunkID: ChunkID(rawValue: id), document: path, heading: heading, score: 0, text: text, snippet: String(text.prefix(240)),
-                    ordinal: ordinal, start: start, end: end)
+                hits.append(SearchHit(
+                    chunkID: ChunkID(rawValue: id), document: path, heading: heading, score: scores[id] ?? 0, text: text,
+                    snippet: String(text.prefix(240)), ordinal: ordinal, start: start, end: end))
             }
-            return scored.compactMap { id, score in
-                byID[id.rawValue].map { hit in
-                    var hit = hit
-                    hit.score = score
-                    return hit
-                }
-            }
+            // In the order asked for; chunks deleted meanwhile are left out.
+            return hits.sorted { rank[$0.chunkID.rawValue]! < rank[$1.chunkID.rawValue]! }
         }
     }
 }

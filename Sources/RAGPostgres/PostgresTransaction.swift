@@ -168,6 +168,7 @@ final class PostgresTransaction: IndexTransaction {
         }
         try run("UPDATE index_state SET dimensions = \(count) WHERE id = 1")
         try run(PostgresQuery(unsafeSQL: "ALTER TABLE chunk ALTER COLUMN embedding TYPE vector(\(count))"))
+        try run(PostgresQuery(unsafeSQL: PostgresStore.vectorsInline))
         try store.createVectorIndex(connection, logger: logger)
         dimensions = .some(count)
     }
@@ -200,6 +201,7 @@ final class PostgresTransaction: IndexTransaction {
             try run("DROP INDEX IF EXISTS chunk_embedding")
             try run("UPDATE chunk SET embedding = NULL WHERE embedding IS NOT NULL")
             try run("ALTER TABLE chunk ALTER COLUMN embedding TYPE vector")
+            try run(PostgresQuery(unsafeSQL: PostgresStore.vectorsInline))
             try run("UPDATE index_state SET dimensions = NULL WHERE id = 1")
             dimensions = .some(nil)
         }

@@ -34,9 +34,13 @@ struct EvalRetrieval: AsyncParsableCommand {
     @OptionGroup var embedderOptions: EmbedderOptions
     @OptionGroup var fusion: FusionOptions
     @Option(name: .customLong("other-chunks-share"), help: "How much a document's other retrieved chunks add to its best chunk's score (0: the best chunk alone).") var otherChunksShare = 0.0
+    @Option(help: ArgumentHelp("Chunks retrieved per query, scored as the documents they fold into; 10 times queries as `rag search` runs them.", valueName: "n")) var depth = 300
+    @Option(help: "HNSW search beam (raised to the chunks retrieved).") var ef = 64
     @Flag(help: "Print one JSON object.") var json = false
 
     func validate() throws {
+        guard (1...10_000).contains(depth) else { throw ValidationError("--depth must be between 1 and 10000 (got \(depth)).") }
+        guard ef >= 1 else { throw ValidationError("--ef must be at least 1 (got \(ef)).") }
         try fusion.check()
         guard (0...1).contains(otherChunksShare) else { throw ValidationError("--other-chunks-share must be between 0 and 1 (got \(otherChunksShare)).") }
     }
@@ -48,7 +52,7 @@ struct EvalRetrieval: AsyncParsableCommand {
             // One cached index per corpus and chunking (the default chunking keeps the older name).
             let defaults = chunking.configuration == Chunker.Configuration()
             let path = db ?? Self.cachedIndex(for: corpus, suffix: defaults ? "" : chunking.cacheSuffix)
-            let service = try makeService(db: path, .createIfMissing, embedder: embedderOptions, fusion: fusion)
+            let service = try makeService(db: path, .createIfMissing, embedder: embedderOptions, fusion: fusion) { $0.ef = ef }
             let bar = stderrIsTerminal && !json ? ProgressBar() : nil
             var ingestOptions = Ingestor.Options()
             ingestOptions.chunker = chunking.configuration
@@ -57,7 +61,8 @@ struct EvalRetrieval: AsyncParsableCommand {
             if !json, report.chunks > 0 { printError("ingested \(report.documents) documents, \(report.chunks) chunks into \(path)") }
             // Queries are timed as the server answers them: BM25 from the index in memory.
             try service.store.keepBM25IndexInMemory(buildNow: true)
-            let result = try RetrievalEvaluation.run(collection, retriever: service.retriever(for: mode), mode: mode, otherChunksShare: otherChunksShare) { done, total in
+            let result = try RetrievalEvaluation.run(
+                collection, retriever: service.retriever(for: mode), mode: mode, depth: depth, otherChunksShare: otherChunksShare) { done, total in
                 if !json, stderrIsTerminal, done % 20 == 0 || done == total {
                     FileHandle.standardError.write(Data("\r\(done)/\(total) queries".utf8))
                     if done == total { FileHandle.standardError.write(Data("\n".utf8)) }

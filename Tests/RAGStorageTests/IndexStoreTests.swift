@@ -383,5 +383,26 @@ import Testing
         #expect(after.map { $0.0 } == before.map { $0.0 })
         #expect(zip(after, before).allSatisfy { abs($0.1 - $1.1) <= 1e-9 * max(1, abs($1.1)) })
     }
+
+    /// Vectors stay in their rows (storage MAIN) after the column gets its dimensions and after
+    /// an embedder change resets them: out of line, the planner scanned every row's TOAST
+    /// instead of the HNSW index.
+    @Test(.enabled(if: TestBackend.available.contains(.postgres)))
+    func vectorsStayInTheirRows() throws {
+        let folder = try TemporaryFolder()
+        let store = try PostgresStore(url: TestBackend.postgres.newIndex(in: folder.url))
+        func storage() throws -> String {
+            try store.read { connection, logger in
+                try connection.run("SELECT attstorage::text FROM pg_attribute WHERE attrelid = 'chunk'::regclass AND attname = 'embedding'", logger: logger)
+                    .first!.decode(String.self)
+            }
+        }
+        #expect(try storage() == "m")
+        try store.transaction { try $0.setChunker("c", embedder: "e1") }
+        try IndexStoreTests.add(store, path: "/a", chunks: ["one"], vectors: [IndexStoreTests.unit(0)])
+        #expect(try storage() == "m")
+        try store.transaction { try $0.setChunker("c", embedder: "e2") }
+        #expect(try storage() == "m")
+    }
 }
 

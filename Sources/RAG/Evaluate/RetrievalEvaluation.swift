@@ -112,14 +112,15 @@ public struct RetrievalEvaluation: Sendable {
     }
 
     public static func run(
-        _ collection: BEIRQueries, retriever: Retriever, mode: SearchMode, otherChunksShare: Double = 0, progress: (Int, Int) -> Void = { _, _ in }
+        _ collection: BEIRQueries, retriever: Retriever, mode: SearchMode, depth: Int = 300, otherChunksShare: Double = 0,
+        progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> Result {
         var ndcg = 0.0, recall = 0.0, mrr = 0.0
         var latencies: [Double] = []
         for (i, query) in collection.queries.enumerated() {
             let start = DispatchTime.now().uptimeNanoseconds
-            // Chunks, deeper than 100, folded into documents (see `documents`).
-            let hits = try retriever.search(query.text, mode: mode, topK: 300)
+            // `depth` chunks (300: deeper than recall@100 needs), folded into documents (see `documents`).
+            let hits = try retriever.search(query.text, mode: mode, topK: depth)
             latencies.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
             let ranked = documents(hits, share: otherChunksShare)
             let judged = collection.judgments[query.id] ?? [:]
