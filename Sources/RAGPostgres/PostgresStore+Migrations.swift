@@ -119,8 +119,9 @@ extension PostgresStore {
     ]
 
     /// Brings the database's schema up to date (or checks that it is there) and returns the id
-    /// of pgvector's `vector` type.
-    static func prepare(pool: ConnectionPool, location: PostgresLocation, mode: IndexOpenMode) throws -> PostgresDataType {
+    /// of pgvector's `vector` type and whether its HNSW scans can go on past `hnsw.ef_search`
+    /// (`hnsw.iterative_scan`, pgvector 0.8).
+    static func prepare(pool: ConnectionPool, location: PostgresLocation, mode: IndexOpenMode) throws -> (PostgresDataType, iterativeScans: Bool) {
         let logger = pool.logger
         do {
             return try pool.withConnection { connection in
@@ -146,10 +147,14 @@ extension PostgresStore {
                     _ = try? connection.run("ROLLBACK", logger: logger)
                     throw error
                 }
-                guard let oid = try connection.run("SELECT 'vector'::regtype::oid::int8", logger: logger).first?.decode(Int64.self) else {
+                guard let row = try connection.run(
+                    "SELECT 'vector'::regtype::oid::int8, extversion FROM pg_extension WHERE extname = 'vector'", logger: logger).first
+                else {
                     throw RAGError(.storage, "\(location.description): pgvector's vector type is missing")
                 }
-                return PostgresDataType(UInt32(oid))
+                let (oid, version) = try row.decode((Int64, String).self)
+                let parts = version.split(separator: ".").compactMap { Int($0) }
+                return (PostgresDataType(UInt32(oid)), parts.lexicographicallyPrecedes([0, 8]) == false)
             }
         } catch let error as RAGError where error.code == .notFound && mode == .mustExist {
             throw RAGError(.notFound, "\(location.description): no index here; create one with `rag ingest DIR --db URL`", underlying: error)

@@ -43,13 +43,16 @@ extension PostgresStore {
 
     /// Through pgvector's HNSW index, `hnsw.ef_search` set to `ef` (pgvector takes at most 1000)
     /// on the connection when it had another: one round trip per search, two when the beam
-    /// changes.
+    /// changes. More than 1000 neighbours come from pgvector 0.8's iterative scan.
     public func nearest(_ query: [Float], k: Int, ef: Int) throws -> [(ChunkID, Double)] {
         guard k > 0 else { return [] }
         let beam = min(1000, max(ef, k))
         return try read("search") { connection, logger in
             if pool.efSearch(of: connection) != beam {
-                _ = try connection.run(PostgresQuery(unsafeSQL: "SET hnsw.ef_search = \(beam)"), logger: logger)
+                // Strict order: past the beam (more than 1000 wanted), the scan goes on and the
+                // rows still come nearest first; within it, nothing changes.
+                let iterative = iterativeScans ? ", set_config('hnsw.iterative_scan', 'strict_order', false)" : ""
+                _ = try connection.run(PostgresQuery(unsafeSQL: "SELECT set_config('hnsw.ef_search', '\(beam)', false)\(iterative)"), logger: logger)
                 pool.setEfSearch(beam, of: connection)
             }
             let vector = PGVector(values: query, psqlType: vectorType)

@@ -35,6 +35,8 @@ public struct PostgresStore: IndexStore {
     let busyTimeout: TimeInterval
     /// pgvector's `vector` type, whose id each database gives it when the extension is created.
     let vectorType: PostgresDataType
+    /// Whether pgvector's HNSW scans go on past `hnsw.ef_search` when asked for more rows (0.8).
+    let iterativeScans: Bool
     /// FTS5's terms, for the BM25 postings and queries.
     let analyzer: LexicalAnalyzer
     /// HNSW parameters asked for by this process (`setGraphParameters`), applied when the vector
@@ -66,7 +68,7 @@ public struct PostgresStore: IndexStore {
             }
             try Self.createDatabase(location, pool: pool)
         }
-        vectorType = try Self.prepare(pool: pool, location: location, mode: mode)
+        (vectorType, iterativeScans) = try Self.prepare(pool: pool, location: location, mode: mode)
     }
 
     /// Creates the database itself (`CREATE DATABASE`), through the server's `postgres` database.

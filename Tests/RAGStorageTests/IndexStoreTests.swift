@@ -404,5 +404,30 @@ import Testing
         try store.transaction { try $0.setChunker("c", embedder: "e2") }
         #expect(try storage() == "m")
     }
+
+    /// More neighbours than pgvector's beam can hold (1000): the scan goes on (iterative, strict
+    /// order), and all come back nearest first.
+    @Test(.enabled(if: TestBackend.available.contains(.postgres)))
+    func moreNeighboursThanTheBeamHolds() throws {
+        let folder = try TemporaryFolder()
+        let store = try PostgresStore(url: TestBackend.postgres.newIndex(in: folder.url))
+        let count = 1200
+        let vectors: [[Float]] = (0..<count).map { i in
+            let v = (0..<8).map { d in Float(sin(Double(i * 8 + d) * 0.37)) }
+            let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            return v.map { $0 / norm }
+        }
+        try store.transaction { tx in
+            try tx.setChunker("c", embedder: "e")
+            let source = try tx.upsertSource(path: "/many", format: .text, size: 1, mtime: 1, contentHash: "h")
+            let id = try tx.insertDocument(LoadedDocument(path: "/many", title: nil, format: .text, contentHash: "h", size: 1, sections: []), sourceID: source, mtime: 1)
+            let drafts = (0..<count).map { ChunkDraft(ordinal: $0, text: "chunk \($0)", start: $0, end: $0 + 1, tokenCount: 2, heading: "") }
+            #expect(try tx.insertChunks(drafts, documentID: id, vectors: vectors[...]).count == count)
+        }
+        let found = try store.nearest(vectors[0], k: 1100, ef: 64)
+        #expect(found.count == 1100)
+        #expect(found.map { $0.1 } == found.map { $0.1 }.sorted(by: >))
+        #expect(abs((found.first?.1 ?? 0) - 1) < 1e-5)
+    }
 }
 
