@@ -58,9 +58,11 @@ extension HNSWGraph {
 
     /// The paper's SEARCH-LAYER: the `ef` nearest nodes reachable from `entries` on `level`,
     /// nearest first. Candidates are expanded nearest first; the search stops when the nearest
-    /// unexpanded candidate is farther than the farthest of `ef` results.
-    func searchLayer<M: Metric>(
-        _ query: [Float], entries: [Candidate], ef: Int, level: Int32, visited: VisitedSet, metric: M.Type
+    /// unexpanded candidate is farther than the farthest of `ef` results. With a filter, results
+    /// are the nodes it passes, and the search goes on until `ef` of them are found (or every
+    /// reachable node is seen): the beam widens by itself as the filter narrows.
+    func searchLayer<M: Metric, F: SlotFilter>(
+        _ query: [Float], entries: [Candidate], ef: Int, level: Int32, visited: VisitedSet, metric: M.Type, filter: F = AllSlots()
     ) -> [Candidate] {
         visited.reset(slots: levels.count)
         let epoch = visited.epoch, marks = visited.marks
@@ -75,7 +77,7 @@ extension HNSWGraph {
                         for e in entries where marks[Int(e.slot)] != epoch {
                             marks[Int(e.slot)] = epoch
                             candidates.push(e)
-                            results.push(e)
+                            if filter.passes(e.slot) { results.push(e) }
                         }
                         while results.count > ef { results.pop() }
                         var bound = results.isEmpty ? Float.infinity : results.top.distance
@@ -87,10 +89,14 @@ extension HNSWGraph {
                                 marks[Int(n)] = epoch
                                 let d = M.distance(q, v + Int(n) * dims, dims)
                                 if results.count < ef || d < bound {
+                                    // A node the filter refuses still routes the search; only
+                                    // those it passes are results (and set the bound).
                                     candidates.push(Candidate(distance: d, slot: n))
-                                    results.push(Candidate(distance: d, slot: n))
-                                    if results.count > ef { results.pop() }
-                                    bound = results.top.distance
+                                    if filter.passes(n) {
+                                        results.push(Candidate(distance: d, slot: n))
+                                        if results.count > ef { results.pop() }
+                                        bound = results.top.distance
+                                    }
                                 }
                             }
                             if level == 0 {

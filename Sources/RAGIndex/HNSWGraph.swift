@@ -253,8 +253,8 @@ public struct HNSWGraph: Sendable {
 }
 
 /// Steele, Lea & Flood's SplitMix64: a tiny, well-mixed, seedable generator.
-enum SplitMix64 {
-    static func next(_ state: inout UInt64) -> UInt64 {
+public enum SplitMix64 {
+    public static func next(_ state: inout UInt64) -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

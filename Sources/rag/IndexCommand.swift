@@ -106,6 +106,7 @@ struct IndexBench: AsyncParsableCommand {
     @Option(help: "Neighbours per query.") var k = 10
     @Option(help: "Timed passes per ef (the median is reported).") var reps = 3
     @Option(help: "Level seed.") var seed: UInt64 = 100
+    @Option(help: ArgumentHelp("Also search with filters passing these fractions of the base (random labels), comma-separated: recall against the exact filtered neighbours, per plan.", valueName: "fractions")) var filter: String?
     @Flag(help: "One JSON object per line.") var json = false
 
     func run() async throws {
@@ -168,10 +169,61 @@ struct IndexBench: AsyncParsableCommand {
                     print(String(format: "ef %4d: recall@%d %.4f, %8.0f queries/s", ef, k, recall, qps))
                 }
             }
+            if let filter {
+                try filteredBench(graph, baseRows: baseRows, queries: queries, efs: efs, fractions: filter, visited: visited, buildSeconds: buildSeconds)
+            }
         } catch {
             throw fail(error)
         }
     }
+
+    /// Filtered search: for each fraction, a random set of base rows passes (seeded); the exact
+    /// filtered neighbours come from a brute-force scan of them; each plan is timed per ef.
+    func filteredBench(
+        _ graph: HNSWGraph, baseRows: [[Float]], queries: [[Float]], efs: [Int], fractions: String, visited: VisitedSet, buildSeconds: Double
+    ) throws {
+        let data = URL(fileURLWithPath: base).deletingLastPathComponent().lastPathComponent
+        for part in fractions.split(separator: ",") {
+            guard let fraction = Double(part.trimmingCharacters(in: .whitespaces)), fraction > 0, fraction <= 1 else {
+                throw RAGError(.invalidInput, "--filter \(fractions): expected fractions in (0, 1] separated by commas")
+            }
+            var state = seed &+ UInt64(fraction * 1e6)
+            let passing = Set((0..<Int64(baseRows.count)).filter { _ in Double(SplitMix64.next(&state) >> 11) / Double(1 << 53) < fraction })
+            var oracle = BruteForceIndex(dimensions: graph.dimensions, space: graph.space)
+            for label in passing { oracle.insert(baseRows[Int(label)], label: label) }
+            let truth = queries.map { Set(oracle.search($0, k: k).map(\.label)) }
+            let wanted = truth.reduce(0) { $0 + $1.count }
+            for ef in efs {
+                for plan in [HNSWGraph.FilteredPlan.traversal, .exact] {
+                    var runs: [Double] = []
+                    var hits = 0
+                    for rep in 0..<reps {
+                        let t0 = DispatchTime.now().uptimeNanoseconds
+                        let results = queries.map { graph.search($0, k: k, ef: ef, visited: visited, among: passing, plan: plan) }
+                        runs.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+                        if rep == 0 { hits = zip(results, truth).reduce(0) { sum, pair in sum + pair.0.filter { pair.1.contains($0.label) }.count } }
+                    }
+                    let qps = Double(queries.count) / runs.sorted()[runs.count / 2]
+                    let recall = wanted == 0 ? 1 : Double(hits) / Double(wanted)
+                    let chosen = graph.plan(passing: passing.count, ef: max(ef, k)) == plan
+                    if json {
+                        printJSON(FilteredBenchLine(
+                            runtime: "rag", data: data, nBase: baseRows.count, passing: passing.count, fraction: fraction, plan: plan.rawValue,
+                            chosen: chosen, k: k, ef: ef, recall: recall.rounded(places: 4), qps: qps.rounded(places: 1)))
+                    } else {
+                        print(String(
+                            format: "filter %5.1f%% (%d pass), %@%@, ef %4d: recall@%d %.4f, %8.0f queries/s", fraction * 100, passing.count,
+                            plan.rawValue, chosen ? " (chosen)" : "", ef, k, recall, qps))
+                    }
+                }
+            }
+        }
+    }
+}
+
+struct FilteredBenchLine: Encodable {
+    var runtime: String, data: String
+    var nBase: Int, passing: Int, fraction: Double, plan: String, chosen: Bool, k: Int, ef: Int, recall: Double, qps: Double
 }
 
 struct IndexBenchLine: Encodable {
