@@ -39,7 +39,7 @@ echo "api tests: $base/openapi.json is valid OpenAPI 3.1 ($(grep -o '"operationI
 examples="${API_EXAMPLES:-200}"
 status=0
 (cd "$work" && "$VENV/bin/schemathesis" --config-file "$OLDPWD/schemathesis.toml" --no-color run "$base/openapi.json" \
-  --checks all --max-examples "$examples" --seed "${API_SEED:-20261206}" --workers 1 --request-timeout 120 \
+  --checks all --max-examples "$examples" --seed "${API_SEED:-20261206}" --workers 1 --request-timeout 120 --max-response-time 120 \
   --suppress-health-check too_slow,filter_too_much,data_too_large --output-truncate true --output-sanitize false \
   > "$work/schemathesis.log" 2>&1) || status=$?
 sed -n '/WARNINGS/,$p' "$work/schemathesis.log" | grep -v "^$"

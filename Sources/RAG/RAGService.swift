@@ -229,10 +229,14 @@ public final class RAGService: Sendable {
         try store.rebuildGraph(parameters: graphParameters(m: m, efConstruction: efConstruction))
     }
 
-    /// The chunks that best match a query, and the mode used.
-    public func search(_ query: String, mode requested: SearchMode? = nil, topK: Int) throws -> (hits: [SearchHit], mode: SearchMode) {
+    /// The chunks that best match a query (of the documents `filter` passes), and the mode used.
+    public func search(
+        _ query: String, mode requested: SearchMode? = nil, topK: Int, filter: SearchFilter? = nil
+    ) throws -> (hits: [SearchHit], mode: SearchMode) {
         let mode = try mode(requested)
-        return (try retriever(for: mode).search(query, mode: mode, topK: topK), mode)
+        var retriever = try retriever(for: mode)
+        retriever.filter = filter
+        return (try retriever.search(query, mode: mode, topK: topK), mode)
     }
 
     /// Answers a question from the index (see `Answerer.ask`).

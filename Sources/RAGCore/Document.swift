@@ -43,10 +43,12 @@ public struct LoadedDocument: Sendable {
     public var sections: [Section]
     /// Problems worth telling the user that did not stop the load (invalid UTF-8, …).
     public var warnings: [String]
+    /// Tags (key → value) a filter can select the document by: `rag ingest --tag`, Markdown front matter.
+    public var tags: [String: String]
 
     public init(
         path: String, title: String?, format: DocumentFormat, contentHash: String, size: Int64,
-        sections: [Section], warnings: [String] = []
+        sections: [Section], warnings: [String] = [], tags: [String: String] = [:]
     ) {
         self.path = path
         self.title = title
@@ -55,6 +57,7 @@ public struct LoadedDocument: Sendable {
         self.size = size
         self.sections = sections
         self.warnings = warnings
+        self.tags = tags
     }
 }
 

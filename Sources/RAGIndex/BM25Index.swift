@@ -126,8 +126,9 @@ public final class BM25Index: Sendable {
     }
 
     /// The `limit` best documents for the query's terms (one per query phrase, repeats count
-    /// again), best first, ties by label; only documents holding at least one term are scored.
-    public func search(_ terms: [String], limit: Int) -> [(label: Int64, score: Double)] {
+    /// again), best first, ties by label; only documents holding at least one term are scored,
+    /// and with `passing`, only those whose label is in it.
+    public func search(_ terms: [String], limit: Int, among passing: Set<Int64>? = nil) -> [(label: Int64, score: Double)] {
         guard limit > 0 else { return [] }
         var scores = [Double](repeating: 0, count: labels.count)
         var touched: [Int32] = []
@@ -157,6 +158,7 @@ public final class BM25Index: Sendable {
         var heap: [Int32] = []
         heap.reserveCapacity(min(limit, touched.count) + 1)
         for document in touched {
+            if let passing, !passing.contains(labels[Int(document)]) { continue }
             if heap.count < limit {
                 heap.append(document)
                 var i = heap.count - 1

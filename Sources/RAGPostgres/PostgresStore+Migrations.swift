@@ -116,6 +116,18 @@ extension PostgresStore {
             // pays a TOAST fetch per row (20 ms for 4,000 chunks). Kept in the row, they are not.
             PostgresStore.vectorsInline,
         ]),
+        // What `SearchFilter.tags` selects documents by.
+        ("v3-document-tags", [
+            """
+            CREATE TABLE document_tag (
+                document_id bigint NOT NULL REFERENCES document(id) ON DELETE CASCADE,
+                key text NOT NULL,
+                value text NOT NULL,
+                PRIMARY KEY (document_id, key)
+            )
+            """,
+            "CREATE INDEX document_tag_value ON document_tag(key, value)",
+        ]),
     ]
 
     /// Brings the database's schema up to date (or checks that it is there) and returns the id

@@ -10,12 +10,12 @@ extension PostgresStore {
     /// the same terms (`LexicalAnalyzer`), k1 = 1.2, b = 0.75, N and the average length from
     /// `index_state`, each term's document frequency counted from its postings, IDF at least
     /// 10⁻⁶, a term repeated in the query counted again. Ties by chunk id.
-    public func bm25Ranking(_ query: String, limit: Int) throws -> [(ChunkID, Double)] {
+    public func bm25Ranking(_ query: String, limit: Int, filter: SearchFilter?) throws -> [(ChunkID, Double)] {
         let terms = try analyzer.queryTerms(query)
         guard !terms.isEmpty, limit > 0 else { return [] }
         let (k1, b) = (BM25Index.k1, BM25Index.b)
         return try read("search") { connection, logger in
-            try connection.run("""
+            var query: PostgresQuery = """
                 WITH query AS (
                     SELECT term COLLATE "C" AS term, count(*)::float8 AS repeats FROM unnest(\(terms)::text[]) AS term GROUP BY term
                 ), collection AS (
@@ -32,9 +32,11 @@ extension PostgresStore {
                 SELECT posting.chunk_id,
                        sum(weighted.weight * posting.frequency / (posting.frequency + \(k1) * (\(1 - b) + \(b) * posting.length / collection.average)))::float8 AS score
                 FROM weighted JOIN posting ON posting.term = weighted.term CROSS JOIN collection
+                \(unescaped: Self.filterMarker)
                 GROUP BY posting.chunk_id ORDER BY score DESC, posting.chunk_id LIMIT \(limit)
-                """, logger: logger
-            ).map { row in
+                """
+            query.filter(filter, join: "JOIN chunk ON chunk.id = posting.chunk_id JOIN document ON document.id = chunk.document_id", where: "WHERE")
+            return try connection.run(query, logger: logger).map { row in
                 let (id, score) = try row.decode((Int64, Double).self)
                 return (ChunkID(rawValue: id), score)
             }
@@ -43,8 +45,9 @@ extension PostgresStore {
 
     /// Through pgvector's HNSW index, `hnsw.ef_search` set to `ef` (pgvector takes at most 1000)
     /// on the connection when it had another: one round trip per search, two when the beam
-    /// changes. More than 1000 neighbours come from pgvector 0.8's iterative scan.
-    public func nearest(_ query: [Float], k: Int, ef: Int) throws -> [(ChunkID, Double)] {
+    /// changes. More than 1000 neighbours, and a filter's, come from pgvector 0.8's iterative
+    /// scan: it goes on past the beam until `k` rows pass (or `hnsw.max_scan_tuples` are seen).
+    public func nearest(_ query: [Float], k: Int, ef: Int, filter: SearchFilter?) throws -> [(ChunkID, Double)] {
         guard k > 0 else { return [] }
         let beam = min(1000, max(ef, k))
         return try read("search") { connection, logger in
@@ -57,11 +60,12 @@ extension PostgresStore {
             }
             let vector = PGVector(values: query, psqlType: vectorType)
             do {
-                return try connection.run("""
-                    SELECT id, 1 - (embedding <=> \(vector)) FROM chunk WHERE embedding IS NOT NULL
+                var search: PostgresQuery = """
+                    SELECT chunk.id, 1 - (embedding <=> \(vector)) FROM chunk WHERE embedding IS NOT NULL \(unescaped: Self.filterMarker)
                     ORDER BY embedding <=> \(vector) LIMIT \(k)
-                    """, logger: logger
-                ).map { row in
+                    """
+                search.filter(filter, join: nil, where: "AND chunk.document_id IN (SELECT document.id FROM document WHERE", close: ")")
+                return try connection.run(search, logger: logger).map { row in
                     let (id, similarity) = try row.decode((Int64, Double).self)
                     return (ChunkID(rawValue: id), similarity)
                 }
@@ -152,4 +156,33 @@ extension PostgresStore {
 
     /// PostgreSQL keeps the postings in its own buffers: nothing to keep here.
     public func keepBM25IndexInMemory(buildNow: Bool) throws {}
+
+    /// Where a query takes its filter (`PostgresQuery.filter`).
+    static let filterMarker = "/* filter */"
+}
+
+extension PostgresQuery {
+    /// Puts `filter`'s condition on `document` (and its tags) where the query has
+    /// `PostgresStore.filterMarker`: `join` and `where` before it, `close` after, its values bound
+    /// after the query's own. Nothing at all without a filter.
+    mutating func filter(_ filter: SearchFilter?, join: String?, where keyword: String, close: String = "") {
+        guard let filter, !filter.isEmpty else {
+            sql = sql.replacingOccurrences(of: PostgresStore.filterMarker, with: "")
+            return
+        }
+        var conditions: [String] = []
+        func bind(_ value: some PostgresNonThrowingEncodable) -> String {
+            binds.append(value)
+            return "$\(binds.count)"
+        }
+        if let path = filter.path {
+            conditions.append(SearchFilter.regex(fromGlob: path).map { "document.path ~ " + bind($0) } ?? "false")
+        }
+        for (key, value) in filter.tags.sorted(by: { $0.key < $1.key }) {
+            conditions.append("EXISTS (SELECT 1 FROM document_tag WHERE document_tag.document_id = document.id AND key = \(bind(key)) AND value = \(bind(value)))")
+        }
+        if let after = filter.ingestedAfter { conditions.append("document.ingested_at > " + bind(after)) }
+        let clause = [join, keyword].compactMap { $0 }.joined(separator: " ") + " " + conditions.joined(separator: " AND ") + close
+        sql = sql.replacingOccurrences(of: PostgresStore.filterMarker, with: clause)
+    }
 }

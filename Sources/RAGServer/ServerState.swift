@@ -138,6 +138,37 @@ final class ServerState: Sendable {
         /// Self-consistency: sample this many answers (at `vote_temperature`) and return the most frequent.
         var votes: Int?
         var voteTemperature: Double?
+        /// Only sources from the documents this passes.
+        var filter: FilterBody?
+    }
+
+    /// A filter as requests spell it: `tags` as `KEY=VALUE` strings (an object's keys would be
+    /// rewritten by the snake-case decoding), `ingested_after` in seconds since 1970.
+    struct FilterBody: Decodable {
+        var path: String?
+        var tags: [String]?
+        var ingestedAfter: Double?
+    }
+
+    /// The filter a request asked for, checked (400 `invalid_filter`); nil when it asked none.
+    static func searchFilter(_ body: FilterBody?) throws -> SearchFilter? {
+        guard let body else { return nil }
+        var filter = SearchFilter(path: body.path, ingestedAfter: body.ingestedAfter)
+        let tags = body.tags ?? []
+        guard tags.count <= 32 else { throw APIError.badRequest("`filter.tags` holds at most 32 tags (got \(tags.count))", code: "invalid_filter") }
+        for item in tags {
+            // By scalars: a combining mark after `=` does not hide it.
+            let scalars = item.unicodeScalars
+            guard scalars.count <= 1000, let equals = scalars.firstIndex(of: "="), equals != scalars.startIndex else {
+                throw APIError.badRequest("`filter.tags` holds KEY=VALUE strings of at most 1000 characters (got \"\(item.prefix(100))\")", code: "invalid_filter")
+            }
+            filter.tags[String(scalars[..<equals])] = String(scalars[scalars.index(after: equals)...])
+        }
+        do {
+            return filter.isEmpty ? nil : try filter.validated()
+        } catch let error as RAGError {
+            throw APIError.badRequest(error.message, code: "invalid_filter")
+        }
     }
 
     /// The options of one request: the server's defaults, overridden by what the request says
@@ -166,6 +197,7 @@ final class ServerState: Sendable {
         if let abstainBelow = parameters.abstainBelow { options.abstainBelow = abstainBelow }
         if let votes = parameters.votes { options.votes = votes }
         if let voteTemperature = parameters.voteTemperature { options.voteTemperature = Float(voteTemperature) }
+        options.filter = try Self.searchFilter(parameters.filter)
         // Voting generates `votes` answers: together they hold the generator for at most four
         // answers of the longest length, so each sample is that budget divided by `votes` long.
         if options.votes > 1 {

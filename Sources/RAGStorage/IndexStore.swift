@@ -52,10 +52,12 @@ public protocol IndexStore: Sendable {
     /// The ids and lexical scores (higher is better) of the `limit` best chunks for the query's
     /// words (`LexicalQuery`): Okapi BM25 with FTS5's terms and scores, whichever backend (SQLite's
     /// FTS5 or its in-memory `BM25Index`, PostgreSQL's postings).
-    func bm25Ranking(_ query: String, limit: Int) throws -> [(ChunkID, Double)]
+    /// With a filter, only chunks of the documents it passes.
+    func bm25Ranking(_ query: String, limit: Int, filter: SearchFilter?) throws -> [(ChunkID, Double)]
     /// The `k` chunks nearest to `query` by cosine similarity (1 − distance), nearest first,
-    /// through the backend's HNSW index; `ef` is the search beam.
-    func nearest(_ query: [Float], k: Int, ef: Int) throws -> [(ChunkID, Double)]
+    /// through the backend's HNSW index; `ef` is the search beam. With a filter, the `k`
+    /// nearest of the chunks it passes, filtered during the search.
+    func nearest(_ query: [Float], k: Int, ef: Int, filter: SearchFilter?) throws -> [(ChunkID, Double)]
     /// Search hits for the given chunk ids (with their scores), in the given order.
     func hits(_ scored: [(ChunkID, Double)]) throws -> [SearchHit]
 
@@ -139,6 +141,14 @@ extension IndexStore {
     public func rebuildGraph() throws -> GraphInfo? { try rebuildGraph(parameters: nil) }
 
     public func keepBM25IndexInMemory() throws { try keepBM25IndexInMemory(buildNow: false) }
+
+    public func bm25Ranking(_ query: String, limit: Int) throws -> [(ChunkID, Double)] {
+        try bm25Ranking(query, limit: limit, filter: nil)
+    }
+
+    public func nearest(_ query: [Float], k: Int, ef: Int) throws -> [(ChunkID, Double)] {
+        try nearest(query, k: k, ef: ef, filter: nil)
+    }
 
     /// Lexical search: the best `limit` chunks for the query's words, with snippets.
     public func searchBM25(_ query: String, limit: Int) throws -> [SearchHit] {

@@ -59,7 +59,11 @@ public struct SQLiteTransaction: IndexTransaction {
                 sourceID.rawValue, document.path, document.contentHash, document.size, mtime, document.format.rawValue,
                 document.title, Date().timeIntervalSince1970,
             ])
-        return DocumentID(rawValue: db.lastInsertedRowID)
+        let id = db.lastInsertedRowID
+        for (key, value) in document.tags.sorted(by: { $0.key < $1.key }) {
+            try db.cachedStatement(sql: "INSERT INTO document_tag (document_id, key, value) VALUES (?, ?, ?)").execute(arguments: [id, key, value])
+        }
+        return DocumentID(rawValue: id)
     }
 
     /// Inserts a chunk and, when given, its vector.

@@ -49,15 +49,20 @@ extension SQLiteStore {
 
     /// The `k` chunks nearest to `query` through the HNSW graph, with their cosine similarity
     /// (1 − distance), nearest first. `ef` is the search beam (at least k).
-    public func nearest(_ query: [Float], k: Int, ef: Int) throws -> [(ChunkID, Double)] {
+    public func nearest(_ query: [Float], k: Int, ef: Int, filter: SearchFilter?) throws -> [(ChunkID, Double)] {
         guard let graph = try graphForReading() else { return [] }
         guard query.count == graph.dimensions else {
             throw RAGError(.invalidInput, "a \(query.count)-d query against a \(graph.dimensions)-d vector index; use the embedder the index was built with")
         }
+        let passing = try filter.flatMap { $0.isEmpty ? nil : $0 }.map { filter in try read { try Self.passingChunks(filter, $0) } }
         let visited = graphCache.takeVisitedSet()
         defer { graphCache.returnVisitedSet(visited) }
-        return graph.search(query, k: k, ef: max(ef, k), visited: visited)
-            .map { (ChunkID(rawValue: $0.label), Double(1 - $0.distance)) }
+        let found = if let passing {
+            graph.search(query, k: k, ef: max(ef, k), visited: visited, among: passing)
+        } else {
+            graph.search(query, k: k, ef: max(ef, k), visited: visited)
+        }
+        return found.map { (ChunkID(rawValue: $0.label), Double(1 - $0.distance)) }
     }
 
     /// The graph as of the last commit (pending changes applied in memory), nil when the index

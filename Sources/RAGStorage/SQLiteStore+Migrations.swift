@@ -29,6 +29,18 @@ extension SQLiteStore {
             // Chunks deleted before the last compaction (`SQLiteStore+Compaction.swift`).
             try db.execute(sql: "ALTER TABLE index_state ADD COLUMN churn_mark INTEGER NOT NULL DEFAULT 0")
         }
+        migrator.registerMigration("v7-document-tags") { db in
+            // What `SearchFilter.tags` selects documents by.
+            try db.execute(sql: """
+                CREATE TABLE document_tag (
+                    document_id INTEGER NOT NULL REFERENCES document(id) ON DELETE CASCADE,
+                    key TEXT NOT NULL,
+                    value TEXT NOT NULL,
+                    PRIMARY KEY (document_id, key)
+                ) WITHOUT ROWID;
+                CREATE INDEX document_tag_value ON document_tag(key, value);
+                """)
+        }
         return migrator
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import RAG
 import RAGCore
+import RAGStorage
 
 /// What shapes an answer, shared by `rag ask` and `rag eval qa`: the template, how many chunks,
 /// the answer's and the context's budgets, abstention, fusion and voting.
@@ -15,9 +16,11 @@ struct AnswerOptions: ParsableArguments {
     var ignoreEOS = false
     @OptionGroup var fusion: FusionOptions
     @OptionGroup var voting: VotingOptions
+    @OptionGroup var filter: FilterOptions
 
     func validate() throws {
         try fusion.check()
+        _ = try filter.searchFilter()
         try voting.check()
         guard (1...50).contains(topK) else { throw ValidationError("--top-k must be between 1 and 50 (got \(topK)).") }
         guard maxTokens > 0, context > maxTokens + 64 else { throw ValidationError("--context must exceed --max-tokens by at least 64 tokens") }
@@ -39,6 +42,7 @@ struct AnswerOptions: ParsableArguments {
         options.abstainBelow = abstainBelow
         options.speculate = speculate
         options.ignoreEndOfGeneration = ignoreEOS
+        options.filter = (try? filter.searchFilter()) ?? nil  // checked in validate()
         voting.apply(to: &options)
         return options
     }

@@ -48,10 +48,15 @@ struct Ingest: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Only files matching this glob (repeatable).", valueName: "glob")) var include: [String] = []
     @Option(help: ArgumentHelp("Skip files matching this glob (repeatable).", valueName: "glob")) var exclude: [String] = []
     @Flag(help: "Keep documents whose files disappeared.") var noPrune = false
+    @Option(help: ArgumentHelp("Tag every document of this run (repeatable); `rag search --tag` selects by it. A file ingested again with other tags is ingested again.", valueName: "key=value")) var tag: [String] = []
     @OptionGroup var chunking: ChunkingOptions
     @Option(help: "HNSW links per node for a new vector index (default 16; a different value rebuilds an existing one).") var m: Int?
     @Option(help: "HNSW build beam width for a new vector index (default 200; a different value rebuilds an existing one).") var efConstruction: Int?
     @Flag(help: "Print one JSON object instead of a summary.") var json = false
+
+    func validate() throws {
+        _ = try FilterOptions.tags(tag)
+    }
 
     func run() async throws {
         let report: IngestReport
@@ -63,6 +68,7 @@ struct Ingest: AsyncParsableCommand {
             options.exclude = exclude
             options.prune = !noPrune
             options.chunker = chunking.configuration
+            options.tags = try FilterOptions.tags(tag)
             let bar = stderrIsTerminal ? ProgressBar() : nil
             report = try service.ingest(paths, options: options, embed: !noEmbed) { progress in bar?.update(progress) }
             bar?.finish()

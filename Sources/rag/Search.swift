@@ -21,10 +21,12 @@ struct Search: AsyncParsableCommand {
     @Option(help: "How many results.") var topK = 10
     @Option(help: "HNSW search beam for dense and hybrid search (raised to the results needed).") var ef = 64
     @OptionGroup var fusion: FusionOptions
+    @OptionGroup var filter: FilterOptions
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
         try fusion.check()
+        _ = try filter.searchFilter()
         guard (1...1000).contains(topK) else { throw ValidationError("--top-k must be between 1 and 1000 (got \(topK)).") }
         guard (1...10_000).contains(ef) else { throw ValidationError("--ef must be between 1 and 10000 (got \(ef)).") }
     }
@@ -33,7 +35,7 @@ struct Search: AsyncParsableCommand {
         let hits: [SearchHit]
         do {
             let service = try makeService(db: store.db, .mustExist, embedder: model, fusion: fusion) { $0.ef = ef }
-            hits = try service.search(query, mode: mode, topK: topK).hits
+            hits = try service.search(query, mode: mode, topK: topK, filter: filter.searchFilter()).hits
         } catch {
             throw fail(error)
         }
@@ -68,6 +70,50 @@ struct FusionOptions: ParsableArguments {
         guard denseWeight >= 0, bm25Weight >= 0, denseWeight + bm25Weight > 0, denseWeight.isFinite, bm25Weight.isFinite else {
             throw ValidationError("--dense-weight and --bm25-weight must be ≥ 0 and not both 0")
         }
+    }
+}
+
+/// `--path`, `--tag`, `--after`: which documents a search may return.
+struct FilterOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Only documents whose path matches this glob (* any run, / included; ? one character; [a-z], [!a-z]).", valueName: "glob")) var path: String?
+    @Option(help: ArgumentHelp("Only documents with this tag (repeatable: all must hold).", valueName: "key=value")) var tag: [String] = []
+    @Option(help: ArgumentHelp("Only documents ingested after this moment (2026-12-01, or 2026-12-01T09:30:00Z).", valueName: "date")) var after: String?
+
+    /// The filter asked for, nil when none; a malformed one is a validation error.
+    func searchFilter() throws -> SearchFilter? {
+        var filter = SearchFilter(path: path, tags: try Self.tags(tag))
+        if let after {
+            guard let date = Self.parseMoment(after) else {
+                throw ValidationError("--after \(after): expected a date (2026-12-01) or a moment (2026-12-01T09:30:00Z)")
+            }
+            filter.ingestedAfter = date.timeIntervalSince1970
+        }
+        do {
+            return filter.isEmpty ? nil : try filter.validated()
+        } catch let error as RAGError {
+            throw ValidationError(error.message)
+        }
+    }
+
+    /// `KEY=VALUE` items as tags (a key given twice keeps its last value).
+    static func tags(_ items: [String]) throws -> [String: String] {
+        var tags: [String: String] = [:]
+        for item in items {
+            guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
+                throw ValidationError("--tag \(item): expected KEY=VALUE")
+            }
+            tags[String(item[..<equals])] = String(item[item.index(after: equals)...])
+        }
+        return tags
+    }
+
+    /// An ISO 8601 moment, or a day (midnight UTC).
+    static func parseMoment(_ text: String) -> Date? {
+        let moment = ISO8601DateFormatter()
+        if let date = moment.date(from: text) { return date }
+        let day = ISO8601DateFormatter()
+        day.formatOptions = [.withFullDate]
+        return day.date(from: text)
     }
 }
 

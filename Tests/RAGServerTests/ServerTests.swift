@@ -182,6 +182,19 @@ struct Client: Sendable {
             let bm25 = try await s.post("/v1/search", ["query": "harbor.db", "mode": "bm25"])
             #expect(((bm25.json["results"] as? [[String: Any]])?.first?["document"] as? String)?.hasSuffix("harbor.md") == true)
             #expect(try await s.metric(#"rag_http_requests_total{route="/v1/search",method="POST",status="200"}"#) ?? 0 >= 2)
+            // A filter: only documents that pass, in every mode; an answer's sources too.
+            for mode in ["bm25", "dense", "hybrid"] {
+                let filtered = try await s.post("/v1/search", ["query": "Where do Lantern and Harbor keep their index?", "mode": mode, "filter": ["path": "*harbor*"]])
+                let documents = (filtered.json["results"] as? [[String: Any]] ?? []).compactMap { $0["document"] as? String }
+                #expect(filtered.status == 200 && !documents.isEmpty && documents.allSatisfy { $0.hasSuffix("harbor.md") }, "\(mode): \(filtered.text)")
+            }
+            let none = try await s.post("/v1/search", ["query": "Lantern", "filter": ["tags": ["team=nobody"], "ingested_after": 0]])
+            #expect(none.status == 200 && (none.json["results"] as? [Any])?.isEmpty == true, "\(none.text)")
+            let sourced = try await s.post("/v1/ask", ["question": "Which port does Lantern listen on?", "max_tokens": 4, "filter": ["path": "*harbor.md"]])
+            let cited = (sourced.json["citations"] as? [[String: Any]] ?? []).compactMap { $0["document"] as? String }
+            #expect(sourced.status == 200 && cited.allSatisfy { $0.hasSuffix("harbor.md") }, "\(sourced.text)")
+            #expect(try await s.post("/v1/search", ["query": "Lantern", "filter": ["tags": ["no-equals"]]]).errorCode == "invalid_filter")
+            #expect(try await s.post("/v1/search", ["query": "Lantern", "filter": ["path": String(repeating: "*", count: 1001)]]).errorCode == "invalid_filter")
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import RAGCore
 import RAGIndex
 import PostgresNIO
@@ -276,6 +277,75 @@ import Testing
         try patient.transaction { try $0.upsertSource(path: "/c", format: .text, size: 1, mtime: 1, contentHash: "z") }
         try await holder.value
         #expect(try patient.allSources().map(\.path) == ["/c", "/held"])
+    }
+}
+
+extension IndexStoreTests {
+    /// Filters select documents by path glob, tags and ingestion time, in lexical and dense
+    /// search alike, on every backend; the `k` asked for come back when enough documents pass.
+    @Test(arguments: TestBackend.available)
+    func filtersSelectDocumentsByPathTagsAndTime(backend: TestBackend) throws {
+        let folder = try TemporaryFolder()
+        let store = try Self.open(backend, in: folder)
+        try store.transaction { try $0.setChunker("c", embedder: "e") }
+        // 40 documents about the same thing, tagged by parity, in two folders.
+        for i in 0..<40 {
+            let path = i % 4 == 0 ? "/team/notes/n\(i).md" : "/docs/d\(i).md"
+            try store.transaction { tx in
+                let source = try tx.upsertSource(path: path, format: .markdown, size: 1, mtime: 1, contentHash: "h\(i)")
+                var document = LoadedDocument(path: path, title: nil, format: .markdown, contentHash: "h\(i)", size: 1, sections: [])
+                document.tags = ["parity": i % 2 == 0 ? "even" : "odd", "team": "search"]
+                let id = try tx.insertDocument(document, sourceID: source, mtime: 1)
+                try tx.insertChunk(
+                    ChunkDraft(ordinal: 0, text: "speculative decoding note \(i)", start: 0, end: 10, tokenCount: 4, heading: ""), documentID: id,
+                    vector: Self.unit(i % 8, tilt: Float(i) / 40))
+                try tx.setChunkCount(1, documentID: id)
+            }
+        }
+        func paths(_ ranking: [(ChunkID, Double)]) throws -> [String] { try store.hits(ranking).map(\.document) }
+        let even = SearchFilter(tags: ["parity": "even"])
+        let notes = SearchFilter(path: "/team/*/n[0-9]*.md")
+        for ranking in [try store.bm25Ranking("speculative decoding", limit: 10, filter: even), try store.nearest(Self.unit(1), k: 10, ef: 16, filter: even)] {
+            let found = try paths(ranking)
+            #expect(found.count == 10)
+            #expect(found.allSatisfy { Int($0.filter(\.isNumber))! % 2 == 0 }, "\(found)")
+        }
+        for ranking in [try store.bm25Ranking("speculative decoding", limit: 20, filter: notes), try store.nearest(Self.unit(1), k: 20, ef: 16, filter: notes)] {
+            let found = try paths(ranking)
+            #expect(found.count == 10 && found.allSatisfy { $0.hasPrefix("/team/notes/") }, "\(found)")
+        }
+        let both = SearchFilter(path: "/team/*", tags: ["parity": "even", "team": "search"])
+        #expect(try store.nearest(Self.unit(0), k: 40, ef: 16, filter: both).count == 10)
+        #expect(try store.bm25Ranking("speculative", limit: 40, filter: SearchFilter(tags: ["parity": "none"])).isEmpty)
+        #expect(try store.nearest(Self.unit(0), k: 5, ef: 16, filter: SearchFilter(tags: ["team": "other"])).isEmpty)
+        #expect(try store.nearest(Self.unit(0), k: 5, ef: 16, filter: SearchFilter(ingestedAfter: Date().timeIntervalSince1970 + 60)).isEmpty)
+        #expect(try store.bm25Ranking("speculative", limit: 50, filter: SearchFilter(ingestedAfter: 0)).count == 40)
+        // The nearest with a filter are the nearest of those that pass.
+        let query = Self.unit(0, tilt: 0.3)
+        let all = try store.hits(store.nearest(query, k: 40, ef: 64)).filter { $0.document.hasPrefix("/team/") }.map(\.document)
+        #expect(try paths(store.nearest(query, k: 3, ef: 64, filter: notes)) == Array(all.prefix(3)))
+        // Deleting a document takes its tags.
+        try store.transaction { try $0.deleteDocument(path: "/team/notes/n0.md") }
+        #expect(try store.nearest(Self.unit(0), k: 40, ef: 16, filter: both).count == 9)
+    }
+
+    @Test func globsMeanTheSameAsRegularExpressions() throws {
+        let cases: [(String, String, Bool)] = [
+            ("/docs/*.md", "/docs/a.md", true), ("/docs/*.md", "/docs/sub/a.md", true), ("/docs/*.md", "/docs/a.txt", false),
+            ("/d?cs/a.md", "/docs/a.md", true), ("/d?cs/a.md", "/dcs/a.md", false), ("*[0-9].md", "/x/n7.md", true),
+            ("*[!0-9].md", "/x/n7.md", false), ("*[!0-9].md", "/x/na.md", true), ("/a+b(c).md", "/a+b(c).md", true),
+            ("/a+b(c).md", "/aab(c).md", false), ("/[docs", "/[docs", true), ("[]x]*", "]a", true), ("*[^a].md", "/b.md", true),
+            ("/[z-a]", "/m", false), ("/[z-ab]", "/b", true), ("/[!z-a]", "/m", true), ("/[a-]x", "/-x", true), ("/[-a]x", "/-x", true),
+            ("/a.b\\c", "/a.b\\c", true), ("/ü?", "/üx", true), ("/[a-c-e]", "/-", true), ("/[a-c-e]", "/d", false), ("/x.md", "/xxmd", false), ("*", "", true),
+        ]
+        let folder = try TemporaryFolder()
+        let sqlite = try Self.open(.sqlite, in: folder) as! SQLiteStore
+        for (glob, path, matches) in cases {
+            let regexSays = try SearchFilter.regex(fromGlob: glob).map { try Regex($0) }.map { path.wholeMatch(of: $0) != nil } ?? false
+            #expect(regexSays == matches, "\(glob) ~ \(path): regex")
+            let sqliteSays = try sqlite.read { try Bool.fetchOne($0, sql: "SELECT ? GLOB ?", arguments: [path, SearchFilter.sqliteGlob(fromGlob: glob)]) } ?? false
+            #expect(sqliteSays == matches, "\(glob) ~ \(path): SQLite GLOB")
+        }
     }
 }
 

@@ -39,7 +39,7 @@ func addDocument(_ store: SQLiteStore, path: String, chunks: [String], heading: 
         }
         #expect(tables == [
             "chunk", "chunk_fts", "chunk_fts_delete", "chunk_fts_insert", "chunk_fts_instance", "chunk_fts_update", "chunk_vector",
-            "chunk_vector_added", "chunk_vector_removed", "document", "grdb_migrations", "hnsw_page", "index_state",
+            "chunk_vector_added", "chunk_vector_removed", "document", "document_tag", "grdb_migrations", "hnsw_page", "index_state",
             "source", "vector_change",
         ])
         #expect(try store.stats().formatVersion == SQLiteStore.formatVersion)
@@ -47,7 +47,7 @@ func addDocument(_ store: SQLiteStore, path: String, chunks: [String], heading: 
         // Reopening applies nothing twice.
         try store.close()
         let again = try SQLiteStore(path: folder.path("sub/dir/index.sqlite"))
-        #expect(try again.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM grdb_migrations") } == 6)
+        #expect(try again.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM grdb_migrations") } == 7)
     }
 
     @Test func theRevisionGrowsWithEveryChangeAndOnlyThen() throws {

@@ -51,4 +51,42 @@ import Testing
         #expect(try rag.store.stats().documents == 1)
         #expect(try rag.store.graphProblems() == [])
     }
+
+    /// `rag ingest --tag`: every document of a run carries the tags, searches select by them in
+    /// every mode, and the same files ingested again with other tags are ingested again (tags
+    /// count as content) while the same tags leave them alone.
+    @Test(arguments: TestBackend.available)
+    func tagsOfARunSelectItsDocuments(backend: TestBackend) throws {
+        let ws = try Workspace()
+        try ws.write("infra/harbor.md", "# Harbor\n\nHarbor keeps its HNSW graph inside the index and answers on port 8080.\n")
+        try ws.write("ml/lantern.md", "# Lantern\n\nLantern listens on port 7070 and keeps its graph in memory.\n")
+        try ws.write("ml/records.jsonl", #"{"_id": "r1", "title": "Quay", "text": "The quay keeps a graph of port cranes."}"# + "\n")
+        var configuration = RAGService.Configuration(database: backend.newIndex(in: ws.root))
+        configuration.openMode = .createIfMissing
+        let rag = try RAGService(configuration, embedder: HashingEmbedder())
+        var options = Ingestor.Options()
+        options.tags = ["team": "infra"]
+        #expect(try rag.ingest([ws.path("infra")], options: options).added == 1)
+        options.tags = ["team": "ml", "stage": "draft"]
+        #expect(try rag.ingest([ws.path("ml")], options: options).added == 2)
+
+        for mode in [SearchMode.bm25, .dense, .hybrid] {
+            let ml = try rag.search("which port keeps the graph", mode: mode, topK: 10, filter: SearchFilter(tags: ["team": "ml"])).hits.map(\.document)
+            #expect(ml.count == 2 && ml.allSatisfy { $0.contains("/ml/") }, "\(mode): \(ml)")
+            let infra = try rag.search("which port keeps the graph", mode: mode, topK: 10, filter: SearchFilter(tags: ["team": "infra"])).hits.map(\.document)
+            #expect(infra.count == 1 && infra[0].hasSuffix("harbor.md"), "\(mode): \(infra)")
+            let jsonl = try rag.search("port", mode: mode, topK: 10, filter: SearchFilter(path: "*.jsonl#*", tags: ["stage": "draft"])).hits.map(\.document)
+            #expect(jsonl.count == 1 && jsonl[0].hasSuffix("records.jsonl#r1"), "\(mode): \(jsonl)")
+        }
+
+        let same = try rag.ingest([ws.path("ml")], options: options)
+        #expect(same.unchanged == 2 && same.added + same.updated == 0)
+        options.tags = ["team": "search"]
+        let retagged = try rag.ingest([ws.path("ml")], options: options)
+        #expect(retagged.updated == 2, "\(retagged)")
+        #expect(try rag.search("port", mode: .bm25, topK: 10, filter: SearchFilter(tags: ["team": "ml"])).hits.isEmpty)
+        #expect(try rag.search("port", mode: .bm25, topK: 10, filter: SearchFilter(tags: ["team": "search"])).hits.count == 2)
+        #expect(try rag.search("port", mode: .bm25, topK: 10, filter: SearchFilter(tags: ["stage": "draft"])).hits.isEmpty)
+    }
 }
+

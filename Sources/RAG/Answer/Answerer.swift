@@ -55,6 +55,8 @@ public final class Answerer: Sendable {
         let question = question.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !question.isEmpty else { throw RAGError(.invalidInput, "the question is empty") }
         let start = DispatchTime.now().uptimeNanoseconds
+        var retriever = self.retriever
+        retriever.filter = options.filter
         let found = try retriever.retrieve(question, mode: options.mode, topK: options.topK, vector: vector)
         let retrieveMilliseconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
         let abstain = found.hits.isEmpty || (found.bestSimilarity.map { $0 < options.abstainBelow } ?? false)
@@ -83,7 +85,7 @@ public final class Answerer: Sendable {
         let question = question.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !question.isEmpty else { throw RAGError(.invalidInput, "the question is empty") }
         guard let vector = try retriever.embed(question) else { return CacheLookup() }
-        let key = "\(generator.modelName)|\(options.template)|\(options.topK)|\(options.mode)|\(options.answerTokens)|\(options.abstainBelow)|\(options.sampling)|\(showReasoning)|\(options.ignoreEndOfGeneration)|\(retriever.denseWeight)|\(retriever.bm25Weight)|\(options.votes)|\(options.voteTemperature)"
+        let key = "\(generator.modelName)|\(options.template)|\(options.topK)|\(options.mode)|\(options.answerTokens)|\(options.abstainBelow)|\(options.sampling)|\(showReasoning)|\(options.ignoreEndOfGeneration)|\(retriever.denseWeight)|\(retriever.bm25Weight)|\(options.votes)|\(options.voteTemperature)|\(options.filter?.key ?? "")"
         let revision = try retriever.store.revision()
         var hit = cache.lookup(vector, key: key, revision: revision)
         if hit != nil {

@@ -1,3 +1,4 @@
+public import RAGStorage
 public import RAGCore
 
 public struct AskOptions: Sendable {
@@ -21,6 +22,8 @@ public struct AskOptions: Sendable {
     /// (see SelfConsistency).
     public var votes = 1
     public var voteTemperature: Float = 0.7
+    /// Only sources from the documents this passes (path glob, tags, ingestion time).
+    public var filter: SearchFilter?
 
     public init() {}
 }

@@ -66,7 +66,7 @@ extension Ingestor {
         let existing = try store.source(path: file.path)
 
         // Same size and modification time as last time: unchanged, not even read.
-        if let existing, !existing.contentHash.isEmpty, existing.size == size, existing.mtime == mtime {
+        if let existing, !existing.contentHash.isEmpty, existing.size == size, existing.mtime == mtime, options.matchesTags(existing.contentHash) {
             report.unchanged += try store.documentCount(sourceID: existing.id)
             return
         }
@@ -75,9 +75,9 @@ extension Ingestor {
         let contentHash: String
         do {
             (source, contentHash) = try IngestReport.Stages.time(\.load, of: &report) {
-                if streaming { return (nil, try loader.hashFile(path: file.path)) }
+                if streaming { return (nil, options.tagged(try loader.hashFile(path: file.path))) }
                 let read = try loader.read(path: file.path, format: file.format)
-                return (read, read.contentHash)
+                return (read, options.tagged(read.contentHash))
             }
         } catch let error as RAGError {
             return skip(error)
@@ -101,7 +101,7 @@ extension Ingestor {
         }
         let documents: [LoadedDocument]
         do {
-            documents = try IngestReport.Stages.time(\.load, of: &report) { try loader.load(source) }
+            documents = try IngestReport.Stages.time(\.load, of: &report) { try loader.load(source).map { Self.tagged($0, options) } }
         } catch let error as RAGError {
             return skip(error)
         }

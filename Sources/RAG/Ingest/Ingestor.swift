@@ -23,8 +23,33 @@ public struct Ingestor: Sendable {
         public var streamingThreshold: Int64 = 16 << 20
         /// The block size for those files.
         public var blockSize = 4 << 20
+        /// Tags for every document of this run (`rag ingest --tag`). They count as content: a
+        /// file ingested again with other tags is ingested again.
+        public var tags: [String: String] = [:]
 
         public init() {}
+
+        /// A content hash with the tags folded in: `HASH+TAGS` (the first 16 hex digits of the
+        /// tags' own hash), or the hash alone without tags, so an unchanged file still matches
+        /// its record without being read.
+        func tagged(_ hash: String) -> String {
+            guard !tags.isEmpty, !hash.isEmpty else { return hash }
+            return hash + tagSuffix
+        }
+
+        /// `+` and the tags' hash, empty without tags.
+        var tagSuffix: String {
+            guard !tags.isEmpty else { return "" }
+            var hasher = SHA256()
+            hasher.update(Array(tags.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)\n" }.joined().utf8))
+            return "+" + hasher.finalizeHex().prefix(16)
+        }
+
+        /// Whether a stored hash was made with these tags (no suffix without tags).
+        func matchesTags(_ storedHash: String) -> Bool {
+            let suffix = tagSuffix
+            return suffix.isEmpty ? !storedHash.contains("+") : storedHash.hasSuffix(suffix)
+        }
     }
 
     public let store: any IndexStore
@@ -37,6 +62,15 @@ public struct Ingestor: Sendable {
         self.store = store
         self.embedder = embedder
         self.counter = embedder?.tokenCounter ?? ApproximateTokenCounter()
+    }
+
+    /// The document with the run's tags (over its own, such as front matter's), and its hash
+    /// with the tags folded in. `document.contentHash` must not be tagged yet.
+    static func tagged(_ document: LoadedDocument, _ options: Options) -> LoadedDocument {
+        var document = document
+        document.tags.merge(options.tags) { _, run in run }
+        if !options.tags.isEmpty, !document.contentHash.hasSuffix(options.tagSuffix) { document.contentHash = options.tagged(document.contentHash) }
+        return document
     }
 
     /// Stored with the index: a change of any of these re-chunks every document.
@@ -154,7 +188,7 @@ public struct Ingestor: Sendable {
         let chunks = try store.transaction { tx -> Int in
             let sourceID = try tx.upsertSource(path: file.path, format: .text, size: file.size, mtime: file.mtime, contentHash: file.contentHash)
             let documentID = try tx.insertDocument(
-                LoadedDocument(path: file.path, title: title, format: .text, contentHash: file.contentHash, size: file.size, sections: []),
+                Self.tagged(LoadedDocument(path: file.path, title: title, format: .text, contentHash: file.contentHash, size: file.size, sections: []), options),
                 sourceID: sourceID, mtime: file.mtime)
             var ordinal = 0
             var offset = 0

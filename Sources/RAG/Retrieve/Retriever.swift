@@ -11,6 +11,9 @@ public struct Retriever: Sendable {
     public var fusion: Fusion.Method
     public var denseWeight: Double
     public var bm25Weight: Double
+    /// Only chunks of the documents this passes (path glob, tags, ingestion time), filtered
+    /// inside both searches.
+    public var filter: SearchFilter?
 
     /// Weights left nil take the fusion method's defaults.
     public init(
@@ -39,14 +42,14 @@ public struct Retriever: Sendable {
     public func retrieve(_ query: String, mode: SearchMode, topK: Int, vector: [Float]? = nil) throws -> Retrieval {
         switch mode {
         case .bm25:
-            return Retrieval(hits: try store.searchBM25(query, limit: topK))
+            return Retrieval(hits: try store.hits(store.bm25Ranking(query, limit: topK, filter: filter), highlighting: query))
         case .dense:
             let nearest = try dense(query, vector: vector, limit: topK)
             return Retrieval(hits: try store.hits(nearest, highlighting: query), bestSimilarity: nearest.first?.1)
         case .hybrid:
             // Each list is taken 4× deeper than asked, so fusion can promote what one list ranks low.
             let depth = max(topK * 4, 40)
-            let lexical = try store.bm25Ranking(query, limit: depth)
+            let lexical = try store.bm25Ranking(query, limit: depth, filter: filter)
             let nearest = try dense(query, vector: vector, limit: depth)
             let weights = [denseWeight, bm25Weight]
             let ranked = switch fusion {
@@ -75,6 +78,6 @@ public struct Retriever: Sendable {
         guard !stored.isEmpty else {
             throw RAGError(.invalidInput, "this index holds no vectors (it was built without embeddings); search it with --mode bm25, or re-ingest")
         }
-        return try store.nearest(vector ?? embedder.embed([query])[0], k: limit, ef: ef)
+        return try store.nearest(vector ?? embedder.embed([query])[0], k: limit, ef: ef, filter: filter)
     }
 }

@@ -9,7 +9,7 @@ struct SearchController: Controller {
 
     var endpoints: [Endpoint] { [.post("/v1/search", search)] }
 
-    struct SearchRequest: Decodable { var query: String; var topK: Int?; var mode: String? }
+    struct SearchRequest: Decodable { var query: String; var topK: Int?; var mode: String?; var filter: ServerState.FilterBody? }
 
     struct SearchResult: Encodable {
         var rank: Int; var chunkId: Int64; var document: String; var heading: String; var score: Double
@@ -24,9 +24,10 @@ struct SearchController: Controller {
         try ServerState.check(body.topK, "top_k", in: 1...100)
         let mode = try await state.mode(body.mode)
         let topK = body.topK ?? 10
+        let filter = try ServerState.searchFilter(body.filter)
         let service = state.service
         let start = DispatchTime.now().uptimeNanoseconds
-        let hits = try await state.blocking { try service.search(query, mode: mode, topK: topK).hits }
+        let hits = try await state.blocking { try service.search(query, mode: mode, topK: topK, filter: filter).hits }
         let took = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
         state.metrics.retrieved(milliseconds: took)
         return SearchResponse(
