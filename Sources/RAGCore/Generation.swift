@@ -54,10 +54,13 @@ public struct GenerationOptions: Sendable {
     /// has one) verified by the model in one pass. The output is the same token for token; only
     /// the speed changes, and a generator turns it off for a request where it does not pay.
     public var speculate = true
+    /// Structured output: the text is JSON this schema allows (sampling is constrained to it,
+    /// and the generation ends where the JSON does). Stop strings do not apply then.
+    public var schema: JSONSchema?
 
     public init(
         maxTokens: Int = 256, sampling: SamplingOptions = SamplingOptions(), stop: [String] = [], keepPrefix: Int = 0,
-        ignoreEndOfGeneration: Bool = false, speculate: Bool = true
+        ignoreEndOfGeneration: Bool = false, speculate: Bool = true, schema: JSONSchema? = nil
     ) {
         self.maxTokens = maxTokens
         self.sampling = sampling
@@ -65,6 +68,7 @@ public struct GenerationOptions: Sendable {
         self.keepPrefix = keepPrefix
         self.ignoreEndOfGeneration = ignoreEndOfGeneration
         self.speculate = speculate
+        self.schema = schema
     }
 }
 

@@ -109,14 +109,25 @@ public final class Generator: TextGenerator {
         var result = GenerationResult(
             promptTokens: prompt, reusedPromptTokens: reused, tokens: [], text: "", stopReason: .maxTokens,
             timeToFirstToken: 0, promptSeconds: Self.seconds(since: start), decodeSeconds: 0, decodedTokens: 0)
+        let budget = min(options.maxTokens, contextLength - prompt.count)
+        let constraint = try options.schema.map { try Self.constraint($0, tokenizer: model.tokenizer, budget: budget) }
         state.costs = try withoutActuallyEscaping(emit) { emit in
             var decoder = Decoder(
-                generator: self, session: session, options: options, budget: min(options.maxTokens, contextLength - prompt.count),
-                draft: options.speculate ? state.draft : nil, costs: state.costs, emit: emit)
+                generator: self, session: session, options: options, budget: budget,
+                draft: options.speculate ? state.draft : nil, costs: state.costs, constraint: constraint, emit: emit)
             try decoder.run(start: start, into: &result, cancelled: cancelled)
             return decoder.costs
         }
         return result
+    }
+
+    /// The constraint a schema sets, refused when even its shortest JSON does not fit `budget`.
+    static func constraint(_ schema: JSONSchema, tokenizer: BPETokenizer, budget: Int) throws -> TokenConstraint {
+        let constraint = TokenConstraint(try JSONGrammar(schema).automaton, tokenizer: tokenizer)
+        guard constraint.distance <= budget else {
+            throw RAGError(.invalidInput, "the shortest JSON the schema allows takes \(constraint.distance) tokens at worst; the answer may have \(budget): raise the answer's token limit or ask for less")
+        }
+        return constraint
     }
 
     /// What the decoder has measured of this machine and model, kept across generations: one
@@ -156,6 +167,10 @@ public final class Generator: TextGenerator {
         let budget: Int
         let draft: DraftModel?
         var costs: StepCosts
+        /// The grammar the text must follow (structured output), if any.
+        var constraint: TokenConstraint?
+        /// Tokens taken so far.
+        var produced = 0
         let emit: (String) -> Void
         var sampler: Sampler
         var text: TextAssembler
@@ -169,36 +184,52 @@ public final class Generator: TextGenerator {
         /// Passes after which a draft model that has not beaten plain steps is switched off.
         static let trialPasses = 4
 
-        init(generator: Generator, session: Session, options: GenerationOptions, budget: Int, draft: DraftModel?, costs: StepCosts, emit: @escaping (String) -> Void) {
+        init(
+            generator: Generator, session: Session, options: GenerationOptions, budget: Int, draft: DraftModel?, costs: StepCosts,
+            constraint: TokenConstraint?, emit: @escaping (String) -> Void
+        ) {
             self.generator = generator
             self.session = session
             self.options = options
             self.budget = budget
             self.draft = draft
             self.costs = costs
+            self.constraint = constraint
             self.emit = emit
             sampler = Sampler(options.sampling)
-            text = TextAssembler(stop: options.stop)
+            text = TextAssembler(stop: constraint == nil ? options.stop : [])
             speculating = options.speculate
         }
 
         var model: LanguageModel { generator.model }
 
-        /// The token chosen from `logits`, with the first `historyCount` tokens as the history.
+        /// The token chosen from `logits`, with the first `historyCount` tokens as the history;
+        /// −1 when a constraint allows none.
         mutating func choose(_ logits: [Float], historyCount: Int) -> Int32 {
             let history = session.history[..<historyCount]
-            guard options.ignoreEndOfGeneration else { return sampler.sample(logits, history: history) }
             var logits = logits
-            for id in model.tokenizer.endOfGeneration where Int(id) < logits.count { logits[Int(id)] = -.infinity }
+            if options.ignoreEndOfGeneration {
+                for id in model.tokenizer.endOfGeneration where Int(id) < logits.count { logits[Int(id)] = -.infinity }
+            }
+            let token = sampler.sample(logits, history: history)
+            guard constraint != nil else { return token }
+            let remaining = budget - produced
+            if constraint!.allows(token, remaining: remaining) { return token }
+            guard constraint!.mask(&logits, remaining: remaining) else { return -1 }
             return sampler.sample(logits, history: history)
         }
 
         /// Takes a chosen token into the answer; false when the generation ends with it.
         mutating func take(_ token: Int32, into result: inout GenerationResult) -> Bool {
-            if model.tokenizer.endOfGeneration.contains(token) { result.stopReason = .endOfGeneration; return false }
+            if token < 0 || model.tokenizer.endOfGeneration.contains(token) { result.stopReason = .endOfGeneration; return false }
             result.tokens.append(token)
+            produced += 1
             if let piece = text.append(model.tokenizer.piece(token)) { emit(piece) }
             if text.stopped { result.stopReason = .stopString; return false }
+            if constraint != nil {
+                constraint!.advance(token)
+                if constraint!.complete { result.stopReason = .endOfGeneration; return false }
+            }
             if result.tokens.count >= budget { result.stopReason = .maxTokens; return false }
             return true
         }
@@ -255,8 +286,9 @@ public final class Generator: TextGenerator {
                 for (i, token) in drafted.enumerated() {
                     let chosen = choose(session.rowLogits(i), historyCount: base + 1 + i)
                     guard chosen == token else { carried = chosen; break }
+                    let taken = result.tokens.count
                     finished = !take(chosen, into: &result)
-                    if finished && result.stopReason == .endOfGeneration { break }
+                    if result.tokens.count == taken { break }  // an end of generation: not a token of the text
                     accepted += 1
                     if finished { break }
                 }

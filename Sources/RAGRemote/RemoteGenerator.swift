@@ -215,7 +215,13 @@ public final class RemoteGenerator: TextGenerator {
         }
         if !options.stop.isEmpty { body["stop"] = Array(options.stop.prefix(4)) }
         if options.ignoreEndOfGeneration { body["ignore_eos"] = true }
-        return try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
+        guard let schema = options.schema else { return try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys]) }
+        // The schema goes as written (its properties' order is the order they are generated
+        // in, which a dictionary would lose): a placeholder, then its text in its place.
+        let placeholder = "rag-schema-\(UUID().uuidString)"
+        body["response_format"] = ["type": "json_schema", "json_schema": ["name": "answer", "strict": true, "schema": placeholder]]
+        let text = String(decoding: try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys]), as: UTF8.self)
+        return Data(text.replacingOccurrences(of: "\"\(placeholder)\"", with: schema.source.text).utf8)
     }
 
     /// The HTTP client of every remote generator: a connection that cannot be made fails its

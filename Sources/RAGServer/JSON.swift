@@ -38,10 +38,16 @@ enum JSON {
 /// Request bodies as the API reads them (`JSON.decode`), up to the context's limit.
 struct APIRequestDecoder: RequestDecoder {
     func decode<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext) async throws -> T {
+        try JSON.decode(T.self, from: try await Self.body(of: request, context: context))
+    }
+
+    /// The body's bytes (JSON only where the context refuses forms), up to the context's limit:
+    /// for a handler that reads part of the body as written (a JSON schema's own keys).
+    static func body(of request: Request, context: some RequestContext) async throws -> ByteBuffer {
         if (context as? APIRequestContext)?.refusesFormContentTypes == true {
             try ContentType.requireJSON(request.headers[.contentType])
         }
-        return try JSON.decode(T.self, from: try await request.body.collect(upTo: context.maxUploadSize))
+        return try await request.body.collect(upTo: context.maxUploadSize)
     }
 }
 

@@ -1,6 +1,8 @@
 internal import Foundation
+internal import NIOCore
 internal import RAG
 internal import RAGCore
+internal import RAGLLM
 internal import RAGStorage
 internal import Synchronization
 
@@ -140,6 +142,68 @@ final class ServerState: Sendable {
         var voteTemperature: Double?
         /// Only sources from the documents this passes.
         var filter: FilterBody?
+        /// Structured answers, as OpenAI's API asks for them; the schema itself is read from
+        /// the body as written (`schema(_:body:)`).
+        var responseFormat: ResponseFormatBody?
+    }
+
+    /// `response_format` as far as the snake-case decoding may read it: its `json_schema`'s
+    /// `schema` is only checked to be an object here and read as written by `schema(_:body:answerTokens:)`.
+    struct ResponseFormatBody: Decodable {
+        var type: String
+        var jsonSchema: JSONSchemaBody?
+
+        struct JSONSchemaBody: Decodable {
+            var name: String?
+            var strict: Bool?
+            var schema: SomeObject
+        }
+
+        /// Any JSON object (its members are not decoded).
+        struct SomeObject: Decodable {
+            struct Key: CodingKey {
+                var stringValue: String
+                var intValue: Int? { nil }
+                init(stringValue: String) { self.stringValue = stringValue }
+                init?(intValue: Int) { nil }
+            }
+            init(from decoder: any Decoder) throws { _ = try decoder.container(keyedBy: Key.self) }
+        }
+    }
+
+    /// The schema a `response_format` asks for: `text` none, `json_object` any object,
+    /// `json_schema` its `json_schema.schema` — read from the body's own text, since the
+    /// snake-case decoding rewrites keys. 400 `invalid_response_format` for a malformed one,
+    /// `unsupported_schema` for a keyword outside the subset rag holds answers to.
+    /// The schema is built into its automaton here, so a schema too large, or whose shortest
+    /// JSON does not fit `answerTokens`, is refused before the request waits for its turn.
+    static func schema(_ format: ResponseFormatBody?, body: ByteBuffer, answerTokens: Int) throws -> JSONSchema? {
+        let schema: JSONSchema, field: String
+        switch format?.type {
+        case nil, "text": return nil
+        case "json_object": (schema, field) = (.anyObject, "`response_format` json_object")
+        case "json_schema":
+            guard format?.jsonSchema != nil, let value = try? JSONValue.parse(Array(body.readableBytesView)),
+                  let source = value["response_format"]?["json_schema"]?["schema"] else {
+                throw APIError.badRequest("`response_format.json_schema.schema` is missing: give the JSON schema the answer must match", code: "invalid_response_format")
+            }
+            do {
+                (schema, field) = (try JSONSchema(source), "`response_format.json_schema.schema`")
+            } catch let error as RAGError {
+                throw APIError.badRequest("`response_format.json_schema.schema`: \(error.message)", code: "unsupported_schema")
+            }
+        case let other?:
+            throw APIError.badRequest("`response_format.type` is `\(other)`; use text, json_object or json_schema", code: "invalid_response_format")
+        }
+        do {
+            let shortest = try JSONGrammar(schema).automaton.distance(0)
+            guard shortest <= answerTokens else {
+                throw RAGError(.invalidInput, "its shortest JSON takes up to \(shortest) tokens and the answer may have \(answerTokens): raise max_tokens or ask for less")
+            }
+            return schema
+        } catch let error as RAGError {
+            throw APIError.badRequest("\(field): \(error.message)", code: "unsupported_schema")
+        }
     }
 
     /// A filter as requests spell it: `tags` as `KEY=VALUE` strings (an object's keys would be

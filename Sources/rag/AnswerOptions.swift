@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import RAG
 import RAGCore
 import RAGStorage
@@ -17,10 +18,28 @@ struct AnswerOptions: ParsableArguments {
     @OptionGroup var fusion: FusionOptions
     @OptionGroup var voting: VotingOptions
     @OptionGroup var filter: FilterOptions
+    @Option(
+        name: .customLong("json-schema"),
+        help: ArgumentHelp("Answer with JSON that matches this JSON schema (a file); sampling is held to it.", valueName: "file"))
+    var jsonSchema: String?
+
+    /// The schema of `--json-schema`, read and checked.
+    func schema() throws -> JSONSchema? {
+        guard let jsonSchema else { return nil }
+        guard let data = FileManager.default.contents(atPath: jsonSchema) else {
+            throw ValidationError("--json-schema: cannot read \(jsonSchema); give a JSON schema file")
+        }
+        do {
+            return try JSONSchema(parsing: String(decoding: data, as: UTF8.self))
+        } catch let error as RAGError {
+            throw ValidationError("--json-schema \(jsonSchema): \(error.message)")
+        }
+    }
 
     func validate() throws {
         try fusion.check()
         _ = try filter.searchFilter()
+        _ = try schema()
         try voting.check()
         guard (1...50).contains(topK) else { throw ValidationError("--top-k must be between 1 and 50 (got \(topK)).") }
         guard maxTokens > 0, context > maxTokens + 64 else { throw ValidationError("--context must exceed --max-tokens by at least 64 tokens") }
@@ -43,6 +62,7 @@ struct AnswerOptions: ParsableArguments {
         options.speculate = speculate
         options.ignoreEndOfGeneration = ignoreEOS
         options.filter = (try? filter.searchFilter()) ?? nil  // checked in validate()
+        options.schema = (try? schema()) ?? nil
         voting.apply(to: &options)
         return options
     }

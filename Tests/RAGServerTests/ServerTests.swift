@@ -264,6 +264,53 @@ struct Client: Sendable {
         }
     }
 
+    /// `response_format` reaches the answer: the schema as written (keys not rewritten) is in
+    /// the prompt, the answer is the JSON; a keyword outside the subset or a malformed format
+    /// is a 400 that says which. (The constraint itself is tested on the real model, in RAGLLM.)
+    @Test func structuredAnswersTakeTheSchemaAsWritten() async throws {
+        let generator = ScriptedGenerator(contextLength: 1024, script: { _ in #"{"first_name": "Harbor", "citations": [1]}"# })
+        let fixture = try Fixture(generator: generator)
+        try await fixture.routes { s in
+            let schema: [String: Any] = [
+                "type": "object", "properties": ["first_name": ["type": "string"], "citations": ["type": "array", "items": ["type": "integer"]]],
+                "required": ["first_name", "citations"],
+            ]
+            let chat = try await s.post("/v1/chat/completions", [
+                "model": "rag", "messages": [["role": "user", "content": "Where does Harbor keep its index?"]], "max_tokens": 64,
+                "response_format": ["type": "json_schema", "json_schema": ["name": "answer", "schema": schema]],
+            ])
+            #expect(chat.status == 200)
+            // The shortest JSON the schema allows, {"first_name":"","citations":[]}, is 32 bytes: more than 16 tokens may hold.
+            let tooShort = try await s.post("/v1/chat/completions", [
+                "model": "rag", "messages": [["role": "user", "content": "Where?"]], "max_tokens": 16,
+                "response_format": ["type": "json_schema", "json_schema": ["name": "answer", "schema": schema]],
+            ])
+            #expect(tooShort.status == 400 && tooShort.errorCode == "unsupported_schema" && tooShort.text.contains("max_tokens"))
+            let content = ((chat.json["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any])?["content"] as? String ?? ""
+            #expect(try JSONValue.parse(content)["first_name"] == .string("Harbor"))
+            #expect((chat.json["citations"] as? [[String: Any]])?.isEmpty == false)
+            #expect(generator.prompts.last?.contains(#""first_name":{"type":"string"}"#) == true)
+            #expect(generator.prompts.last?.contains("Reply with JSON only") == true)
+
+            let ask = try await s.post("/v1/ask", ["question": "Where does Harbor keep its index?", "response_format": ["type": "json_object"]])
+            #expect(ask.status == 200 && (ask.json["answer"] as? String)?.hasPrefix("{") == true)
+
+            let unsupported = try await s.post("/v1/chat/completions", [
+                "model": "rag", "messages": [["role": "user", "content": "Where?"]],
+                "response_format": ["type": "json_schema", "json_schema": ["name": "a", "schema": ["type": "string", "pattern": "^a"]]],
+            ])
+            #expect(unsupported.status == 400 && unsupported.errorCode == "unsupported_schema")
+            #expect(unsupported.text.contains("pattern"))
+            for (format, code): ([String: Any], String) in [
+                (["type": "xml"], "invalid_response_format"), (["type": "json_schema"], "invalid_response_format"),
+                (["type": "json_schema", "json_schema": ["name": "a"]], "invalid_json"), (["type": "text", "json_schema": ["schema": [1]]], "invalid_json"),
+            ] {
+                let bad = try await s.post("/v1/ask", ["question": "Where?", "response_format": format])
+                #expect(bad.status == 400 && bad.errorCode == code, "\(format)")
+            }
+        }
+    }
+
     /// Each bad request gets its 4xx JSON error; none changes the index or stops the server.
     @Test func badInputGetsAClearErrorAndChangesNothing() async throws {
         let fixture = try await Self.shared.value

@@ -59,10 +59,13 @@ public final class Answerer: Sendable {
         retriever.filter = options.filter
         let found = try retriever.retrieve(question, mode: options.mode, topK: options.topK, vector: vector)
         let retrieveMilliseconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-        let abstain = found.hits.isEmpty || (found.bestSimilarity.map { $0 < options.abstainBelow } ?? false)
+        // A structured answer is JSON whatever retrieval found: the model says in it what it can.
+        let abstain = options.schema == nil && (found.hits.isEmpty || (found.bestSimilarity.map { $0 < options.abstainBelow } ?? false))
         // The sources that fit the context: what is left after the answer and the template.
-        let (prompt, sources) = try prompts.build(options.template, question: question, candidates: Self.merge(found.hits), budget: generator.contextLength - options.answerTokens)
-        return (prompt, try prompts.messages(options.template, question: question, sources: sources), sources, abstain, retrieveMilliseconds)
+        let (prompt, sources) = try prompts.build(
+            options.template, question: question, candidates: Self.merge(found.hits), budget: generator.contextLength - options.answerTokens,
+            schema: options.schema)
+        return (prompt, try prompts.messages(options.template, question: question, sources: sources, schema: options.schema), sources, abstain, retrieveMilliseconds)
     }
 
     /// The answer cache's verdict on a question: a kept answer, or where to keep the new one.
@@ -85,7 +88,7 @@ public final class Answerer: Sendable {
         let question = question.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !question.isEmpty else { throw RAGError(.invalidInput, "the question is empty") }
         guard let vector = try retriever.embed(question) else { return CacheLookup() }
-        let key = "\(generator.modelName)|\(options.template)|\(options.topK)|\(options.mode)|\(options.answerTokens)|\(options.abstainBelow)|\(options.sampling)|\(showReasoning)|\(options.ignoreEndOfGeneration)|\(retriever.denseWeight)|\(retriever.bm25Weight)|\(options.votes)|\(options.voteTemperature)|\(options.filter?.key ?? "")"
+        let key = "\(generator.modelName)|\(options.template)|\(options.topK)|\(options.mode)|\(options.answerTokens)|\(options.abstainBelow)|\(options.sampling)|\(showReasoning)|\(options.ignoreEndOfGeneration)|\(retriever.denseWeight)|\(retriever.bm25Weight)|\(options.votes)|\(options.voteTemperature)|\(options.filter?.key ?? "")|\(options.schema?.source.text ?? "")"
         let revision = try retriever.store.revision()
         var hit = cache.lookup(vector, key: key, revision: revision)
         if hit != nil {
@@ -144,7 +147,7 @@ public final class Answerer: Sendable {
                 chat: turns,
                 options: GenerationOptions(
                     maxTokens: options.answerTokens, sampling: options.sampling, ignoreEndOfGeneration: options.ignoreEndOfGeneration,
-                    speculate: options.speculate),
+                    speculate: options.speculate, schema: options.schema),
                 emit: { yield(.text($0)) }, cancelled: cancelled)
             yield(.finished(AskResult(
                 answer: result.text, fullText: result.text, sources: [], prompt: LiteralText.strip(generator.renderChat(turns)), abstained: false,
@@ -163,7 +166,7 @@ public final class Answerer: Sendable {
                 answer: Self.noAnswer, fullText: Self.noAnswer, sources: [], prompt: LiteralText.strip(prepared.prompt), abstained: true,
                 retrieveMilliseconds: prepared.retrieveMilliseconds, generation: nil)
         }
-        let reasons = options.template == "cot"
+        let reasons = options.template == "cot" && options.schema == nil
         let ids = generator.tokenize(prepared.prompt)
         let keep = options.prefixCache ? zip(ids, try fixedPrefix(options.template)).prefix { $0 == $1 }.count : 0
         func sample(_ sampling: SamplingOptions, emit: @escaping (String) -> Void) throws -> (result: GenerationResult, text: String) {
@@ -171,7 +174,7 @@ public final class Answerer: Sendable {
             let result = try generator.generate(
                 chat: prepared.messages, options: GenerationOptions(
                     maxTokens: options.answerTokens, sampling: sampling, keepPrefix: keep, ignoreEndOfGeneration: options.ignoreEndOfGeneration,
-                    speculate: options.speculate),
+                    speculate: options.speculate, schema: options.schema),
                 emit: { piece in if let out = filter.feed(piece) { emit(out) } }, cancelled: cancelled)
             if let rest = filter.finish() { emit(rest) }
             let text = result.text.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -201,6 +204,13 @@ public final class Answerer: Sendable {
             emit(showReasoning || !reasons ? chosen.text : AnswerFilter.finalAnswer(chosen.text))
         } else {
             chosen = try sample(options.sampling, emit: emit)
+        }
+        if options.schema != nil {
+            // JSON as generated: markers are not repaired (that could break it); the sources
+            // stay numbered for a citations field.
+            return AskResult(
+                answer: chosen.result.text, fullText: chosen.result.text, sources: prepared.sources, prompt: LiteralText.strip(prepared.prompt),
+                abstained: false, retrieveMilliseconds: prepared.retrieveMilliseconds, generation: chosen.result, votes: votes)
         }
         var final = reasons ? AnswerFilter.finalAnswer(chosen.text) : chosen.text
         // Markers checked against the sources and repaired (see CitationCheck).

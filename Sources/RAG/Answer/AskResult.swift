@@ -24,6 +24,9 @@ public struct AskOptions: Sendable {
     public var voteTemperature: Float = 0.7
     /// Only sources from the documents this passes (path glob, tags, ingestion time).
     public var filter: SearchFilter?
+    /// A structured answer: JSON this schema allows, always (sampling is constrained to it).
+    /// The sources stay numbered in the result for a citations field to point to.
+    public var schema: JSONSchema?
 
     public init() {}
 }

@@ -18,30 +18,36 @@ public struct PromptBuilder: Sendable {
         self.generator = generator
     }
 
-    /// The template's system message and user turn for `sources` as they are (no budget).
-    public func messages(_ template: String, question: String, sources: [Passage]) throws -> [ChatMessage] {
+    /// The template's system message and user turn for `sources` as they are (no budget); with
+    /// a schema, the user turn ends asking for JSON that matches it (`instruction(for:)`).
+    public func messages(_ template: String, question: String, sources: [Passage], schema: JSONSchema? = nil) throws -> [ChatMessage] {
         let (system, user) = try templates.render(template, question: question, sources: sources)
-        return [ChatMessage(.system, system), ChatMessage(.user, user)]
+        return [ChatMessage(.system, system), ChatMessage(.user, user + (schema.map { "\n\n" + Self.instruction(for: $0) } ?? ""))]
+    }
+
+    /// What a structured answer's prompt asks for: the schema as written.
+    public static func instruction(for schema: JSONSchema) -> String {
+        "Reply with JSON only, matching this JSON schema (where it has a field for citations, give the numbers of the sources used):\n\(LiteralText.mark(schema.source.text))"
     }
 
     /// The prompt text for `sources` as they are (no budget).
-    public func render(_ template: String, question: String, sources: [Passage]) throws -> String {
-        generator.renderChat(try messages(template, question: question, sources: sources))
+    public func render(_ template: String, question: String, sources: [Passage], schema: JSONSchema? = nil) throws -> String {
+        generator.renderChat(try messages(template, question: question, sources: sources, schema: schema))
     }
 
-    public func build(_ template: String, question: String, candidates: [Passage], budget: Int) throws -> (prompt: String, sources: [Passage]) {
+    public func build(_ template: String, question: String, candidates: [Passage], budget: Int, schema: JSONSchema? = nil) throws -> (prompt: String, sources: [Passage]) {
         var chosen: [Passage] = []
-        var prompt = try render(template, question: question, sources: [])
+        var prompt = try render(template, question: question, sources: [], schema: schema)
         var tokens = generator.tokenize(prompt).count
         for candidate in candidates {
             var next = candidate
             next.n = chosen.count + 1
-            let longer = try render(template, question: question, sources: chosen + [next])
+            let longer = try render(template, question: question, sources: chosen + [next], schema: schema)
             let added = generator.tokenize(Self.insertion(from: prompt, to: longer)).count
             if tokens + added > budget {
-                if chosen.isEmpty, let cut = try truncated(next, template: template, question: question, budget: budget) {
+                if chosen.isEmpty, let cut = try truncated(next, template: template, question: question, budget: budget, schema: schema) {
                     chosen = [cut]
-                    prompt = try render(template, question: question, sources: chosen)
+                    prompt = try render(template, question: question, sources: chosen, schema: schema)
                 }
                 break
             }
@@ -51,15 +57,15 @@ public struct PromptBuilder: Sendable {
         }
         while !chosen.isEmpty, generator.tokenize(prompt).count > budget {
             chosen.removeLast()
-            prompt = try render(template, question: question, sources: chosen)
+            prompt = try render(template, question: question, sources: chosen, schema: schema)
         }
         return (prompt, chosen)
     }
 
     /// Even one source is too long: as much of its text as fits (cut by quarters), or nil.
-    private func truncated(_ source: Passage, template: String, question: String, budget: Int) throws -> Passage? {
+    private func truncated(_ source: Passage, template: String, question: String, budget: Int, schema: JSONSchema?) throws -> Passage? {
         var cut = source
-        while !cut.text.isEmpty, generator.tokenize(try render(template, question: question, sources: [cut])).count > budget {
+        while !cut.text.isEmpty, generator.tokenize(try render(template, question: question, sources: [cut], schema: schema)).count > budget {
             cut.text = String(cut.text.prefix(cut.text.count * 3 / 4))
         }
         return cut.text.isEmpty ? nil : cut

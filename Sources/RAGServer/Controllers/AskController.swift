@@ -36,9 +36,11 @@ struct AskController: Controller {
     struct Sources: Encodable { var citations: [AskReport.Citation] }
 
     @Sendable func ask(_ request: Request, context: APIRequestContext) async throws -> Response {
-        let body = try await request.decode(as: AskRequest.self, context: context)
+        let bytes = try await APIRequestDecoder.body(of: request, context: context)
+        let body = try JSON.decode(AskRequest.self, from: bytes)
         let question = try state.checkText(body.question, field: "question")
         var asked = try await state.askOptions(body.parameters)
+        asked.schema = try ServerState.schema(body.parameters.responseFormat, body: bytes, answerTokens: asked.answerTokens)
         asked.ignoreEndOfGeneration = body.ignoreEos ?? false
         let options = asked, showReasoning = body.showReasoning ?? false, state = self.state, connection = context.connection, logger = context.logger
         // A client that hangs up while waiting for its turn, or for a whole answer, cancels it.

@@ -44,6 +44,8 @@ struct OpenAIController: Controller {
         var temperature: Double?, seed: UInt64?
         /// Choices: only 1 is served.
         var n: Int?
+        /// `json_object` or `json_schema`: the answer is JSON the schema allows.
+        var responseFormat: ServerState.ResponseFormatBody?
     }
 
     struct Usage: Encodable { var promptTokens: Int; var completionTokens: Int; var totalTokens: Int }
@@ -81,7 +83,8 @@ struct OpenAIController: Controller {
     }
 
     @Sendable func chatCompletions(_ request: Request, context: APIRequestContext) async throws -> Response {
-        let body = try await request.decode(as: ChatRequest.self, context: context)
+        let bytes = try await APIRequestDecoder.body(of: request, context: context)
+        let body = try JSON.decode(ChatRequest.self, from: bytes)
         let target = try target(forModel: body.model)
         guard !body.messages.isEmpty else { throw APIError.badRequest("`messages` is empty", code: "empty_messages") }
         try ServerState.check(body.n, "n", in: 1...1)
@@ -105,9 +108,10 @@ struct OpenAIController: Controller {
         case .model:
             (question, template, turns) = ("", nil, try Self.turns(body.messages))
         }
-        let options = try await state.askOptions(.init(
+        var asked = try await state.askOptions(.init(
             template: template, maxTokens: body.maxCompletionTokens ?? body.maxTokens, temperature: body.temperature, seed: body.seed))
-        let state = self.state, connection = context.connection, logger = context.logger, stream = body.stream, model = body.model
+        asked.schema = try ServerState.schema(body.responseFormat, body: bytes, answerTokens: asked.answerTokens)
+        let state = self.state, connection = context.connection, logger = context.logger, stream = body.stream, model = body.model, options = asked
         let includeUsage = body.streamOptions?.includeUsage ?? false
         // A client that hangs up while waiting for its turn, or for a whole answer, cancels it.
         return try await connection.cancelledOnHangUp {
