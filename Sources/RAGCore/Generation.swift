@@ -129,6 +129,10 @@ public struct GenerationResult: Sendable {
     /// Tokens evaluated after the prompt (one at a time, or several in a verification pass).
     public var decodedTokens: Int
     public var speculation = SpeculationReport()
+    /// Structured output: how often the sampled token was refused and the vocabulary masked,
+    /// and the seconds the constraint took in all (checks and masks).
+    public var constraintMasks = 0
+    public var constraintSeconds = 0.0
 
     public init(
         promptTokens: [Int32], reusedPromptTokens: Int, tokens: [Int32], text: String, stopReason: StopReason,

@@ -70,11 +70,19 @@ public struct JSONSchema: Sendable, Equatable {
             return Int(x)
         }
         let type = value["type"]
+        func keywords(_ type: String) -> Set<String> {
+            switch type {
+            case "object": ["type", "properties", "required", "additionalProperties"]
+            case "array": ["type", "items", "minItems", "maxItems"]
+            case "string": ["type", "enum", "minLength", "maxLength"]
+            default: ["type", "enum"]
+            }
+        }
         let allowed: Set<String>
         switch type {
-        case .string("object")?: allowed = ["type", "properties", "required", "additionalProperties"]
-        case .string("array")?: allowed = ["type", "items", "minItems", "maxItems"]
-        case .string("string")?: allowed = ["type", "enum", "minLength", "maxLength"]
+        case .string(let name)?: allowed = keywords(name)
+        // A list of types takes each one's keywords (each applies to values of its type).
+        case .array(let names)?: allowed = names.reduce(into: ["type", "enum"]) { if case .string(let name) = $1 { $0.formUnion(keywords(name)) } }
         default: allowed = ["type", "enum"]
         }
         for member in members where !allowed.contains(member.key) && !Self.notes.contains(member.key) {
@@ -102,7 +110,8 @@ public struct JSONSchema: Sendable, Equatable {
                 guard case .string(let name) = t, ["string", "number", "integer", "boolean", "null", "object", "array"].contains(name) else {
                     throw RAGError(.invalidInput, "\(path): type \(t.text) is not one of string, number, integer, boolean, null, object, array")
                 }
-                return try JSONSchema(.object([("type", .string(name))]), at: path)
+                let own = keywords(name).subtracting(["type", "enum"])
+                return try JSONSchema(.object([("type", .string(name))] + members.filter { own.contains($0.key) }), at: path)
             })
         case .string("object")?:
             var required = Set<String>()
@@ -182,7 +191,11 @@ public struct JSONSchema: Sendable, Equatable {
         case .oneOf(let options):
             return options.contains(value) ? [] : ["\(path): \(value.text) is not one of \(JSONValue.array(options).text)"]
         case .anyOf(let schemas):
-            return schemas.contains { $0.violations(of: value, at: path).isEmpty } ? [] : ["\(path): \(value.typeName) is not one of the types allowed"]
+            let each = schemas.map { $0.violations(of: value, at: path) }
+            if each.contains(where: \.isEmpty) { return [] }
+            // The branch of the value's own type says what is wrong, else the type is.
+            let typeMismatch = "\(path): expected "
+            return each.first { !($0.first?.hasPrefix(typeMismatch) ?? true) } ?? ["\(path): \(value.typeName) is not one of the types allowed"]
         case .anyObject:
             if case .object = value { return [] }
             return ["\(path): expected an object, found \(value.typeName)"]

@@ -171,6 +171,7 @@ public final class Generator: TextGenerator {
         var constraint: TokenConstraint?
         /// Tokens taken so far.
         var produced = 0
+        var constraintNanoseconds: UInt64 = 0
         let emit: (String) -> Void
         var sampler: Sampler
         var text: TextAssembler
@@ -213,6 +214,8 @@ public final class Generator: TextGenerator {
             }
             let token = sampler.sample(logits, history: history)
             guard constraint != nil else { return token }
+            let start = DispatchTime.now().uptimeNanoseconds
+            defer { constraintNanoseconds += DispatchTime.now().uptimeNanoseconds - start }
             let remaining = budget - produced
             if constraint!.allows(token, remaining: remaining) { return token }
             guard constraint!.mask(&logits, remaining: remaining) else { return -1 }
@@ -258,6 +261,8 @@ public final class Generator: TextGenerator {
                 if decodeStart > 0 { result.decodeSeconds = Generator.seconds(since: decodeStart) }
                 if let rest = text.finish() { emit(rest) }
                 result.text = text.text
+                result.constraintMasks = constraint?.masks ?? 0
+                result.constraintSeconds = Double(constraintNanoseconds) / 1e9
                 result.speculation.declined = lookup.declined
                 if draft == nil && lastMatchDeclined { result.speculation.switchedOff = true }
             }

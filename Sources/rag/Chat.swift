@@ -93,7 +93,7 @@ struct Chat: AsyncParsableCommand {
                 let stopped = { interrupt.stop.load(ordering: .acquiring) }
                 let question = try answerer.standalone(text, after: turns, cancelled: stopped)
                 if question != text { say("(searching for: \(question))") }
-                let result = try answerer.ask(question, options: options, emit: { write($0) }, cancelled: stopped)
+                let result = try answerer.ask(question, options: options, history: turns, emit: { write($0) }, cancelled: stopped)
                 interrupt.answering.store(false, ordering: .releasing)
                 if result.generation?.stopReason == .cancelled {
                     say("\n(stopped)")

@@ -10,7 +10,7 @@ import RAGText
 struct Eval: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Evaluate retrieval (BEIR collections) and answers (QA datasets).",
-        subcommands: [EvalRetrieval.self, EvalQA.self, EvalStructured.self])
+        subcommands: [EvalRetrieval.self, EvalQA.self, EvalStructured.self, EvalFollowUps.self])
 }
 
 /// `rag eval retrieval`: nDCG@10, recall@100, MRR@10 and query latency over every judged query.

@@ -43,6 +43,9 @@ struct EvalStructured: AsyncParsableCommand {
         var stop: String
         var tokens: Int
         var decodeTokS: Double
+        /// Times the vocabulary was masked, and the constraint's milliseconds in all.
+        var masks: Int
+        var constraintMs: Double
         var baselineTokens: Int?
         var baselineDecodeTokS: Double?
     }
@@ -59,6 +62,9 @@ struct EvalStructured: AsyncParsableCommand {
         var freeDecodeTokS: Double?
         /// 1 − constrained / free.
         var decodeCost: Double?
+        /// The constraint's own seconds (checks and masks) as a share of the constrained decode time.
+        var constraintShare: Double
+        var masks: Int
         var bySchema: [String: Int]
         var records: [Record]
     }
@@ -91,7 +97,7 @@ struct EvalStructured: AsyncParsableCommand {
             let answerer = try service.answerer()
             let total = items.reduce(0) { $0 + $1.questions.count }
             var records: [Record] = []
-            var constrained = (tokens: 0, seconds: 0.0), free = (tokens: 0, seconds: 0.0)
+            var constrained = (tokens: 0, seconds: 0.0), free = (tokens: 0, seconds: 0.0), constraintSeconds = 0.0
             for item in items {
                 for question in item.questions {
                     var options = answer.askOptions(mode: try service.mode(), speculate: !generatorOptions.noSpeculate)
@@ -102,9 +108,11 @@ struct EvalStructured: AsyncParsableCommand {
                     var record = Record(
                         schema: item.name, question: question, answer: result.answer, parses: value != nil,
                         violations: value.map { item.schema.violations(of: $0) } ?? ["does not parse"], stop: g?.stopReason.rawValue ?? "-",
-                        tokens: g?.tokens.count ?? 0, decodeTokS: (g?.decodeTokensPerSecond ?? 0).rounded(places: 1))
+                        tokens: g?.tokens.count ?? 0, decodeTokS: (g?.decodeTokensPerSecond ?? 0).rounded(places: 1), masks: g?.constraintMasks ?? 0,
+                        constraintMs: ((g?.constraintSeconds ?? 0) * 1000).rounded(places: 1))
                     constrained.tokens += g?.decodedTokens ?? 0
                     constrained.seconds += g?.decodeSeconds ?? 0
+                    constraintSeconds += g?.constraintSeconds ?? 0
                     if !noBaseline {
                         // The same prompt, sampling unconstrained: what the constraint costs.
                         let prepared = try answerer.prepare(question, options: options)
@@ -132,7 +140,9 @@ struct EvalStructured: AsyncParsableCommand {
                 model: answerer.generator.modelName, schemas: items.count, answers: records.count, parsed: records.filter(\.parses).count, valid: valid,
                 validShare: records.isEmpty ? 0 : (Double(valid) / Double(records.count)).rounded(places: 4),
                 constrainedDecodeTokS: constrainedRate.rounded(places: 1), freeDecodeTokS: freeRate.map { $0.rounded(places: 1) },
-                decodeCost: freeRate.map { (1 - constrainedRate / $0).rounded(places: 4) }, bySchema: bySchema, records: records)
+                decodeCost: freeRate.map { (1 - constrainedRate / $0).rounded(places: 4) },
+                constraintShare: constrained.seconds > 0 ? (constraintSeconds / constrained.seconds).rounded(places: 4) : 0,
+                masks: records.reduce(0) { $0 + $1.masks }, bySchema: bySchema, records: records)
             if json {
                 printJSON(summary)
                 return
@@ -143,10 +153,11 @@ struct EvalStructured: AsyncParsableCommand {
             }
             for r in records where !r.violations.isEmpty { print("  invalid (\(r.schema)): \(r.violations.joined(separator: "; ")) — \(r.answer.prefix(200))") }
             if let freeRate {
-                print(String(format: "decode: %.1f tok/s constrained, %.1f tok/s free (same prompts): the constraint costs %.1f %%", constrainedRate, freeRate, (1 - constrainedRate / freeRate) * 100))
+                print(String(format: "decode: %.1f tok/s constrained, %.1f tok/s free (same prompts): %.1f %% slower", constrainedRate, freeRate, (1 - constrainedRate / freeRate) * 100))
             } else {
                 print(String(format: "decode: %.1f tok/s constrained", constrainedRate))
             }
+            print(String(format: "the constraint's own time: %.1f %% of the constrained decode (%d masks of the vocabulary)", summary.constraintShare * 100, summary.masks))
         } catch {
             throw fail(error)
         }

@@ -34,7 +34,7 @@ import Testing
             "role": {"enum": ["admin", "user"]},
             "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 3},
             "address": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"], "additionalProperties": false},
-            "note": {"type": ["string", "null"]}
+            "note": {"type": ["string", "null"], "maxLength": 5}
         }, "required": ["name", "age"], "additionalProperties": false}
         """#
 
@@ -82,6 +82,8 @@ import Testing
             "$.address: the required property city is missing",
             "$: property extra is not allowed",
         ])
+        #expect(schema.violations(of: try JSONValue.parse(#"{"name": "A", "age": 1, "note": "too long"}"#)) == ["$.note: the string is longer than 5 characters"])
+        #expect(schema.violations(of: try JSONValue.parse(#"{"name": "A", "age": 1, "note": 1}"#)) == ["$.note: integer is not one of the types allowed"])
         #expect(JSONSchema.anyObject.violations(of: .array([])) == ["$: expected an object, found array"])
     }
 }

@@ -37,4 +37,34 @@ import Testing
         let silent = Answerer(retriever: Retriever(store: store, embedder: embedder), generator: ScriptedGenerator { _ in "" }, templates: TemplateLibrary())
         #expect(try silent.standalone("and its port?", after: turns) == "and its port?")
     }
+
+    /// The answer's prompt carries the recent turns between the system message and the question
+    /// with its sources, as chat turns; the answer is to the question made to stand alone.
+    @Test func theAnswerPromptCarriesTheRecentTurns() async throws {
+        let (ws, store, embedder) = try lanternIndex()
+        defer { _ = ws }
+        let generator = ScriptedGenerator { prompt in
+            prompt.contains("Last question:") ? "Which port does Lantern listen on?" : "Port 7070 [1]."
+        }
+        let answerer = Answerer(retriever: Retriever(store: store, embedder: embedder), generator: generator, templates: TemplateLibrary())
+        let turns = (1...3).flatMap { i in
+            [ChatMessage(.user, "Question \(i) about Lantern?"), ChatMessage(.assistant, "Answer \(i) [1].")]
+        }
+        var options = AskOptions()
+        options.abstainBelow = -1
+        var result: AskResult?
+        for try await event in answerer.stream("and its port?", options: options, after: turns) {
+            if case .finished(let r) = event { result = r }
+        }
+        #expect(result?.standaloneQuestion == "Which port does Lantern listen on?")
+        let prompt = LiteralText.strip(try #require(generator.prompts.last))
+        // The last four turns, in order, as turns of the chat, before the question's own.
+        #expect(!prompt.contains("Question 1 about") && !prompt.contains("Answer 1"))
+        let order = ["<|im_start|>user\nQuestion 2 about Lantern?<|im_end|>", "<|im_start|>assistant\nAnswer 2.<|im_end|>",
+                     "<|im_start|>user\nQuestion 3 about Lantern?<|im_end|>", "<|im_start|>assistant\nAnswer 3.<|im_end|>",
+                     "Question: Which port does Lantern listen on?"]
+        let positions = order.map { prompt.range(of: $0)?.lowerBound }
+        #expect(positions.allSatisfy { $0 != nil }, "\(prompt)")
+        #expect(positions.compactMap { $0 } == positions.compactMap { $0 }.sorted())
+    }
 }

@@ -48,9 +48,10 @@ public final class Answerer: Sendable {
         return common
     }
 
-    /// Retrieves, merges and numbers the sources and renders the prompt (no generation).
+    /// Retrieves, merges and numbers the sources and renders the prompt (no generation); a
+    /// conversation's earlier turns (`history`) go into the prompt before the question.
     public func prepare(
-        _ question: String, options: AskOptions, vector: [Float]? = nil
+        _ question: String, options: AskOptions, vector: [Float]? = nil, history: [ChatMessage] = []
     ) throws -> (prompt: String, messages: [ChatMessage], sources: [Passage], abstain: Bool, retrieveMilliseconds: Double) {
         let question = question.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !question.isEmpty else { throw RAGError(.invalidInput, "the question is empty") }
@@ -64,8 +65,9 @@ public final class Answerer: Sendable {
         // The sources that fit the context: what is left after the answer and the template.
         let (prompt, sources) = try prompts.build(
             options.template, question: question, candidates: Self.merge(found.hits), budget: generator.contextLength - options.answerTokens,
-            schema: options.schema)
-        return (prompt, try prompts.messages(options.template, question: question, sources: sources, schema: options.schema), sources, abstain, retrieveMilliseconds)
+            schema: options.schema, history: history)
+        let messages = try prompts.messages(options.template, question: question, sources: sources, schema: options.schema, history: history)
+        return (prompt, messages, sources, abstain, retrieveMilliseconds)
     }
 
     /// The answer cache's verdict on a question: a kept answer, or where to keep the new one.
@@ -102,8 +104,10 @@ public final class Answerer: Sendable {
     /// that reason first, only what follows "Answer:" is emitted unless `showReasoning`). With
     /// an answer cache, a near-identical question asked before with the same options on the same
     /// revision of the index gets the kept answer (`cached`); pass `lookup` when done already.
+    /// A conversation's earlier turns (`history`) go into the prompt (`PromptBuilder.recent`);
+    /// `question` is then the follow-up made to stand alone, which the cache is consulted with.
     public func ask(
-        _ question: String, options: AskOptions, showReasoning: Bool = false, lookup: CacheLookup? = nil,
+        _ question: String, options: AskOptions, showReasoning: Bool = false, lookup: CacheLookup? = nil, history: [ChatMessage] = [],
         emit: @escaping (String) -> Void = { _ in }, cancelled: @escaping () -> Bool = { false }
     ) throws -> AskResult {
         let lookup = try lookup ?? self.lookup(question, options: options, showReasoning: showReasoning)
@@ -111,7 +115,8 @@ public final class Answerer: Sendable {
             emit(hit.answer)
             return hit
         }
-        let result = try answer(question, options: options, vector: lookup.vector, showReasoning: showReasoning, emit: emit, cancelled: cancelled)
+        let result = try answer(
+            question, options: options, vector: lookup.vector, showReasoning: showReasoning, history: history, emit: emit, cancelled: cancelled)
         // A lookup that only carries the question's vector (made without the cache) files nothing.
         if let cache, let vector = lookup.vector, !lookup.key.isEmpty, result.generation?.stopReason != .cancelled {
             cache.insert(vector, key: lookup.key, revision: lookup.revision, result: result)
@@ -129,7 +134,7 @@ public final class Answerer: Sendable {
         ThreadStream.make { yield, cancelled in
             let standalone = try self.standalone(question, after: turns, cancelled: cancelled)
             var result = try self.ask(
-                standalone, options: options, showReasoning: showReasoning, lookup: standalone == question ? lookup : nil,
+                standalone, options: options, showReasoning: showReasoning, lookup: standalone == question ? lookup : nil, history: turns,
                 emit: { yield(.text($0)) }, cancelled: cancelled)
             if standalone != question { result.standaloneQuestion = standalone }
             yield(.finished(result))
@@ -156,10 +161,10 @@ public final class Answerer: Sendable {
     }
 
     private func answer(
-        _ question: String, options: AskOptions, vector: [Float]?, showReasoning: Bool, emit: @escaping (String) -> Void,
+        _ question: String, options: AskOptions, vector: [Float]?, showReasoning: Bool, history: [ChatMessage], emit: @escaping (String) -> Void,
         cancelled: @escaping () -> Bool
     ) throws -> AskResult {
-        let prepared = try prepare(question, options: options, vector: vector)
+        let prepared = try prepare(question, options: options, vector: vector, history: history)
         if prepared.abstain {
             emit(Self.noAnswer)
             return AskResult(

@@ -1,4 +1,5 @@
 public import RAGCore
+internal import Foundation
 
 /// Renders a question and its sources into a prompt that fits the context: the template's
 /// system message and user turn in the generator's chat format, with as many sources (in rank
@@ -19,10 +20,25 @@ public struct PromptBuilder: Sendable {
     }
 
     /// The template's system message and user turn for `sources` as they are (no budget); with
-    /// a schema, the user turn ends asking for JSON that matches it (`instruction(for:)`).
-    public func messages(_ template: String, question: String, sources: [Passage], schema: JSONSchema? = nil) throws -> [ChatMessage] {
+    /// a schema, the user turn ends asking for JSON that matches it (`instruction(for:)`). The
+    /// turns of a conversation before the question (`history`) come between the two, as they
+    /// were said (see `recent(_:)`).
+    public func messages(
+        _ template: String, question: String, sources: [Passage], schema: JSONSchema? = nil, history: [ChatMessage] = []
+    ) throws -> [ChatMessage] {
         let (system, user) = try templates.render(template, question: question, sources: sources)
-        return [ChatMessage(.system, system), ChatMessage(.user, user + (schema.map { "\n\n" + Self.instruction(for: $0) } ?? ""))]
+        return [ChatMessage(.system, system)] + Self.recent(history)
+            + [ChatMessage(.user, user + (schema.map { "\n\n" + Self.instruction(for: $0) } ?? ""))]
+    }
+
+    /// The turns an answer's prompt carries: the last four user and assistant turns, each cut
+    /// to 600 characters, an answer's citation markers left out (they point to sources of their
+    /// own prompt), the text literal. What is left of the context after them goes to the sources.
+    public static func recent(_ history: [ChatMessage]) -> [ChatMessage] {
+        history.filter { $0.role != .system && !$0.content.allSatisfy(\.isWhitespace) }.suffix(4).map { turn in
+            let text = turn.role == .assistant ? turn.content.replacingOccurrences(of: #"\s?\[\d+\]"#, with: "", options: .regularExpression) : turn.content
+            return ChatMessage(turn.role, LiteralText.mark(String(text.prefix(600))))
+        }
     }
 
     /// What a structured answer's prompt asks for: the schema as written.
@@ -31,23 +47,27 @@ public struct PromptBuilder: Sendable {
     }
 
     /// The prompt text for `sources` as they are (no budget).
-    public func render(_ template: String, question: String, sources: [Passage], schema: JSONSchema? = nil) throws -> String {
-        generator.renderChat(try messages(template, question: question, sources: sources, schema: schema))
+    public func render(
+        _ template: String, question: String, sources: [Passage], schema: JSONSchema? = nil, history: [ChatMessage] = []
+    ) throws -> String {
+        generator.renderChat(try messages(template, question: question, sources: sources, schema: schema, history: history))
     }
 
-    public func build(_ template: String, question: String, candidates: [Passage], budget: Int, schema: JSONSchema? = nil) throws -> (prompt: String, sources: [Passage]) {
+    public func build(
+        _ template: String, question: String, candidates: [Passage], budget: Int, schema: JSONSchema? = nil, history: [ChatMessage] = []
+    ) throws -> (prompt: String, sources: [Passage]) {
         var chosen: [Passage] = []
-        var prompt = try render(template, question: question, sources: [], schema: schema)
+        var prompt = try render(template, question: question, sources: [], schema: schema, history: history)
         var tokens = generator.tokenize(prompt).count
         for candidate in candidates {
             var next = candidate
             next.n = chosen.count + 1
-            let longer = try render(template, question: question, sources: chosen + [next], schema: schema)
+            let longer = try render(template, question: question, sources: chosen + [next], schema: schema, history: history)
             let added = generator.tokenize(Self.insertion(from: prompt, to: longer)).count
             if tokens + added > budget {
-                if chosen.isEmpty, let cut = try truncated(next, template: template, question: question, budget: budget, schema: schema) {
+                if chosen.isEmpty, let cut = try truncated(next, template: template, question: question, budget: budget, schema: schema, history: history) {
                     chosen = [cut]
-                    prompt = try render(template, question: question, sources: chosen, schema: schema)
+                    prompt = try render(template, question: question, sources: chosen, schema: schema, history: history)
                 }
                 break
             }
@@ -57,15 +77,15 @@ public struct PromptBuilder: Sendable {
         }
         while !chosen.isEmpty, generator.tokenize(prompt).count > budget {
             chosen.removeLast()
-            prompt = try render(template, question: question, sources: chosen, schema: schema)
+            prompt = try render(template, question: question, sources: chosen, schema: schema, history: history)
         }
         return (prompt, chosen)
     }
 
     /// Even one source is too long: as much of its text as fits (cut by quarters), or nil.
-    private func truncated(_ source: Passage, template: String, question: String, budget: Int, schema: JSONSchema?) throws -> Passage? {
+    private func truncated(_ source: Passage, template: String, question: String, budget: Int, schema: JSONSchema?, history: [ChatMessage]) throws -> Passage? {
         var cut = source
-        while !cut.text.isEmpty, generator.tokenize(try render(template, question: question, sources: [cut], schema: schema)).count > budget {
+        while !cut.text.isEmpty, generator.tokenize(try render(template, question: question, sources: [cut], schema: schema, history: history)).count > budget {
             cut.text = String(cut.text.prefix(cut.text.count * 3 / 4))
         }
         return cut.text.isEmpty ? nil : cut
