@@ -2,7 +2,7 @@
 
 Walks what a user does: the key prompt (a wrong key first), an upload, a question whose answer
 streams in with citations, the citation preview and the full chunk, a follow-up in the same
-conversation, Stop, hostile text, a narrow and a dark screen, deleting the document. Fails on
+conversation, a filter set from a document's tag, Stop, hostile text, a narrow and a dark screen, deleting the document. Fails on
 any JavaScript error and on any request to another origin. Screenshots go to $RAG_SCREENSHOTS.
 """
 import json
@@ -22,7 +22,10 @@ from selenium.webdriver.support.ui import WebDriverWait
 BASE, KEY = os.environ["RAG_BASE"], os.environ["RAG_KEY"]
 SHOTS, WORK = os.environ["RAG_SCREENSHOTS"], os.environ["RAG_WORK"]
 
-DOCUMENT = """# The Zorblax lighthouse
+DOCUMENT = """---
+tags: [harbour, lights]
+---
+# The Zorblax lighthouse
 
 The Zorblax lighthouse stands on the northern pier of Quellport harbour. Its lamp shines green,
 not white, so that ships can tell it from the airport beacon. The keeper, Ilse Marrow, lights
@@ -164,6 +167,23 @@ def main():
         check(answers()[-1].find_element(By.CSS_SELECTOR, ".answer").text.strip() != "", "the follow-up has no answer")
         conversations = driver.find_elements(By.CSS_SELECTOR, "#conversation-list li")
         check(len(conversations) == 1 and "Zorblax" in conversations[0].text, "the conversation is not listed by its first question")
+
+        # A tag from the document's front matter, clicked in the list, filters the next question:
+        # only that document is among the sources, and the turn says what it was limited to.
+        tag = wait.until(lambda d: [b for b in d.find_elements(By.CSS_SELECTOR, "#document-list .tag") if b.text == "tags=harbour"])
+        tag[0].click()
+        check(driver.find_element(By.ID, "filter-tags").get_attribute("value") == "tags=harbour", "the tag did not reach the filter")
+        check("(1)" in driver.find_element(By.ID, "filter-count").text, "the filter's summary does not count the tag")
+        driver.find_element(By.ID, "new-conversation").click()
+        ask("How many steps does the keeper of the Zorblax lighthouse climb to the lamp room?")
+        wait.until(lambda d: len(answers()) == 1)
+        wait_done()
+        sources = [b.text for b in answers()[0].find_elements(By.CSS_SELECTOR, ".sources button")]
+        check(sources and all("zorblax-lighthouse.md" in s for s in sources), f"the filter let other documents in: {sources}")
+        check("tags=harbour" in answers()[0].find_element(By.CSS_SELECTOR, ".filtered").text, "the turn does not show its filter")
+        shot("4c-filter")
+        driver.find_element(By.ID, "filter-clear").click()
+        check(driver.find_element(By.ID, "filter-count").text == "", "Clear left the filter on")
 
         # Hostile text is shown as text: a question with markup, and the document's <img onerror>.
         driver.find_element(By.ID, "new-conversation").click()

@@ -43,12 +43,13 @@ public struct LoadedDocument: Sendable {
     public var sections: [Section]
     /// Problems worth telling the user that did not stop the load (invalid UTF-8, …).
     public var warnings: [String]
-    /// Tags (key → value) a filter can select the document by: `rag ingest --tag`, Markdown front matter.
-    public var tags: [String: String]
+    /// Tags a filter can select the document by, each key with one or more values (in order,
+    /// no repeats): `rag ingest --tag`, Markdown front matter (`tags: [a, b]` is two values).
+    public var tags: [String: [String]]
 
     public init(
         path: String, title: String?, format: DocumentFormat, contentHash: String, size: Int64,
-        sections: [Section], warnings: [String] = [], tags: [String: String] = [:]
+        sections: [Section], warnings: [String] = [], tags: [String: [String]] = [:]
     ) {
         self.path = path
         self.title = title
@@ -58,6 +59,18 @@ public struct LoadedDocument: Sendable {
         self.sections = sections
         self.warnings = warnings
         self.tags = tags
+    }
+}
+
+extension Dictionary where Key == String, Value == [String] {
+    /// Adds `value` to `key`'s tag values, unless it is there already.
+    public mutating func addTag(_ key: String, _ value: String) {
+        if self[key]?.contains(value) != true { self[key, default: []].append(value) }
+    }
+
+    /// Every `(key, value)` pair, keys in order, each key's values as given.
+    public var tagPairs: [(key: String, value: String)] {
+        sorted { $0.key < $1.key }.flatMap { key, values in values.map { (key, $0) } }
     }
 }
 

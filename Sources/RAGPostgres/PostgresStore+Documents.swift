@@ -5,7 +5,10 @@ public import RAGStorage
 
 extension PostgresStore {
     static let sourceColumns = "SELECT id, path, format, size, mtime, content_hash"
-    static let documentColumns = "SELECT id, path, title, format, size, content_hash, chunk_count, ingested_at"
+    static let documentColumns = """
+        SELECT id, path, title, format, size, content_hash, chunk_count, ingested_at,
+            (SELECT json_agg(json_build_array(key, value) ORDER BY key, value)::text FROM document_tag WHERE document_id = document.id)
+        """
 
     static func sourceRecord(_ row: PostgresRow) throws -> SourceRecord {
         let (id, path, format, size, mtime, hash) = try row.decode((Int64, String, String, Int64, Double, String).self)
@@ -13,10 +16,10 @@ extension PostgresStore {
     }
 
     static func documentRecord(_ row: PostgresRow) throws -> DocumentRecord {
-        let (id, path, title, format, size, hash, chunks, ingestedAt) = try row.decode((Int64, String, String?, String, Int64, String, Int, Double).self)
+        let (id, path, title, format, size, hash, chunks, ingestedAt, tags) = try row.decode((Int64, String, String?, String, Int64, String, Int, Double, String?).self)
         return DocumentRecord(
             id: DocumentID(rawValue: id), path: path, title: title, format: format, size: size, contentHash: hash, chunkCount: chunks,
-            ingestedAt: ingestedAt)
+            ingestedAt: ingestedAt, tags: DocumentRecord.tags(fromPairs: tags))
     }
 
     public func source(path: String) throws -> SourceRecord? {

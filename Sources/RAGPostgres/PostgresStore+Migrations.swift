@@ -128,6 +128,10 @@ extension PostgresStore {
             """,
             "CREATE INDEX document_tag_value ON document_tag(key, value)",
         ]),
+        // A key may carry several values (front matter's `tags: [a, b]`).
+        ("v4-tag-values", [
+            "ALTER TABLE document_tag DROP CONSTRAINT document_tag_pkey, ADD PRIMARY KEY (document_id, key, value)",
+        ]),
     ]
 
     /// Brings the database's schema up to date (or checks that it is there) and returns the id

@@ -178,7 +178,7 @@ extension PostgresQuery {
         if let path = filter.path {
             conditions.append(SearchFilter.regex(fromGlob: path).map { "document.path ~ " + bind($0) } ?? "false")
         }
-        for (key, value) in filter.tags.sorted(by: { $0.key < $1.key }) {
+        for (key, value) in filter.tags.tagPairs {
             conditions.append("EXISTS (SELECT 1 FROM document_tag WHERE document_tag.document_id = document.id AND key = \(bind(key)) AND value = \(bind(value)))")
         }
         if let after = filter.ingestedAfter { conditions.append("document.ingested_at > " + bind(after)) }

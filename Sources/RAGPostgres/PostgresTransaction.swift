@@ -74,7 +74,7 @@ final class PostgresTransaction: IndexTransaction {
             """).first?.decode(Int64.self)
         guard let id else { throw RAGError(.storage, "\(store.location): the document \(document.path) was not written") }
         if !document.tags.isEmpty {
-            let tags = document.tags.sorted { $0.key < $1.key }
+            let tags = document.tags.tagPairs
             try run("""
                 INSERT INTO document_tag (document_id, key, value) SELECT \(id), * FROM unnest(\(tags.map(\.key))::text[], \(tags.map(\.value))::text[])
                 """)

@@ -226,7 +226,7 @@ final class ServerState: Sendable {
             guard scalars.count <= 1000, let equals = scalars.firstIndex(of: "="), equals != scalars.startIndex else {
                 throw APIError.badRequest("`filter.tags` holds KEY=VALUE strings of at most 1000 characters (got \"\(item.prefix(100))\")", code: "invalid_filter")
             }
-            filter.tags[String(scalars[..<equals])] = String(scalars[scalars.index(after: equals)...])
+            filter.tags.addTag(String(scalars[..<equals]), String(scalars[scalars.index(after: equals)...]))
         }
         do {
             return filter.isEmpty ? nil : try filter.validated()

@@ -1,4 +1,5 @@
 public import RAGCore
+internal import Foundation
 
 /// A file on disk that was ingested.
 public struct SourceRecord: Sendable, Equatable {
@@ -31,8 +32,13 @@ public struct DocumentRecord: Sendable, Equatable, Codable {
     public var chunkCount: Int
     /// Seconds since 1970.
     public var ingestedAt: Double
+    /// The document's tags, each key's values sorted.
+    public var tags: [String: [String]]
 
-    public init(id: DocumentID, path: String, title: String?, format: String, size: Int64, contentHash: String, chunkCount: Int, ingestedAt: Double) {
+    public init(
+        id: DocumentID, path: String, title: String?, format: String, size: Int64, contentHash: String, chunkCount: Int, ingestedAt: Double,
+        tags: [String: [String]] = [:]
+    ) {
         self.id = id
         self.path = path
         self.title = title
@@ -41,6 +47,16 @@ public struct DocumentRecord: Sendable, Equatable, Codable {
         self.contentHash = contentHash
         self.chunkCount = chunkCount
         self.ingestedAt = ingestedAt
+        self.tags = tags
+    }
+
+    /// Tags from a JSON array of `[key, value]` pairs, as the stores select them; none from
+    /// anything else.
+    public static func tags(fromPairs json: String?) -> [String: [String]] {
+        guard let json, let pairs = try? JSONDecoder().decode([[String]].self, from: Data(json.utf8)) else { return [:] }
+        var tags: [String: [String]] = [:]
+        for pair in pairs where pair.count == 2 { tags.addTag(pair[0], pair[1]) }
+        return tags
     }
 }
 

@@ -11,7 +11,7 @@ public struct SQLiteTransaction: IndexTransaction {
 
     public func document(id: DocumentID) throws -> DocumentRecord? {
         try Row.fetchOne(
-            db, sql: "SELECT id, path, title, format, size, content_hash, chunk_count, ingested_at FROM document WHERE id = ?",
+            db, sql: SQLiteStore.documentColumns + " FROM document WHERE id = ?",
             arguments: [id.rawValue]
         ).map(SQLiteStore.documentRecord)
     }
@@ -60,7 +60,7 @@ public struct SQLiteTransaction: IndexTransaction {
                 document.title, Date().timeIntervalSince1970,
             ])
         let id = db.lastInsertedRowID
-        for (key, value) in document.tags.sorted(by: { $0.key < $1.key }) {
+        for (key, value) in document.tags.tagPairs {
             try db.cachedStatement(sql: "INSERT INTO document_tag (document_id, key, value) VALUES (?, ?, ?)").execute(arguments: [id, key, value])
         }
         return DocumentID(rawValue: id)
@@ -189,7 +189,7 @@ extension SQLiteStore {
     /// Documents, ordered by path; those at or under `path` when given.
     public func documents(under path: String?) throws -> [DocumentRecord] {
         try read { db in
-            var sql = "SELECT id, path, title, format, size, content_hash, chunk_count, ingested_at FROM document"
+            var sql = Self.documentColumns + " FROM document"
             var arguments: StatementArguments = []
             if let path {
                 let prefix = path.hasSuffix("/") ? path : path + "/"
@@ -200,11 +200,17 @@ extension SQLiteStore {
         }
     }
 
+    /// A document record's columns (its tags as JSON pairs), to be followed by `FROM document`.
+    static let documentColumns = """
+        SELECT id, path, title, format, size, content_hash, chunk_count, ingested_at,
+            (SELECT json_group_array(json_array(key, value)) FROM document_tag WHERE document_id = document.id) AS tags
+        """
+
     static func documentRecord(_ row: Row) -> DocumentRecord {
         DocumentRecord(
             id: DocumentID(rawValue: row["id"]), path: row["path"], title: row["title"], format: row["format"],
             size: row["size"], contentHash: row["content_hash"], chunkCount: row["chunk_count"],
-            ingestedAt: row["ingested_at"])
+            ingestedAt: row["ingested_at"], tags: DocumentRecord.tags(fromPairs: row["tags"]))
     }
 
     /// Chunks of one document in order (text, heading, span), for inspection and tests.

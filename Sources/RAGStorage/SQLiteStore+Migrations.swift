@@ -41,6 +41,21 @@ extension SQLiteStore {
                 CREATE INDEX document_tag_value ON document_tag(key, value);
                 """)
         }
+        migrator.registerMigration("v8-tag-values") { db in
+            // A key may carry several values (front matter's `tags: [a, b]`).
+            try db.execute(sql: """
+                CREATE TABLE document_tag_v8 (
+                    document_id INTEGER NOT NULL REFERENCES document(id) ON DELETE CASCADE,
+                    key TEXT NOT NULL,
+                    value TEXT NOT NULL,
+                    PRIMARY KEY (document_id, key, value)
+                ) WITHOUT ROWID;
+                INSERT INTO document_tag_v8 (document_id, key, value) SELECT document_id, key, value FROM document_tag;
+                DROP TABLE document_tag;
+                ALTER TABLE document_tag_v8 RENAME TO document_tag;
+                CREATE INDEX document_tag_value ON document_tag(key, value);
+                """)
+        }
         return migrator
     }
 

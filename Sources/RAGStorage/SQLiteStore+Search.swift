@@ -39,7 +39,7 @@ extension SQLiteStore {
             conditions.append("document.path GLOB ?")
             arguments += [SearchFilter.sqliteGlob(fromGlob: path)]
         }
-        for (key, value) in filter.tags.sorted(by: { $0.key < $1.key }) {
+        for (key, value) in filter.tags.tagPairs {
             conditions.append("EXISTS (SELECT 1 FROM document_tag WHERE document_tag.document_id = document.id AND key = ? AND value = ?)")
             arguments += [key, value]
         }

@@ -6,12 +6,12 @@ public struct SearchFilter: Sendable, Equatable, Codable {
     /// A shell glob over the document's path: `*` any run of characters (`/` included), `?` one
     /// character, `[abc]`, `[a-z]` and `[!abc]` classes (SQLite's GLOB).
     public var path: String?
-    /// Tags the document must carry, each with exactly this value.
-    public var tags: [String: String]
+    /// Tags the document must carry, each with exactly these values (a document may carry more).
+    public var tags: [String: [String]]
     /// Ingested after this moment (seconds since 1970).
     public var ingestedAfter: Double?
 
-    public init(path: String? = nil, tags: [String: String] = [:], ingestedAfter: Double? = nil) {
+    public init(path: String? = nil, tags: [String: [String]] = [:], ingestedAfter: Double? = nil) {
         self.path = path
         self.tags = tags
         self.ingestedAfter = ingestedAfter
@@ -22,7 +22,7 @@ public struct SearchFilter: Sendable, Equatable, Codable {
 
     /// The filter as one line, the same for equal filters (a cache key's part).
     public var key: String {
-        let tags = self.tags.sorted { $0.key < $1.key }.map { "\($0.key.count):\($0.key)=\($0.value.count):\($0.value)" }.joined(separator: ",")
+        let tags = self.tags.tagPairs.map { "\($0.key.count):\($0.key)=\($0.value.count):\($0.value)" }.joined(separator: ",")
         return "path=\(path.map { "\($0.count):\($0)" } ?? "-");tags=\(tags);after=\(ingestedAfter.map { "\($0)" } ?? "-")"
     }
 

@@ -73,12 +73,15 @@ public struct DocumentLoader: Sendable {
             let (text, invalid) = TextDecoding.decodeUTF8(file.bytes)
             let warnings = invalid ? ["\(file.path): invalid UTF-8 replaced with U+FFFD"] : []
             let (title, sections): (String?, [Section])
+            var tags: [String: [String]] = [:]
             switch file.format {
-            case .markdown: (title, sections) = MarkdownParser.parse(text)
+            case .markdown: (title, sections, tags) = MarkdownParser.parse(text)
             case .html: (title, sections) = HTMLParser.parse(text)
             default: (title, sections) = PlainText.parse(text)
             }
-            return [document(file, title: title, sections: sections, warnings: warnings)]
+            var document = document(file, title: title, sections: sections, warnings: warnings)
+            document.tags = tags
+            return [document]
         }
     }
 

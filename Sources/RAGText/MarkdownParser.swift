@@ -1,19 +1,12 @@
 public import RAGCore
 
 /// Markdown to sections: markup is stripped, headings become the section path, code blocks are
-/// kept as text, a YAML front matter `title:` (or else the first heading) names the document.
+/// kept as text, a YAML front matter `title:` (or else the first heading) names the document and
+/// its fields become the document's tags.
 public enum MarkdownParser {
-    public static func parse(_ source: String) -> (title: String?, sections: [Section]) {
-        var lines = TextDecoding.normalizeNewlines(source).split(separator: "\n", omittingEmptySubsequences: false)[...]
-        var title: String?
-
-        // YAML front matter: `---` … `---` at the very top.
-        if lines.first?.trimmingSpaces() == "---", let close = lines.dropFirst().firstIndex(where: { $0.trimmingSpaces() == "---" || $0.trimmingSpaces() == "..." }) {
-            for line in lines[lines.startIndex + 1..<close] where line.hasPrefix("title:") {
-                title = String(line.dropFirst(6).trimmingSpaces().trimmingCharacters(in: "\"'"))
-            }
-            lines = lines[(close + 1)...]
-        }
+    public static func parse(_ source: String) -> (title: String?, sections: [Section], tags: [String: [String]]) {
+        let (frontMatter, lines) = FrontMatter.split(TextDecoding.normalizeNewlines(source).split(separator: "\n", omittingEmptySubsequences: false)[...])
+        var title = frontMatter?.fields["title"]?.first
 
         var sections: [Section] = []
         var headings: [(level: Int, text: String)] = []
@@ -118,7 +111,7 @@ public enum MarkdownParser {
             previousWasParagraphLine = !startsItem
         }
         endSection()
-        return (title, sections)
+        return (title, sections, frontMatter?.fields ?? [:])
     }
 
     /// Length of a list marker (`- `, `* `, `+ `, `1. `, `2) `) at the start of `line`, if any.
@@ -246,14 +239,5 @@ public enum MarkdownParser {
         }
         let decoded = HTMLEntities.decode(String(decoding: out, as: UTF8.self)[...])
         return String(decoded.split(whereSeparator: \.isWhitespace).joined(separator: " "))
-    }
-}
-
-extension Substring {
-    fileprivate func trimmingCharacters(in set: String) -> Substring {
-        var s = self
-        while let f = s.first, set.contains(f) { s = s.dropFirst() }
-        while let l = s.last, set.contains(l) { s = s.dropLast() }
-        return s
     }
 }

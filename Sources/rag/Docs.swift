@@ -27,7 +27,8 @@ struct Docs: AsyncParsableCommand {
                 return
             }
             for d in documents {
-                print("\(displayPath(d.path))\t\(d.format)\t\(d.chunkCount) chunks\t\(formatBytes(d.size))\t\(d.title ?? "")")
+                let tags = d.tags.tagPairs.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+                print("\(displayPath(d.path))\t\(d.format)\t\(d.chunkCount) chunks\t\(formatBytes(d.size))\t\(d.title ?? "")\(tags.isEmpty ? "" : "\t" + tags)")
             }
             printError("\(documents.count) documents")
         }

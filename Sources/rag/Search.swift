@@ -95,14 +95,14 @@ struct FilterOptions: ParsableArguments {
         }
     }
 
-    /// `KEY=VALUE` items as tags (a key given twice keeps its last value).
-    static func tags(_ items: [String]) throws -> [String: String] {
-        var tags: [String: String] = [:]
+    /// `KEY=VALUE` items as tags (a key given twice has both values).
+    static func tags(_ items: [String]) throws -> [String: [String]] {
+        var tags: [String: [String]] = [:]
         for item in items {
             guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
                 throw ValidationError("--tag \(item): expected KEY=VALUE")
             }
-            tags[String(item[..<equals])] = String(item[item.index(after: equals)...])
+            tags.addTag(String(item[..<equals]), String(item[item.index(after: equals)...]))
         }
         return tags
     }

@@ -294,7 +294,7 @@ extension IndexStoreTests {
             try store.transaction { tx in
                 let source = try tx.upsertSource(path: path, format: .markdown, size: 1, mtime: 1, contentHash: "h\(i)")
                 var document = LoadedDocument(path: path, title: nil, format: .markdown, contentHash: "h\(i)", size: 1, sections: [])
-                document.tags = ["parity": i % 2 == 0 ? "even" : "odd", "team": "search"]
+                document.tags = ["parity": [i % 2 == 0 ? "even" : "odd"], "team": ["search"]]
                 let id = try tx.insertDocument(document, sourceID: source, mtime: 1)
                 try tx.insertChunk(
                     ChunkDraft(ordinal: 0, text: "speculative decoding note \(i)", start: 0, end: 10, tokenCount: 4, heading: ""), documentID: id,
@@ -303,7 +303,7 @@ extension IndexStoreTests {
             }
         }
         func paths(_ ranking: [(ChunkID, Double)]) throws -> [String] { try store.hits(ranking).map(\.document) }
-        let even = SearchFilter(tags: ["parity": "even"])
+        let even = SearchFilter(tags: ["parity": ["even"]])
         let notes = SearchFilter(path: "/team/*/n[0-9]*.md")
         for ranking in [try store.bm25Ranking("speculative decoding", limit: 10, filter: even), try store.nearest(Self.unit(1), k: 10, ef: 16, filter: even)] {
             let found = try paths(ranking)
@@ -314,10 +314,10 @@ extension IndexStoreTests {
             let found = try paths(ranking)
             #expect(found.count == 10 && found.allSatisfy { $0.hasPrefix("/team/notes/") }, "\(found)")
         }
-        let both = SearchFilter(path: "/team/*", tags: ["parity": "even", "team": "search"])
+        let both = SearchFilter(path: "/team/*", tags: ["parity": ["even"], "team": ["search"]])
         #expect(try store.nearest(Self.unit(0), k: 40, ef: 16, filter: both).count == 10)
-        #expect(try store.bm25Ranking("speculative", limit: 40, filter: SearchFilter(tags: ["parity": "none"])).isEmpty)
-        #expect(try store.nearest(Self.unit(0), k: 5, ef: 16, filter: SearchFilter(tags: ["team": "other"])).isEmpty)
+        #expect(try store.bm25Ranking("speculative", limit: 40, filter: SearchFilter(tags: ["parity": ["none"]])).isEmpty)
+        #expect(try store.nearest(Self.unit(0), k: 5, ef: 16, filter: SearchFilter(tags: ["team": ["other"]])).isEmpty)
         #expect(try store.nearest(Self.unit(0), k: 5, ef: 16, filter: SearchFilter(ingestedAfter: Date().timeIntervalSince1970 + 60)).isEmpty)
         #expect(try store.bm25Ranking("speculative", limit: 50, filter: SearchFilter(ingestedAfter: 0)).count == 40)
         // The nearest with a filter are the nearest of those that pass.

@@ -47,7 +47,31 @@ func addDocument(_ store: SQLiteStore, path: String, chunks: [String], heading: 
         // Reopening applies nothing twice.
         try store.close()
         let again = try SQLiteStore(path: folder.path("sub/dir/index.sqlite"))
-        #expect(try again.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM grdb_migrations") } == 7)
+        #expect(try again.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM grdb_migrations") } == 8)
+    }
+
+    /// An index whose tags were one value per key keeps them, and takes several afterwards.
+    @Test func tagsOfAnOlderIndexSurviveTheMoveToSeveralValues() throws {
+        let folder = try TemporaryFolder()
+        let path = folder.path("index.sqlite")
+        let queue = try DatabaseQueue(path: path)
+        try SQLiteStore.migrator.migrate(queue, upTo: "v7-document-tags")
+        try queue.write { db in
+            try db.execute(sql: "INSERT INTO source (id, path, format, size, mtime, content_hash, ingested_at) VALUES (1, 'a.md', 'markdown', 1, 1, 'h', 1)")
+            try db.execute(sql: "INSERT INTO document (id, source_id, path, content_hash, size, mtime, format, ingested_at) VALUES (1, 1, 'a.md', 'h', 1, 1, 'markdown', 1)")
+            try db.execute(sql: "INSERT INTO document_tag (document_id, key, value) VALUES (1, 'team', 'ml')")
+        }
+        try queue.close()
+        let store = try SQLiteStore(path: path)
+        #expect(try store.documents().map(\.tags) == [["team": ["ml"]]])
+        try store.transaction { tx in
+            let sourceID = try tx.upsertSource(path: "b.md", format: .markdown, size: 1, mtime: 1, contentHash: "h")
+            _ = try tx.insertDocument(
+                LoadedDocument(path: "b.md", title: nil, format: .markdown, contentHash: "h", size: 1, sections: [], tags: ["tags": ["b", "a"]]),
+                sourceID: sourceID, mtime: 1)
+        }
+        #expect(try store.documents().map(\.tags) == [["team": ["ml"]], ["tags": ["a", "b"]]])
+        #expect(try store.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM document_tag") } == 3)
     }
 
     @Test func theRevisionGrowsWithEveryChangeAndOnlyThen() throws {

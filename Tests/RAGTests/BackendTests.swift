@@ -65,28 +65,59 @@ import Testing
         configuration.openMode = .createIfMissing
         let rag = try RAGService(configuration, embedder: HashingEmbedder())
         var options = Ingestor.Options()
-        options.tags = ["team": "infra"]
+        options.tags = ["team": ["infra"]]
         #expect(try rag.ingest([ws.path("infra")], options: options).added == 1)
-        options.tags = ["team": "ml", "stage": "draft"]
+        options.tags = ["team": ["ml"], "stage": ["draft"]]
         #expect(try rag.ingest([ws.path("ml")], options: options).added == 2)
 
         for mode in [SearchMode.bm25, .dense, .hybrid] {
-            let ml = try rag.search("which port keeps the graph", mode: mode, topK: 10, filter: SearchFilter(tags: ["team": "ml"])).hits.map(\.document)
+            let ml = try rag.search("which port keeps the graph", mode: mode, topK: 10, filter: SearchFilter(tags: ["team": ["ml"]])).hits.map(\.document)
             #expect(ml.count == 2 && ml.allSatisfy { $0.contains("/ml/") }, "\(mode): \(ml)")
-            let infra = try rag.search("which port keeps the graph", mode: mode, topK: 10, filter: SearchFilter(tags: ["team": "infra"])).hits.map(\.document)
+            let infra = try rag.search("which port keeps the graph", mode: mode, topK: 10, filter: SearchFilter(tags: ["team": ["infra"]])).hits.map(\.document)
             #expect(infra.count == 1 && infra[0].hasSuffix("harbor.md"), "\(mode): \(infra)")
-            let jsonl = try rag.search("port", mode: mode, topK: 10, filter: SearchFilter(path: "*.jsonl#*", tags: ["stage": "draft"])).hits.map(\.document)
+            let jsonl = try rag.search("port", mode: mode, topK: 10, filter: SearchFilter(path: "*.jsonl#*", tags: ["stage": ["draft"]])).hits.map(\.document)
             #expect(jsonl.count == 1 && jsonl[0].hasSuffix("records.jsonl#r1"), "\(mode): \(jsonl)")
         }
 
         let same = try rag.ingest([ws.path("ml")], options: options)
         #expect(same.unchanged == 2 && same.added + same.updated == 0)
-        options.tags = ["team": "search"]
+        options.tags = ["team": ["search"]]
         let retagged = try rag.ingest([ws.path("ml")], options: options)
         #expect(retagged.updated == 2, "\(retagged)")
-        #expect(try rag.search("port", mode: .bm25, topK: 10, filter: SearchFilter(tags: ["team": "ml"])).hits.isEmpty)
-        #expect(try rag.search("port", mode: .bm25, topK: 10, filter: SearchFilter(tags: ["team": "search"])).hits.count == 2)
-        #expect(try rag.search("port", mode: .bm25, topK: 10, filter: SearchFilter(tags: ["stage": "draft"])).hits.isEmpty)
+        #expect(try rag.search("port", mode: .bm25, topK: 10, filter: SearchFilter(tags: ["team": ["ml"]])).hits.isEmpty)
+        #expect(try rag.search("port", mode: .bm25, topK: 10, filter: SearchFilter(tags: ["team": ["search"]])).hits.count == 2)
+        #expect(try rag.search("port", mode: .bm25, topK: 10, filter: SearchFilter(tags: ["stage": ["draft"]])).hits.isEmpty)
+    }
+
+    /// Markdown front matter's fields are tags (a list is several values of one key), listed
+    /// with the document; a filter's values must all be there; a run's tag replaces the
+    /// document's own values of its key.
+    @Test(arguments: TestBackend.available)
+    func frontMatterFieldsAreTags(backend: TestBackend) throws {
+        let ws = try Workspace()
+        try ws.write("a.md", "---\ntitle: Harbor\ndate: 2026-11-30\ntags: [rust, async]\n---\n# Harbor\n\nHarbor answers on port 8080.\n")
+        try ws.write("b.md", "---\ntags:\n  - rust\n---\nLantern answers on port 7070.\n")
+        try ws.write("c.md", "Quay answers on port 6060.\n")
+        var configuration = RAGService.Configuration(database: backend.newIndex(in: ws.root))
+        configuration.openMode = .createIfMissing
+        let rag = try RAGService(configuration, embedder: HashingEmbedder())
+        #expect(try rag.ingest([ws.root.path]).added == 3)
+
+        func found(_ tags: [String: [String]]) throws -> [String] {
+            try rag.search("port", mode: .hybrid, topK: 10, filter: SearchFilter(tags: tags)).hits.map { String($0.document.split(separator: "/").last!) }.sorted()
+        }
+        #expect(try found(["tags": ["rust"]]) == ["a.md", "b.md"])
+        #expect(try found(["tags": ["rust", "async"]]) == ["a.md"])
+        #expect(try found(["tags": ["async"], "date": ["2026-11-30"], "title": ["Harbor"]]) == ["a.md"])
+        #expect(try found(["tags": ["go"]]).isEmpty)
+        let listed = try rag.documents().first { $0.path.hasSuffix("a.md") }
+        #expect(listed?.tags == ["date": ["2026-11-30"], "tags": ["async", "rust"], "title": ["Harbor"]])
+
+        var options = Ingestor.Options()
+        options.tags = ["tags": ["go"]]
+        #expect(try rag.ingest([ws.root.path], options: options).updated == 3)
+        #expect(try found(["tags": ["go"]]) == ["a.md", "b.md", "c.md"])
+        #expect(try found(["tags": ["rust"]]).isEmpty)
+        #expect(try found(["title": ["Harbor"]]) == ["a.md"])
     }
 }
-

@@ -29,8 +29,9 @@ import Testing
             |---|:-:|
             | 1 | 2 |
             """
-        let (title, sections) = MarkdownParser.parse(source)
+        let (title, sections, tags) = MarkdownParser.parse(source)
         #expect(title == "The Guide")
+        #expect(tags == ["title": ["The Guide"], "author": ["us"]])
         #expect(sections.map(\.headings) == [["Caching"], ["Caching", "Eviction"], ["Caching", "Setext heading"]])
         #expect(sections[0].text == "Semantic caches reuse answers for similar questions, see GPTCache and ttl. A wrapped line continues the paragraph.")
         #expect(sections[1].text == "LRU drops the least recently used entry.\n\nTTL expires entriesicon")
@@ -40,9 +41,49 @@ import Testing
     }
 
     @Test func firstH1IsTheTitleWithoutFrontMatter() {
-        let (title, sections) = MarkdownParser.parse("Intro text.\n\n# Main *Title*\n\nBody.")
+        let (title, sections, tags) = MarkdownParser.parse("Intro text.\n\n# Main *Title*\n\nBody.")
         #expect(title == "Main Title")
+        #expect(tags.isEmpty)
         #expect(sections.map(\.text) == ["Intro text.", "Body."])
+    }
+
+    @Test func frontMatterFieldsBecomeTags() {
+        let source = """
+            ---
+            title: 'Rust''s async'   
+            date: 2026-11-30
+            tags: [rust, "async, await", rust]
+            categories:
+              - systems
+              - "lang"
+            keywords: tokio, futures # a comment
+            summary: >
+              Folded over
+              two lines.
+            owner:
+              name: someone
+              team: infra
+            draft: ~
+            weird key: ignored
+            url: https://example.org/a#b
+            ---
+            # Heading
+
+            Body.
+            """
+        let (title, sections, tags) = MarkdownParser.parse(source)
+        #expect(title == "Rust's async")
+        #expect(tags == [
+            "title": ["Rust's async"], "date": ["2026-11-30"], "tags": ["rust", "async, await"], "categories": ["systems", "lang"],
+            "keywords": ["tokio", "futures"], "summary": ["Folded over two lines."], "url": ["https://example.org/a#b"],
+        ])
+        #expect(sections.map(\.text) == ["Body."])
+
+        // A block list at the key's own indentation; an unclosed front matter is text.
+        #expect(MarkdownParser.parse("---\ntags:\n- a\n- b\n---\nx").tags == ["tags": ["a", "b"]])
+        let unclosed = MarkdownParser.parse("---\ntags: [a]\n\nText.")
+        #expect(unclosed.tags.isEmpty)
+        #expect(unclosed.sections.map(\.text).joined().contains("Text."))
     }
 
     @Test func inlineStripping() {

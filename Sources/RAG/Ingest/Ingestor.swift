@@ -23,9 +23,10 @@ public struct Ingestor: Sendable {
         public var streamingThreshold: Int64 = 16 << 20
         /// The block size for those files.
         public var blockSize = 4 << 20
-        /// Tags for every document of this run (`rag ingest --tag`). They count as content: a
-        /// file ingested again with other tags is ingested again.
-        public var tags: [String: String] = [:]
+        /// Tags for every document of this run (`rag ingest --tag`); a key given here replaces
+        /// the document's own values of it. They count as content: a file ingested again with
+        /// other tags is ingested again.
+        public var tags: [String: [String]] = [:]
 
         public init() {}
 
@@ -41,7 +42,7 @@ public struct Ingestor: Sendable {
         var tagSuffix: String {
             guard !tags.isEmpty else { return "" }
             var hasher = SHA256()
-            hasher.update(Array(tags.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)\n" }.joined().utf8))
+            hasher.update(Array(tags.tagPairs.map { "\($0.key)=\($0.value)\n" }.joined().utf8))
             return "+" + hasher.finalizeHex().prefix(16)
         }
 

@@ -18,10 +18,14 @@ struct DocumentsController: Controller {
     struct Document: Encodable {
         var id: Int64; var path: String; var title: String?; var format: String; var size: Int64; var chunks: Int
         var ingestedAt: Double
+        /// `KEY=VALUE` strings, as a filter takes them (an object's keys would be rewritten by
+        /// the snake-case encoding).
+        var tags: [String]
 
         init(_ d: DocumentRecord) {
             id = d.id.rawValue; path = d.path; title = d.title; format = d.format; size = d.size; chunks = d.chunkCount
             ingestedAt = d.ingestedAt
+            tags = d.tags.tagPairs.map { "\($0.key)=\($0.value)" }
         }
     }
 

@@ -149,6 +149,8 @@ function turnElement(turn, index) {
   const article = el('article', 'message');
   article.dataset.turn = index;
   article.append(el('div', 'question', turn.question));
+  if (turn.standalone) article.append(el('div', 'standalone muted', 'Searched for: ' + turn.standalone));
+  if (turn.filter) article.append(el('div', 'filtered muted', 'Only documents matching ' + describeFilter(turn.filter)));
   const answer = el('div', 'answer');
   if (turn.status === 'unknown') {
     answer.classList.add('unknown');
@@ -237,6 +239,53 @@ async function openChunk(citation) {
   }
 }
 
+// --- Filter ------------------------------------------------------------------------------
+// Tags are KEY=VALUE items separated by commas; a comma not followed by another `KEY=` belongs
+// to the value (`tags=async, await`).
+function filterTags() {
+  return $('filter-tags').value.split(/,(?=[^,=]+=)/).map((t) => t.trim()).filter((t) => t.includes('='));
+}
+function currentFilter() {
+  const filter = {};
+  const path = $('filter-path').value.trim();
+  if (path) filter.path = path;
+  const tags = filterTags();
+  if (tags.length) filter.tags = tags;
+  const after = $('filter-after').value;
+  if (after) filter.ingested_after = Date.parse(after + 'T00:00:00Z') / 1000;
+  return Object.keys(filter).length ? filter : null;
+}
+function describeFilter(filter) {
+  if (!filter) return '';
+  const parts = [];
+  if (filter.path) parts.push(filter.path);
+  parts.push(...(filter.tags || []));
+  if (filter.ingested_after) parts.push('after ' + new Date(filter.ingested_after * 1000).toISOString().slice(0, 10));
+  return parts.join(' · ');
+}
+function filterChanged() {
+  const filter = currentFilter();
+  const count = filter ? (filter.path ? 1 : 0) + (filter.tags?.length || 0) + (filter.ingested_after ? 1 : 0) : 0;
+  $('filter-count').textContent = count ? ` (${count}): ${describeFilter(filter)}` : '';
+  localStorage.setItem('rag-filter', JSON.stringify({ path: $('filter-path').value, tags: $('filter-tags').value, after: $('filter-after').value }));
+}
+function addFilterTag(tag) {
+  if (filterTags().includes(tag)) return;
+  const current = $('filter-tags').value.trim();
+  $('filter-tags').value = current ? current + ', ' + tag : tag;
+  $('filter-box').open = true;
+  filterChanged();
+}
+for (const id of ['filter-path', 'filter-tags', 'filter-after']) $(id).addEventListener('input', filterChanged);
+$('filter-clear').addEventListener('click', () => {
+  for (const id of ['filter-path', 'filter-tags', 'filter-after']) $(id).value = '';
+  filterChanged();
+});
+try {
+  const saved = JSON.parse(localStorage.getItem('rag-filter')) || {};
+  $('filter-path').value = saved.path || ''; $('filter-tags').value = saved.tags || ''; $('filter-after').value = saved.after || '';
+} catch {}
+
 // --- Asking ------------------------------------------------------------------------------
 function setBusy(busy) {
   $('send').disabled = busy;
@@ -244,6 +293,7 @@ function setBusy(busy) {
 }
 async function streamAsk(question, turn, signal, redraw) {
   const body = { question, top_k: Number($('top-k').value) || 5, template: $('template').value, stream: true };
+  if (turn.filter) body.filter = turn.filter;
   const response = await api('/v1/ask', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), signal });
   if (!response.ok) throw new Error(await errorMessage(response));
   for await (const { event, data } of events(response)) {
@@ -262,8 +312,10 @@ async function streamChat(history, question, turn, signal, redraw) {
   messages.push({ role: 'user', content: question });
   const template = $('template').value;
   const model = template === 'cot' || template === 'fewshot' ? 'rag:' + template : 'rag';
+  const body = { model, messages, stream: true };
+  if (turn.filter) body.filter = turn.filter;
   const response = await api('/v1/chat/completions', { method: 'POST', headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ model, messages, stream: true }), signal });
+    body: JSON.stringify(body), signal });
   if (!response.ok) throw new Error(await errorMessage(response));
   for await (const { data } of events(response)) {
     if (data === '[DONE]') break;
@@ -272,13 +324,14 @@ async function streamChat(history, question, turn, signal, redraw) {
     const text = chunk.choices?.[0]?.delta?.content;
     if (text) { turn.answer += text; redraw(); }
     if (chunk.citations) { turn.citations = chunk.citations; redraw(); }
+    if (chunk.standalone_question) { turn.standalone = chunk.standalone_question; redraw(); }
   }
   turn.status = 'done';
 }
 async function ask(question) {
   const conversation = currentConversation();
   const history = conversation.turns.filter((t) => t.status === 'done');
-  const turn = { question, answer: '', citations: [], status: 'streaming' };
+  const turn = { question, answer: '', citations: [], status: 'streaming', filter: currentFilter() };
   conversation.turns.push(turn);
   if (conversation.title === 'New conversation') conversation.title = question.slice(0, 60);
   saveConversations(); renderConversations(); renderMessages();
@@ -328,7 +381,8 @@ function renderDocuments() {
   const filter = $('document-filter').value.trim().toLowerCase();
   const list = $('document-list');
   list.replaceChildren();
-  for (const document_ of state.documents.filter((d) => d.path.toLowerCase().includes(filter))) {
+  const matches = (d) => d.path.toLowerCase().includes(filter) || (d.tags || []).some((t) => t.toLowerCase().includes(filter));
+  for (const document_ of state.documents.filter(matches)) {
     const item = el('li');
     const name = el('span', 'name', document_.path.split('/').pop());
     name.title = document_.path;
@@ -344,6 +398,16 @@ function renderDocuments() {
       refresh();
     });
     item.append(name, details, remove);
+    if (document_.tags?.length) {
+      const tags = el('span', 'tags');
+      for (const tag of document_.tags) {
+        const button = el('button', 'tag', tag);
+        button.title = 'Ask only documents with ' + tag;
+        button.addEventListener('click', () => addFilterTag(tag));
+        tags.append(button);
+      }
+      item.append(tags);
+    }
     list.append(item);
   }
 }
@@ -409,6 +473,7 @@ function toggle(button, panel) {
 $('toggle-documents').addEventListener('click', () => toggle('toggle-documents', 'documents'));
 $('toggle-conversations').addEventListener('click', () => toggle('toggle-conversations', 'conversations'));
 
+filterChanged();
 state.current = state.conversations[0]?.id || null;
 renderConversations();
 renderMessages();

@@ -40,6 +40,13 @@ main { flex: 1; display: flex; flex-direction: column; min-width: 0; }
 .composer textarea { width: 100%; resize: vertical; padding: .5em; border: 1px solid var(--line); border-radius: 6px; background: var(--bg); }
 .controls { display: flex; flex-wrap: wrap; gap: .6em; align-items: center; justify-content: flex-end; }
 .controls input { width: 4em; }
+.filter summary { cursor: pointer; color: var(--muted); font-size: .9em; }
+.filter-fields { display: flex; flex-wrap: wrap; gap: .6em; align-items: center; padding-top: .4em; }
+.filter-fields input { padding: .2em .4em; border: 1px solid var(--line); border-radius: 6px; background: var(--bg); max-width: 100%; }
+#filter-tags { width: 16em; }
+.tag { background: none; border: 1px solid var(--line); border-radius: 10px; padding: 0 .5em; font-size: .8em; color: var(--accent); }
+.tags { flex-basis: 100%; display: flex; flex-wrap: wrap; gap: .25em; }
+.standalone { margin-top: .2em; font-style: italic; }
 ul { list-style: none; padding: 0; margin: .5em 0; }
 #conversation-list li, #document-list li { display: flex; align-items: center; gap: .3em; padding: .25em 0; border-bottom: 1px solid var(--line); }
 #conversation-list li.current > .open { font-weight: 700; }

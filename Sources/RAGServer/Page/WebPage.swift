@@ -37,6 +37,15 @@ enum WebPage {
     <form id="ask-form" class="composer">
       <label for="question" class="sr-only">Question</label>
       <textarea id="question" rows="2" placeholder="Ask the documents… (Enter sends, Shift+Enter: new line)" required></textarea>
+      <details id="filter-box" class="filter">
+        <summary>Filter<span id="filter-count"></span></summary>
+        <div class="filter-fields">
+          <label>Path <input id="filter-path" type="text" placeholder="docs/*.md" maxlength="1000"></label>
+          <label>Tags <input id="filter-tags" type="text" placeholder="team=ml, tags=rust"></label>
+          <label>Ingested after <input id="filter-after" type="date"></label>
+          <button id="filter-clear" type="button">Clear</button>
+        </div>
+      </details>
       <div class="controls">
         <label>Template
           <select id="template">
@@ -57,8 +66,8 @@ enum WebPage {
       <label class="link">choose files<input id="file-input" type="file" multiple accept=".txt,.md,.markdown,.html,.htm,.pdf" class="sr-only"></label>
     </div>
     <ul id="uploads"></ul>
-    <label for="document-filter" class="sr-only">Filter documents by name</label>
-    <input id="document-filter" type="search" placeholder="Filter by name">
+    <label for="document-filter" class="sr-only">Filter documents by name or tag</label>
+    <input id="document-filter" type="search" placeholder="Filter by name or tag">
     <ul id="document-list"></ul>
   </aside>
 </div>
