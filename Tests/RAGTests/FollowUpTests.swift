@@ -33,9 +33,22 @@ import Testing
         let prompt = try #require(generator.prompts.last)
         // The turns, without the answer's citation markers (they point to sources the rewrite does not see).
         #expect(LiteralText.strip(prompt).contains("Assistant: A caching proxy.") && LiteralText.strip(prompt).contains("Last question: and its port?"))
-        // A model that writes nothing leaves the question as it was.
+        // A model that writes nothing, or leaves a reference in: the question is searched with
+        // the user's questions before it (the last three).
         let silent = Answerer(retriever: Retriever(store: store, embedder: embedder), generator: ScriptedGenerator { _ in "" }, templates: TemplateLibrary())
-        #expect(try silent.standalone("and its port?", after: turns) == "and its port?")
+        #expect(try silent.standalone("and its port?", after: turns) == "What is Lantern? and its port?")
+        let echo = Answerer(retriever: Retriever(store: store, embedder: embedder), generator: ScriptedGenerator { _ in "What are the risks of it?" }, templates: TemplateLibrary())
+        let longer = (1...4).flatMap { [ChatMessage(.user, "Question \($0)?"), ChatMessage(.assistant, "Answer \($0).")] }
+        #expect(try echo.standalone("What are the risks of it?", after: longer) == "Question 2? Question 3? Question 4? What are the risks of it?")
+    }
+
+    @Test func aReferenceLeftInTheRewriteIsNoticed() {
+        for leaning in ["How big does it get?", "Which one fits?", "What uses the headings instead?", "Is THAT cheaper?", "What are its limits?"] {
+            #expect(Answerer.leansOnTheConversation(leaning), "\(leaning)")
+        }
+        for standing in ["How big does the KV cache get?", "What is GGUF?", "Which iterations fit?", "Does Lantern listen on port 7070?"] {
+            #expect(!Answerer.leansOnTheConversation(standing), "\(standing)")
+        }
     }
 
     /// The answer's prompt carries the recent turns between the system message and the question
