@@ -155,6 +155,30 @@ public final class Session: @unchecked Sendable {
         }
     }
 
+    /// One decoding step of several sequences together (continuous batching): `tokens[i]`
+    /// follows the cached tokens of `sessions[i]`, and afterwards `sessions[i].logits` holds its
+    /// next-token logits — bit for bit what its own `evaluate([tokens[i]])` gives. The weights
+    /// are read once for all of them (the products take the rows together, as for a prompt);
+    /// each row's position, RoPE, KV cache and attention are its own session's. It runs on this
+    /// session's threads and scratch buffers (this session may be one of them, or none), so no
+    /// other evaluation may use them meanwhile; the others' buffers and threads are not touched.
+    public func decode(_ sessions: [Session], tokens: [Int32]) throws {
+        guard !sessions.isEmpty else { return }
+        precondition(sessions.count == tokens.count, "Programmer error: \(sessions.count) sessions, \(tokens.count) tokens")
+        precondition(sessions.count <= batchSize, "Programmer error: \(sessions.count) sequences in a batch of \(batchSize)")
+        precondition(Set(sessions.map(ObjectIdentifier.init)).count == sessions.count, "Programmer error: a session twice in one step")
+        for (session, token) in zip(sessions, tokens) {
+            precondition(session.model === model && session.contextLength == contextLength, "Programmer error: a session of another model or context")
+            guard session.position < contextLength else {
+                throw RAGError(.invalidInput, "a sequence of \(session.position) tokens fills the context of \(contextLength) tokens; it cannot take another")
+            }
+            guard token >= 0, Int(token) < model.config.vocabSize else {
+                throw RAGError(.invalidInput, "token id \(token) is outside the vocabulary (0..<\(model.config.vocabSize))")
+            }
+        }
+        forward(tokens, logits: .last, sequences: sessions)
+    }
+
     /// The next-token logits after token `row` of the last `evaluate(_:everyRow: true)`.
     public func rowLogits(_ row: Int) -> [Float] {
         precondition(row < logitRowCount, "Programmer error: row \(row) of \(logitRowCount)")
@@ -167,25 +191,29 @@ public final class Session: @unchecked Sendable {
 
     // MARK: - The forward pass
 
-    private func forward(_ tokens: [Int32], logits wanted: LogitRows) {
+    /// The pass over `tokens`: this session's next tokens, or with `sequences` one token of
+    /// each of them (row t is `sequences[t]`'s, at its position, into its cache).
+    private func forward(_ tokens: [Int32], logits wanted: LogitRows, sequences: [Session]? = nil) {
         let n = tokens.count, c = model.config
+        let positions = sequences?.map(\.position) ?? Array(position..<position + n)
         for (t, token) in tokens.enumerated() { model.embedding.decodeRow(Int(token), into: x + t * d) }
         for (index, layer) in model.layers.enumerated() {
             rmsNorm(x, layer.attentionNorm, rows: n, into: h)
             matmul(layer.query, h, rows: n, into: q, bias: layer.queryBias)
             matmul(layer.key, h, rows: n, into: k, bias: layer.keyBias, sameInput: true)
             matmul(layer.value, h, rows: n, into: v, bias: layer.valueBias, sameInput: true)
-            rope(q, rows: n, heads: c.headCount)
-            rope(k, rows: n, heads: c.headCountKV)
+            rope(q, rows: n, heads: c.headCount, positions: positions)
+            rope(k, rows: n, heads: c.headCountKV, positions: positions)
             let cacheOffset = index * contextLength * kvWidth
             for t in 0..<n {
-                let at = cacheOffset + (position + t) * kvWidth
+                let owner = sequences?[t] ?? self
+                let at = cacheOffset + positions[t] * kvWidth
                 for i in 0..<kvWidth {
-                    keys[at + i] = Float16(k[t * kvWidth + i])
-                    values[at + i] = Float16(v[t * kvWidth + i])
+                    owner.keys[at + i] = Float16(k[t * kvWidth + i])
+                    owner.values[at + i] = Float16(v[t * kvWidth + i])
                 }
             }
-            attend(rows: n, cacheOffset: cacheOffset)
+            attend(rows: n, cacheOffset: cacheOffset, positions: positions, sequences: sequences)
             matmul(layer.attentionOutput, attention, rows: n, into: h)
             for i in 0..<n * d { x[i] += h[i] }
             rmsNorm(x, layer.feedForwardNorm, rows: n, into: h)
@@ -194,6 +222,25 @@ public final class Session: @unchecked Sendable {
             swiGLU(count: n * ff)
             matmul(layer.down, gate, rows: n, into: h)
             for i in 0..<n * d { x[i] += h[i] }
+        }
+        if let sequences {
+            for (t, sequence) in sequences.enumerated() {
+                sequence.position += 1
+                sequence.history.append(tokens[t])
+            }
+            let vocab = c.vocabSize
+            if allLogits.count < n * vocab { allLogits = [Float](repeating: 0, count: n * vocab) }
+            rmsNorm(x, model.outputNorm, rows: n, into: h)
+            allLogits.withUnsafeMutableBufferPointer { out in matmul(model.output, h, rows: n, into: out.baseAddress!) }
+            for (t, sequence) in sequences.enumerated() {
+                sequence.logits.withUnsafeMutableBufferPointer { last in
+                    allLogits.withUnsafeBufferPointer { (last.baseAddress!).update(from: $0.baseAddress! + t * vocab, count: vocab) }
+                }
+                sequence.logitRowCount = 0
+            }
+            // This session's rows now hold other sequences' logits.
+            if !sequences.contains(where: { $0 === self }) { logitRowCount = 0 }
+            return
         }
         position += n
         history += tokens
@@ -323,14 +370,14 @@ public final class Session: @unchecked Sendable {
 
     /// Rotary position embedding in place: pairs (2i, 2i+1) for llama, (i, i + dim/2) for NeoX;
     /// angle pos·base^(−2i/dim), built by repeated multiplication in f32 like ggml's cache.
-    private func rope(_ y: UnsafeMutablePointer<Float>, rows n: Int, heads: Int) {
+    private func rope(_ y: UnsafeMutablePointer<Float>, rows n: Int, heads: Int, positions: [Int]) {
         let c = model.config
         let half = headDim / 2
         let thetaScale = powf(Float(c.ropeFreqBase), -2 / Float(headDim))
         let width = heads * headDim
         withUnsafeTemporaryAllocation(of: Float.self, capacity: headDim) { table in
             for r in 0..<n {
-                var theta = Float(position + r)
+                var theta = Float(positions[r])
                 for i in 0..<half {
                     table[2 * i] = cosf(theta)
                     table[2 * i + 1] = sinf(theta)
@@ -350,30 +397,36 @@ public final class Session: @unchecked Sendable {
         }
     }
 
-    /// Causal grouped-query attention of the `rows` new tokens over the cache. Queries are
+    /// Causal grouped-query attention of the `rows` new tokens over the cache (row t, at
+    /// `positions[t]`, over `sequences[t]`'s when given). Queries are
     /// rounded to f16 and probabilities too before they meet the f16 values, as ggml does.
     /// HalfAttention's kernels on the f16 cache for a prompt as for one token: f16 products
     /// summed in f32 as ggml's, faster here than OpenBLAS over f32 copies of the head (measured on
     /// the 512-token prompt of the three models) and closer to llama.cpp's logits.
-    private func attend(rows n: Int, cacheOffset: Int) {
+    private func attend(rows n: Int, cacheOffset: Int, positions: [Int], sequences: [Session]?) {
         let c = model.config
         let heads = c.headCount, group = c.headCount / c.headCountKV
         let scale = 1 / Float(headDim).squareRoot()
-        let base = position
-        let (qs, out, ks, vs, sc) = (UnsafeTransfer(q), UnsafeTransfer(attention), UnsafeTransfer(keys + cacheOffset), UnsafeTransfer(values + cacheOffset), UnsafeTransfer(scores))
+        let (qs, out, sc) = (UnsafeTransfer(q), UnsafeTransfer(attention), UnsafeTransfer(scores))
+        // Each row's cache (one for all rows of one session).
+        let caches = (sequences ?? [self]).map { (keys: UnsafeTransfer($0.keys + cacheOffset), values: UnsafeTransfer($0.values + cacheOffset)) }
         let (headDim, kvWidth, d, context) = (headDim, kvWidth, d, contextLength)
         // The query rows of a pass share one KV head, whose cached keys and values are converted
         // once for all of them: one token's heads of a KV group (a few new tokens), or one head's
         // tokens with a row's later positions masked (a prompt) — whichever makes fewer passes.
         let kvHeads = c.headCountKV, most = Self.attentionRows
-        let byToken = n * ((group + most - 1) / most) < group * ((n + most - 1) / most)
+        let byToken = sequences != nil || n * ((group + most - 1) / most) < group * ((n + most - 1) / most)
         pool.forEach(byToken ? n * kvHeads : heads) { item, thread in
             let s = sc.value + thread * most * context
             withUnsafeTemporaryAllocation(of: Float.self, capacity: most * headDim) { buffer in
                 let query = buffer.baseAddress!
                 /// `rows` query rows from `source` (`ldq` apart) against KV head `kvHead`, row r
                 /// seeing the positions before `visible(r)`; the outputs to `target`, `ldo` apart.
-                func pass(kvHead: Int, rows: Int, source: UnsafePointer<Float>, ldq: Int, visible: (Int) -> Int, target: UnsafeMutablePointer<Float>, ldo: Int) {
+                func pass(
+                    cache: (keys: UnsafeTransfer<UnsafeMutablePointer<Float16>>, values: UnsafeTransfer<UnsafeMutablePointer<Float16>>),
+                    kvHead: Int, rows: Int, source: UnsafePointer<Float>, ldq: Int, visible: (Int) -> Int, target: UnsafeMutablePointer<Float>, ldo: Int
+                ) {
+                    let (ks, vs) = (cache.keys, cache.values)
                     let count = visible(rows - 1)
                     for r in 0..<rows { (query + r * headDim).update(from: source + r * ldq, count: headDim) }
                     HalfAttention.roundToHalf(query, count: rows * headDim)
@@ -393,7 +446,9 @@ public final class Session: @unchecked Sendable {
                     var h = kvHead * group
                     while h < (kvHead + 1) * group {
                         let rows = min(most, (kvHead + 1) * group - h), at = t * d + h * headDim
-                        pass(kvHead: kvHead, rows: rows, source: qs.value + at, ldq: headDim, visible: { _ in base + t + 1 }, target: out.value + at, ldo: headDim)
+                        pass(
+                            cache: caches[sequences == nil ? 0 : t], kvHead: kvHead, rows: rows, source: qs.value + at, ldq: headDim,
+                            visible: { _ in positions[t] + 1 }, target: out.value + at, ldo: headDim)
                         h += rows
                     }
                 } else {
@@ -401,7 +456,7 @@ public final class Session: @unchecked Sendable {
                     var first = 0
                     while first < n {
                         let rows = min(most, n - first), at = first * d + head * headDim
-                        pass(kvHead: kvHead, rows: rows, source: qs.value + at, ldq: d, visible: { base + first + $0 + 1 }, target: out.value + at, ldo: d)
+                        pass(cache: caches[0], kvHead: kvHead, rows: rows, source: qs.value + at, ldq: d, visible: { positions[first + $0] + 1 }, target: out.value + at, ldo: d)
                         first += rows
                     }
                 }

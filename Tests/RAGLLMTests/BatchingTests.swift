@@ -1,0 +1,77 @@
+import Foundation
+import RAGCore
+@testable import RAGLLM
+import RAGTesting
+import Testing
+
+/// Continuous batching on the real models: sequences decoded in one step, each at its own
+/// position over its own cache, get bit for bit the logits each gets alone, whoever joins or
+/// leaves between steps.
+@Suite(.onTestThreads, .serialized, .enabled(if: ModelFiles.haveGenerators, "needs the three generators (make models)")) struct BatchedDecodingTests {
+    static let texts = SpeculativeDecodingTests.prompts + ["Name three colours of the rainbow."]
+    static let steps = 10
+
+    /// The greedy continuation of each prompt decoded alone, and the logits after each of its tokens.
+    static func alone(_ model: LanguageModel, _ prompts: [[Int32]]) throws -> (tokens: [[Int32]], logits: [[[Float]]]) {
+        var tokens: [[Int32]] = [], logits: [[[Float]]] = []
+        for prompt in prompts {
+            let session = Session(model: model, contextLength: 512)
+            try session.evaluate(prompt)
+            var chosen: [Int32] = [], after: [[Float]] = []
+            for _ in 0..<steps {
+                let token = Int32(session.logits.indices.max { session.logits[$0] < session.logits[$1] }!)
+                chosen.append(token)
+                try session.evaluate([token])
+                after.append(session.logits)
+            }
+            tokens.append(chosen)
+            logits.append(after)
+        }
+        return (tokens, logits)
+    }
+
+    @Test(arguments: Reference.all)
+    func sequencesDecodedTogetherGetTheLogitsTheyGetAlone(model name: String) throws {
+        let model = try #require(SpeculativeDecodingTests.models[name])
+        let prompts = Self.texts.map { model.tokenizer.encode($0) }
+        #expect(Set(prompts.map(\.count)).count == prompts.count, "the prompts should differ in length")
+        let (tokens, logits) = try Self.alone(model, prompts)
+
+        // A runner with no sequence of its own steps them: the third joins after three steps,
+        // the first leaves after six.
+        let runner = Session(model: model, contextLength: 512)
+        let sessions = prompts.map { _ in Session(model: model, contextLength: 512) }
+        for (session, prompt) in zip(sessions, prompts) { try session.evaluate(prompt) }
+        var done = [Int](repeating: 0, count: prompts.count)
+        var steps = 0, widest = 0
+        while true {
+            let active = prompts.indices.filter { i in done[i] < Self.steps && (i != 2 || steps >= 3) && (i != 0 || steps < 6) }
+            if active.isEmpty { break }
+            try runner.decode(active.map { sessions[$0] }, tokens: active.map { tokens[$0][done[$0]] })
+            for i in active {
+                #expect(sessions[i].logits == logits[i][done[i]], "\(name): sequence \(i), token \(done[i]) of a step of \(active.count)")
+                done[i] += 1
+            }
+            widest = max(widest, active.count)
+            steps += 1
+        }
+        #expect(widest == prompts.count)
+        #expect(sessions[1].history == prompts[1] + tokens[1] && sessions[0].position == prompts[0].count + 6)
+
+        // The left sequence goes on alone, and a session steps itself with others.
+        try sessions[0].decode([sessions[1], sessions[0]], tokens: [7, tokens[0][6]])
+        #expect(sessions[0].logits == logits[0][6])
+        try sessions[0].evaluate([tokens[0][7]])
+        #expect(sessions[0].logits == logits[0][7])
+    }
+
+    @Test func aStepBeyondTheContextOrOutsideTheVocabularyIsAClearError() throws {
+        let model = try #require(SpeculativeDecodingTests.models[Reference.smolLM2])
+        let runner = Session(model: model, contextLength: 8), full = Session(model: model, contextLength: 8), other = Session(model: model, contextLength: 8)
+        try full.evaluate([Int32](repeating: 1, count: 8))
+        #expect(throws: RAGError.self) { try runner.decode([other, full], tokens: [1, 1]) }
+        #expect(throws: RAGError.self) { try runner.decode([other], tokens: [Int32(model.config.vocabSize)]) }
+        // Nothing moved.
+        #expect(other.position == 0 && full.position == 8)
+    }
+}
