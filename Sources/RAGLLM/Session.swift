@@ -228,14 +228,9 @@ public final class Session: @unchecked Sendable {
                 sequence.position += 1
                 sequence.history.append(tokens[t])
             }
-            let vocab = c.vocabSize
-            if allLogits.count < n * vocab { allLogits = [Float](repeating: 0, count: n * vocab) }
-            rmsNorm(x, model.outputNorm, rows: n, into: h)
-            allLogits.withUnsafeMutableBufferPointer { out in matmul(model.output, h, rows: n, into: out.baseAddress!) }
+            logitsOfEveryRow(n)
             for (t, sequence) in sequences.enumerated() {
-                sequence.logits.withUnsafeMutableBufferPointer { last in
-                    allLogits.withUnsafeBufferPointer { (last.baseAddress!).update(from: $0.baseAddress! + t * vocab, count: vocab) }
-                }
+                copyLogits(row: t, to: sequence)
                 sequence.logitRowCount = 0
             }
             // This session's rows now hold other sequences' logits.
@@ -252,14 +247,25 @@ public final class Session: @unchecked Sendable {
             logits.withUnsafeMutableBufferPointer { out in matmul(model.output, h, rows: 1, into: out.baseAddress!) }
             logitRowCount = 0
         case .everyRow:
-            let vocab = c.vocabSize
-            if allLogits.count < n * vocab { allLogits = [Float](repeating: 0, count: n * vocab) }
-            rmsNorm(x, model.outputNorm, rows: n, into: h)
-            allLogits.withUnsafeMutableBufferPointer { out in matmul(model.output, h, rows: n, into: out.baseAddress!) }
-            logits.withUnsafeMutableBufferPointer { last in
-                allLogits.withUnsafeBufferPointer { (last.baseAddress!).update(from: $0.baseAddress! + (n - 1) * vocab, count: vocab) }
-            }
+            logitsOfEveryRow(n)
+            copyLogits(row: n - 1, to: self)
             logitRowCount = n
+        }
+    }
+
+    /// The next-token logits after each of the pass's `n` rows, into `allLogits`, row after row.
+    private func logitsOfEveryRow(_ n: Int) {
+        let vocab = model.config.vocabSize
+        if allLogits.count < n * vocab { allLogits = [Float](repeating: 0, count: n * vocab) }
+        rmsNorm(x, model.outputNorm, rows: n, into: h)
+        allLogits.withUnsafeMutableBufferPointer { out in matmul(model.output, h, rows: n, into: out.baseAddress!) }
+    }
+
+    /// Row `row` of `allLogits` as `session`'s logits.
+    private func copyLogits(row: Int, to session: Session) {
+        let vocab = model.config.vocabSize
+        session.logits.withUnsafeMutableBufferPointer { last in
+            allLogits.withUnsafeBufferPointer { (last.baseAddress!).update(from: $0.baseAddress! + row * vocab, count: vocab) }
         }
     }
 
