@@ -39,6 +39,9 @@ public final class RAGService: Sendable {
         public var remoteGenerator: RemoteGenerator.Endpoint?
         /// The generator's context in tokens (at most the model's own).
         public var contextLength = 2048
+        /// Generations the local generator runs at once, decoded together (slots, each with a
+        /// KV cache of `contextLength`); a draft model runs one at a time.
+        public var parallel = 1
         /// A folder of the user's templates (NAME.mustache), next to the built-in ones.
         public var userTemplates: String?
         /// How hybrid search fuses its lists, and the weights of the dense and BM25 lists (nil:
@@ -147,7 +150,7 @@ public final class RAGService: Sendable {
     /// A generator of its own on the service's model (its KV cache and prefix cache start empty).
     public func makeGenerator() throws -> Generator {
         let model = try model(), context = min(configuration.contextLength, model.config.contextLength)
-        guard let draftPath = configuration.draftPath else { return Generator(model: model, contextLength: context) }
+        guard let draftPath = configuration.draftPath else { return Generator(model: model, contextLength: context, parallel: configuration.parallel) }
         return try Generator(model: model, draft: LanguageModel.open(draftPath), contextLength: context)
     }
 

@@ -2,57 +2,82 @@ internal import Foundation
 public import RAGCore
 internal import Synchronization
 
-/// Runs generations on one model, one at a time, keeping the last session: a prompt that starts
-/// with the tokens of the previous one reuses their KV cache. Fixed prefixes the caller marks
-/// (`GenerationOptions.keepPrefix`: a template's system text and examples) are kept apart, up to
-/// `keptPrefixes` of them, most recently used first, and restored for any prompt that starts
-/// with one.
+/// Runs generations on one model, up to `parallel` at once, each on a slot (a session with its
+/// own KV cache) and all decoded together: every forward pass takes the pending tokens of every
+/// running generation (`BatchScheduler`), so the weights are read once for all of them, and a
+/// new prompt is taken in chunks between their tokens. A prompt that starts with the tokens a
+/// slot holds reuses their KV cache (a generation takes the free slot that shares the most).
+/// Fixed prefixes the caller marks (`GenerationOptions.keepPrefix`: a template's system text
+/// and examples) are kept apart, up to `keptPrefixes` of them, most recently used first, and
+/// restored into any slot for any prompt that starts with one.
 ///
 /// Decoding is speculative unless a request says otherwise: draft tokens — from the prompt
 /// (`PromptLookup`), or from a draft model when one is given — are verified in one forward pass
 /// of all of them, and the tokens the model would have chosen itself are kept, so the output is
-/// the same as one token at a time (greedy or sampled with the same seed).
+/// the same as one token at a time (greedy or sampled with the same seed). While other
+/// generations share the passes, a generation drafts at most `draftLimitWhileBatched` tokens.
 public final class Generator: TextGenerator {
     public let model: LanguageModel
     public let contextLength: Int
     public let threads: Int
     public let keptPrefixes: Int
+    /// Generations that may run at once (slots).
+    public let parallel: Int
     /// The draft model's file, when one drafts instead of prompt lookup.
     public let draftPath: String?
+    private let draft: DraftModel?
+    private let slots: SlotPool
+    let scheduler: BatchScheduler
     private struct State {
-        var session: Session?
-        var draft: DraftModel?
         var prefixes: PrefixCache
         /// What plain steps and verification rows cost here (what a draft must beat).
         var costs = StepCosts()
     }
     private let state: Mutex<State>
 
-    public init(model: LanguageModel, contextLength: Int = 2048, threads: Int? = nil, keptPrefixes: Int = 8) {
-        self.model = model
-        self.contextLength = contextLength
-        self.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
-        self.keptPrefixes = keptPrefixes
-        draftPath = nil
-        state = Mutex(State(prefixes: PrefixCache(capacity: keptPrefixes)))
+    /// Prompt tokens a pass takes while other generations decode (chunked prefill).
+    public static let prefillChunk = 16
+    /// Most draft tokens a generation verifies in a pass it shares with others (their rows
+    /// already fill the pass: a rejected draft row costs what another sequence's token would).
+    static let draftLimitWhileBatched = 4
+
+    public convenience init(model: LanguageModel, contextLength: Int = 2048, threads: Int? = nil, keptPrefixes: Int = 8, parallel: Int = 1) {
+        self.init(model: model, draft: nil, contextLength: contextLength, threads: threads, keptPrefixes: keptPrefixes, parallel: parallel)
     }
 
     /// A generator whose drafts come from `draft`, a smaller model of the same vocabulary
-    /// (refused with a clear error otherwise).
-    public init(model: LanguageModel, draft: LanguageModel, contextLength: Int = 2048, threads: Int? = nil, keptPrefixes: Int = 8) throws {
+    /// (refused with a clear error otherwise). One generation at a time: the draft model runs
+    /// between the target's passes on the same cores.
+    public convenience init(model: LanguageModel, draft: LanguageModel, contextLength: Int = 2048, threads: Int? = nil, keptPrefixes: Int = 8) throws {
         try DraftModel.check(draft, for: model)
+        self.init(model: model, draft: draft, contextLength: contextLength, threads: threads, keptPrefixes: keptPrefixes, parallel: 1)
+    }
+
+    private init(model: LanguageModel, draft: LanguageModel?, contextLength: Int, threads: Int?, keptPrefixes: Int, parallel: Int) {
         self.model = model
         self.contextLength = contextLength
-        self.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        self.threads = threads
         self.keptPrefixes = keptPrefixes
-        draftPath = draft.file.path
-        state = Mutex(State(
-            draft: DraftModel(model: draft, contextLength: min(contextLength, draft.config.contextLength), threads: self.threads),
-            prefixes: PrefixCache(capacity: keptPrefixes)))
+        self.parallel = max(1, parallel)
+        draftPath = draft?.file.path
+        self.draft = draft.map { DraftModel(model: $0, contextLength: min(contextLength, $0.config.contextLength), threads: threads) }
+        // Slot 0 runs every pass on the threads; the others hold a KV cache and a token's buffers.
+        let slots = SlotPool(count: self.parallel) { index in
+            index == 0
+                ? Session(model: model, contextLength: contextLength, threads: threads)
+                : Session(model: model, contextLength: contextLength, batchSize: 1, threads: 1)
+        }
+        self.slots = slots
+        scheduler = BatchScheduler(engine: { slots.engine }, chunk: Self.prefillChunk)
+        state = Mutex(State(prefixes: PrefixCache(capacity: keptPrefixes)))
     }
 
     /// The prefixes kept (token counts, most recently used first).
     public var keptPrefixLengths: [Int] { state.withLock { $0.prefixes.lengths } }
+
+    /// Forward passes run so far, the rows in them, and the most rows one pass held.
+    public var passCounters: (passes: Int, rows: Int, widest: Int) { scheduler.counters }
 
     public var chatTemplate: ChatTemplate { ChatTemplate(ggufTemplate: model.chatTemplate) }
 
@@ -63,7 +88,8 @@ public final class Generator: TextGenerator {
     public func tokenize(_ text: String) -> [Int32] { model.tokenizer.encode(text) }
 
     /// Generates after `prompt` (token ids), calling `emit` with final text pieces as they
-    /// come. `cancelled` is polled between batches and tokens.
+    /// come. `cancelled` is polled between passes and tokens. Blocks for a free slot when
+    /// `parallel` generations are running.
     public func generate(
         prompt: [Int32], options: GenerationOptions, emit: (String) -> Void = { _ in }, cancelled: @escaping () -> Bool = { false }
     ) throws -> GenerationResult {
@@ -74,50 +100,48 @@ public final class Generator: TextGenerator {
         guard prompt.count < contextLength else {
             throw RAGError(.invalidInput, "the prompt has \(prompt.count) tokens; the context holds \(contextLength) (prompt and answer together): shorten the prompt or raise --context")
         }
-        return try state.withLock { state in
-            let session: Session
-            if let existing = state.session, existing.contextLength == contextLength {
-                session = existing
-            } else {
-                session = Session(model: model, contextLength: contextLength, threads: threads)
-                state.session = session
-            }
-            return try run(session, prompt: prompt, options: options, state: &state, cancelled: cancelled, emit: emit)
-        }
+        let slot = try slots.acquire(for: prompt, cancelled: cancelled)
+        defer { slots.release(slot.index) }
+        return try run(slot.session, prompt: prompt, options: options, cancelled: cancelled, emit: emit)
     }
 
-    /// The prompt after the longest prefix already known (the session's history or a kept
+    /// The prompt after the longest prefix already known (the slot's history or a kept
     /// prefix), then the answer.
     private func run(
-        _ session: Session, prompt: [Int32], options: GenerationOptions, state: inout State,
-        cancelled: () -> Bool, emit: (String) -> Void
+        _ session: Session, prompt: [Int32], options: GenerationOptions, cancelled: () -> Bool, emit: (String) -> Void
     ) throws -> GenerationResult {
         let start = DispatchTime.now().uptimeNanoseconds
-        let reused = state.prefixes.prepare(session, for: prompt)
+        let reused = state.withLock { $0.prefixes.prepare(session, for: prompt) }
+        scheduler.begin()
+        defer { scheduler.end() }
         do {
-            try session.evaluate(Array(prompt[reused...]), cancelled: cancelled)
-            if options.speculate, let draft = state.draft {
-                session.rest()
+            try scheduler.evaluate(Session.BatchItem(session, Array(prompt[reused...])), prompt: true, cancelled: cancelled)
+            if options.speculate, let draft {
+                scheduler.engine.rest()
                 try draft.follow(prompt)
             }
         } catch {
             session.truncate(to: 0)
-            state.draft?.session.truncate(to: 0)
+            draft?.session.truncate(to: 0)
             throw error
         }
-        state.prefixes.keep(session, prompt: prompt, count: options.keepPrefix)
+        let costs = state.withLock { state in
+            state.prefixes.keep(session, prompt: prompt, count: options.keepPrefix)
+            return state.costs
+        }
         var result = GenerationResult(
             promptTokens: prompt, reusedPromptTokens: reused, tokens: [], text: "", stopReason: .maxTokens,
             timeToFirstToken: 0, promptSeconds: Self.seconds(since: start), decodeSeconds: 0, decodedTokens: 0)
         let budget = min(options.maxTokens, contextLength - prompt.count)
         let constraint = try options.schema.map { try Self.constraint($0, tokenizer: model.tokenizer, budget: budget) }
-        state.costs = try withoutActuallyEscaping(emit) { emit in
+        let measured = try withoutActuallyEscaping(emit) { emit in
             var decoder = Decoder(
                 generator: self, session: session, options: options, budget: budget,
-                draft: options.speculate ? state.draft : nil, costs: state.costs, constraint: constraint, emit: emit)
+                draft: options.speculate ? draft : nil, costs: costs, constraint: constraint, emit: emit)
             try decoder.run(start: start, into: &result, cancelled: cancelled)
             return decoder.costs
         }
+        state.withLock { $0.costs = measured }
         return result
     }
 
@@ -204,6 +228,16 @@ public final class Generator: TextGenerator {
 
         var model: LanguageModel { generator.model }
 
+        /// Whether this is the only generation running (no other sequence shares the passes).
+        var alone: Bool { generator.scheduler.runningCount == 1 }
+
+        /// Evaluates `tokens` after the session's, in the scheduler's next pass (not cancelled
+        /// while waiting for it: a pass is short, and the loop's check ends the generation with
+        /// what it has).
+        func evaluate(_ tokens: [Int32], everyRow: Bool = false) throws {
+            try generator.scheduler.evaluate(Session.BatchItem(session, tokens, logits: everyRow ? .everyRow : .last))
+        }
+
         /// The token chosen from `logits`, with the first `historyCount` tokens as the history;
         /// −1 when a constraint allows none.
         mutating func choose(_ logits: [Float], historyCount: Int) -> Int32 {
@@ -241,10 +275,12 @@ public final class Generator: TextGenerator {
         /// a draft model); none when speculation is off or no plain step has been timed yet
         /// (the cost rules need that figure).
         mutating func propose(after next: Int32, limit: Int) throws -> (draft: [Int32], order: Int) {
+            let alone = self.alone
+            let limit = alone ? limit : min(limit, Generator.draftLimitWhileBatched)
             guard speculating, costs.stepSeconds != nil, limit > 0 else { return ([], 0) }
             let tokens = session.history + [next]
             if let draft {
-                session.rest()
+                generator.scheduler.engine.rest()
                 return (try draft.propose(after: tokens, limit: limit), 0)
             }
             let declined = lookup.declined
@@ -279,12 +315,14 @@ public final class Generator: TextGenerator {
                 let (drafted, order) = try propose(after: next, limit: min(budget - result.tokens.count, session.contextLength - base - 1))
                 let passStart = DispatchTime.now().uptimeNanoseconds
                 guard !drafted.isEmpty else {
-                    try session.evaluate([next], cancelled: cancelled)
+                    let shared = !alone
+                    try evaluate([next])
                     result.decodedTokens += 1
-                    costs.plainStep(Generator.seconds(since: passStart))
+                    // A step shared with other sequences is not what a plain step costs alone.
+                    if !shared && alone { costs.plainStep(Generator.seconds(since: passStart)) }
                     continue
                 }
-                try session.evaluate([next] + drafted, everyRow: true, cancelled: cancelled)
+                try evaluate([next] + drafted, everyRow: true)
                 // Keep each draft token the model chooses itself; the first it does not choose
                 // is its own next token.
                 var accepted = 0, finished = false
@@ -300,7 +338,7 @@ public final class Generator: TextGenerator {
                 session.truncate(to: base + 1 + accepted)
                 result.decodedTokens += 1 + accepted
                 let seconds = Generator.seconds(since: passStart)
-                costs.pass(rows: 1 + drafted.count, seconds: seconds)
+                if alone { costs.pass(rows: 1 + drafted.count, seconds: seconds) }
                 lookup.record(order: order, drafted: drafted.count, accepted: accepted)
                 record(drafted: drafted.count, accepted: accepted, seconds: seconds, into: &result.speculation)
                 if finished { break }

@@ -42,6 +42,8 @@ public final class Session: @unchecked Sendable {
     /// The logits of every row of the last `evaluate(_:everyRow: true)`, row after row.
     private var allLogits: [Float] = []
     private var logitRowCount = 0
+    /// The logits a batched pass computes, before they are copied into their sessions.
+    private var batchLogits: [Float] = []
 
     public init(model: LanguageModel, contextLength: Int? = nil, batchSize: Int = 512, threads: Int? = nil) {
         self.model = model
@@ -157,26 +159,55 @@ public final class Session: @unchecked Sendable {
 
     /// One decoding step of several sequences together (continuous batching): `tokens[i]`
     /// follows the cached tokens of `sessions[i]`, and afterwards `sessions[i].logits` holds its
-    /// next-token logits — bit for bit what its own `evaluate([tokens[i]])` gives. The weights
-    /// are read once for all of them (the products take the rows together, as for a prompt);
-    /// each row's position, RoPE, KV cache and attention are its own session's. It runs on this
-    /// session's threads and scratch buffers (this session may be one of them, or none), so no
-    /// other evaluation may use them meanwhile; the others' buffers and threads are not touched.
+    /// next-token logits — bit for bit what its own `evaluate([tokens[i]])` gives. See
+    /// `evaluate(_ batch:)`.
     public func decode(_ sessions: [Session], tokens: [Int32]) throws {
-        guard !sessions.isEmpty else { return }
         precondition(sessions.count == tokens.count, "Programmer error: \(sessions.count) sessions, \(tokens.count) tokens")
-        precondition(sessions.count <= batchSize, "Programmer error: \(sessions.count) sequences in a batch of \(batchSize)")
-        precondition(Set(sessions.map(ObjectIdentifier.init)).count == sessions.count, "Programmer error: a session twice in one step")
-        for (session, token) in zip(sessions, tokens) {
+        try evaluate(zip(sessions, tokens).map { BatchItem($0, [$1]) })
+    }
+
+    /// Which next-token logits a pass computes for a sequence's tokens.
+    public enum LogitRows: Sendable { case none, last, everyRow }
+
+    /// One sequence's share of a batched pass: tokens after its cached ones, and the logits
+    /// wanted after them.
+    public struct BatchItem {
+        public let session: Session
+        public let tokens: [Int32]
+        public let logits: LogitRows
+        public init(_ session: Session, _ tokens: [Int32], logits: LogitRows = .last) {
+            self.session = session
+            self.tokens = tokens
+            self.logits = logits
+        }
+    }
+
+    /// One forward pass over several sequences' tokens (continuous batching: one sequence's
+    /// next token, another's draft to verify, a third's chunk of prompt): the weights are read
+    /// once for all the rows; each row's position, RoPE, KV cache and attention are its own
+    /// sequence's. Afterwards each session's `logits` (and with `.everyRow` its `rowLogits`)
+    /// are bit for bit what its own `evaluate` of the same tokens gives. It runs on this
+    /// session's threads and scratch buffers (this session may be one of the sequences, or
+    /// none), so no other evaluation may use them meanwhile; the others' buffers and threads
+    /// are not touched. A sequence whose tokens do not fit its context, or a token outside the
+    /// vocabulary, is a clear error before anything moves.
+    public func evaluate(_ batch: [BatchItem]) throws {
+        let batch = batch.filter { !$0.tokens.isEmpty }
+        guard !batch.isEmpty else { return }
+        let rows = batch.reduce(0) { $0 + $1.tokens.count }
+        precondition(rows <= batchSize, "Programmer error: \(rows) rows in a batch of \(batchSize)")
+        precondition(Set(batch.map { ObjectIdentifier($0.session) }).count == batch.count, "Programmer error: a session twice in one pass")
+        for item in batch {
+            let session = item.session
             precondition(session.model === model && session.contextLength == contextLength, "Programmer error: a session of another model or context")
-            guard session.position < contextLength else {
-                throw RAGError(.invalidInput, "a sequence of \(session.position) tokens fills the context of \(contextLength) tokens; it cannot take another")
+            guard session.position + item.tokens.count <= contextLength else {
+                throw RAGError(.invalidInput, "a sequence of \(session.position) tokens cannot take \(item.tokens.count) more within the context of \(contextLength) tokens")
             }
-            guard token >= 0, Int(token) < model.config.vocabSize else {
+            for token in item.tokens where token < 0 || Int(token) >= model.config.vocabSize {
                 throw RAGError(.invalidInput, "token id \(token) is outside the vocabulary (0..<\(model.config.vocabSize))")
             }
         }
-        forward(tokens, logits: .last, sequences: sessions)
+        forward(batch.flatMap(\.tokens), logits: .none, batch: batch)
     }
 
     /// The next-token logits after token `row` of the last `evaluate(_:everyRow: true)`.
@@ -186,16 +217,15 @@ public final class Session: @unchecked Sendable {
         return Array(allLogits[row * vocab..<(row + 1) * vocab])
     }
 
-    /// Which next-token logits a forward pass computes.
-    private enum LogitRows { case none, last, everyRow }
-
     // MARK: - The forward pass
 
-    /// The pass over `tokens`: this session's next tokens, or with `sequences` one token of
-    /// each of them (row t is `sequences[t]`'s, at its position, into its cache).
-    private func forward(_ tokens: [Int32], logits wanted: LogitRows, sequences: [Session]? = nil) {
+    /// The pass over `tokens`: this session's next tokens, or with `batch` the items' tokens
+    /// one after the other (each row at its sequence's next position, into its cache).
+    private func forward(_ tokens: [Int32], logits wanted: LogitRows, batch: [BatchItem]? = nil) {
         let n = tokens.count, c = model.config
-        let positions = sequences?.map(\.position) ?? Array(position..<position + n)
+        // Each row's sequence (this session's own rows when there is no batch).
+        let sequences = batch.map { batch in batch.flatMap { item in Array(repeating: item.session, count: item.tokens.count) } } ?? [self]
+        let positions = batch.map { batch in batch.flatMap { $0.session.position..<$0.session.position + $0.tokens.count } } ?? Array(position..<position + n)
         for (t, token) in tokens.enumerated() { model.embedding.decodeRow(Int(token), into: x + t * d) }
         for (index, layer) in model.layers.enumerated() {
             rmsNorm(x, layer.attentionNorm, rows: n, into: h)
@@ -206,14 +236,14 @@ public final class Session: @unchecked Sendable {
             rope(k, rows: n, heads: c.headCountKV, positions: positions)
             let cacheOffset = index * contextLength * kvWidth
             for t in 0..<n {
-                let owner = sequences?[t] ?? self
+                let owner = sequences[batch == nil ? 0 : t]
                 let at = cacheOffset + positions[t] * kvWidth
                 for i in 0..<kvWidth {
                     owner.keys[at + i] = Float16(k[t * kvWidth + i])
                     owner.values[at + i] = Float16(v[t * kvWidth + i])
                 }
             }
-            attend(rows: n, cacheOffset: cacheOffset, positions: positions, sequences: sequences)
+            attend(rows: n, cacheOffset: cacheOffset, positions: positions, sequences: batch == nil || batch!.count == 1 ? [sequences[0]] : sequences)
             matmul(layer.attentionOutput, attention, rows: n, into: h)
             for i in 0..<n * d { x[i] += h[i] }
             rmsNorm(x, layer.feedForwardNorm, rows: n, into: h)
@@ -223,18 +253,8 @@ public final class Session: @unchecked Sendable {
             matmul(layer.down, gate, rows: n, into: h)
             for i in 0..<n * d { x[i] += h[i] }
         }
-        if let sequences {
-            for (t, sequence) in sequences.enumerated() {
-                sequence.position += 1
-                sequence.history.append(tokens[t])
-            }
-            logitsOfEveryRow(n)
-            for (t, sequence) in sequences.enumerated() {
-                copyLogits(row: t, to: sequence)
-                sequence.logitRowCount = 0
-            }
-            // This session's rows now hold other sequences' logits.
-            if !sequences.contains(where: { $0 === self }) { logitRowCount = 0 }
+        if let batch {
+            finish(batch)
             return
         }
         position += n
@@ -266,6 +286,49 @@ public final class Session: @unchecked Sendable {
         let vocab = model.config.vocabSize
         session.logits.withUnsafeMutableBufferPointer { last in
             allLogits.withUnsafeBufferPointer { (last.baseAddress!).update(from: $0.baseAddress! + row * vocab, count: vocab) }
+        }
+    }
+
+    /// After a batched pass: each sequence's position and history moved on, and the logits it
+    /// wanted computed (only those rows: the output layer is the largest product) and copied
+    /// into it.
+    private func finish(_ batch: [BatchItem]) {
+        let vocab = model.config.vocabSize
+        // The rows whose logits are wanted, gathered (normalized) at the start of `h`.
+        var wanted: [Int] = [], first = 0
+        for item in batch {
+            let count = item.tokens.count
+            switch item.logits {
+            case .none: break
+            case .last: wanted.append(first + count - 1)
+            case .everyRow: wanted += first..<first + count
+            }
+            first += count
+        }
+        for (j, row) in wanted.enumerated() { rmsNorm(x + row * d, model.outputNorm, rows: 1, into: h + j * d) }
+        if batchLogits.count < wanted.count * vocab { batchLogits = [Float](repeating: 0, count: wanted.count * vocab) }
+        if !wanted.isEmpty {
+            batchLogits.withUnsafeMutableBufferPointer { out in matmul(model.output, h, rows: wanted.count, into: out.baseAddress!) }
+        }
+        var j = 0
+        batchLogits.withUnsafeBufferPointer { all in
+            for item in batch {
+                let session = item.session, count = item.tokens.count
+                session.position += count
+                session.history += item.tokens
+                session.logitRowCount = 0
+                let rowsOfItem = item.logits == .none ? 0 : item.logits == .last ? 1 : count
+                guard rowsOfItem > 0 else { continue }
+                if item.logits == .everyRow {
+                    if session.allLogits.count < count * vocab { session.allLogits = [Float](repeating: 0, count: count * vocab) }
+                    session.allLogits.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: all.baseAddress! + j * vocab, count: count * vocab) }
+                    session.logitRowCount = count
+                }
+                session.logits.withUnsafeMutableBufferPointer {
+                    $0.baseAddress!.update(from: all.baseAddress! + (j + rowsOfItem - 1) * vocab, count: vocab)
+                }
+                j += rowsOfItem
+            }
         }
     }
 
@@ -404,24 +467,25 @@ public final class Session: @unchecked Sendable {
     }
 
     /// Causal grouped-query attention of the `rows` new tokens over the cache (row t, at
-    /// `positions[t]`, over `sequences[t]`'s when given). Queries are
+    /// `positions[t]`, over `sequences[t]`'s, or all over `sequences[0]`'s when it is the only
+    /// one). Queries are
     /// rounded to f16 and probabilities too before they meet the f16 values, as ggml does.
     /// HalfAttention's kernels on the f16 cache for a prompt as for one token: f16 products
     /// summed in f32 as ggml's, faster here than OpenBLAS over f32 copies of the head (measured on
     /// the 512-token prompt of the three models) and closer to llama.cpp's logits.
-    private func attend(rows n: Int, cacheOffset: Int, positions: [Int], sequences: [Session]?) {
+    private func attend(rows n: Int, cacheOffset: Int, positions: [Int], sequences: [Session]) {
         let c = model.config
         let heads = c.headCount, group = c.headCount / c.headCountKV
         let scale = 1 / Float(headDim).squareRoot()
         let (qs, out, sc) = (UnsafeTransfer(q), UnsafeTransfer(attention), UnsafeTransfer(scores))
         // Each row's cache (one for all rows of one session).
-        let caches = (sequences ?? [self]).map { (keys: UnsafeTransfer($0.keys + cacheOffset), values: UnsafeTransfer($0.values + cacheOffset)) }
+        let caches = sequences.map { (keys: UnsafeTransfer($0.keys + cacheOffset), values: UnsafeTransfer($0.values + cacheOffset)) }
         let (headDim, kvWidth, d, context) = (headDim, kvWidth, d, contextLength)
         // The query rows of a pass share one KV head, whose cached keys and values are converted
         // once for all of them: one token's heads of a KV group (a few new tokens), or one head's
         // tokens with a row's later positions masked (a prompt) — whichever makes fewer passes.
         let kvHeads = c.headCountKV, most = Self.attentionRows
-        let byToken = sequences != nil || n * ((group + most - 1) / most) < group * ((n + most - 1) / most)
+        let byToken = sequences.count > 1 || n * ((group + most - 1) / most) < group * ((n + most - 1) / most)
         pool.forEach(byToken ? n * kvHeads : heads) { item, thread in
             let s = sc.value + thread * most * context
             withUnsafeTemporaryAllocation(of: Float.self, capacity: most * headDim) { buffer in
@@ -453,7 +517,7 @@ public final class Session: @unchecked Sendable {
                     while h < (kvHead + 1) * group {
                         let rows = min(most, (kvHead + 1) * group - h), at = t * d + h * headDim
                         pass(
-                            cache: caches[sequences == nil ? 0 : t], kvHead: kvHead, rows: rows, source: qs.value + at, ldq: headDim,
+                            cache: caches[sequences.count > 1 ? t : 0], kvHead: kvHead, rows: rows, source: qs.value + at, ldq: headDim,
                             visible: { _ in positions[t] + 1 }, target: out.value + at, ldo: headDim)
                         h += rows
                     }

@@ -2,16 +2,18 @@ internal import Foundation
 internal import Synchronization
 internal import HTTPTypes
 
-/// One generation at a time, the rest waiting in arrival order, at most `capacity` of them:
-/// past that, `enter` fails at once (the route answers 503 with Retry-After).
+/// Up to `slots` generations at a time (the generator's parallel slots), the rest waiting in
+/// arrival order, at most `capacity` of them: past that, `enter` fails at once (the route
+/// answers 503 with Retry-After).
 final class GenerationQueue: Sendable {
+    let slots: Int
     let capacity: Int
     private struct Waiter {
         var id: UInt64
         var continuation: CheckedContinuation<Void, any Error>
     }
     private struct State {
-        var busy = false
+        var running = 0
         var waiting: [Waiter] = []
         var nextID: UInt64 = 0
     }
@@ -19,13 +21,14 @@ final class GenerationQueue: Sendable {
     /// Called with the depth (running + waiting) whenever it changes.
     let onChange: @Sendable (Int) -> Void
 
-    init(capacity: Int, onChange: @escaping @Sendable (Int) -> Void = { _ in }) {
+    init(slots: Int = 1, capacity: Int, onChange: @escaping @Sendable (Int) -> Void = { _ in }) {
+        self.slots = max(1, slots)
         self.capacity = capacity
         self.onChange = onChange
     }
 
     /// Requests running or waiting.
-    var depth: Int { state.withLock { ($0.busy ? 1 : 0) + $0.waiting.count } }
+    var depth: Int { state.withLock { $0.running + $0.waiting.count } }
 
     /// Waits for the turn of this request; the ticket gives it back (when released or dropped).
     func enter() async throws -> Ticket {
@@ -39,8 +42,8 @@ final class GenerationQueue: Sendable {
                 let action: Action = state.withLock { s in
                     // Cancelled before it could wait (the handler below then found nothing to remove).
                     if Task.isCancelled { return .cancelled }
-                    if !s.busy {
-                        s.busy = true
+                    if s.running < slots {
+                        s.running += 1
                         return .run
                     }
                     if s.waiting.count >= capacity { return .full }
@@ -71,8 +74,9 @@ final class GenerationQueue: Sendable {
 
     fileprivate func leave() {
         let next = state.withLock { s -> Waiter? in
+            // The slot passes to the first waiter, if any.
             if s.waiting.isEmpty {
-                s.busy = false
+                s.running -= 1
                 return nil
             }
             return s.waiting.removeFirst()

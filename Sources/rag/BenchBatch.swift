@@ -7,13 +7,16 @@ import RAGLLM
 /// own prompt (different lengths), decoded together for `--n-gen` steps (`Session.decode`: one
 /// pass over the weights per step for all N) against the same N decoded one after another.
 /// Greedy, end-of-generation ignored; prefill not timed. Aggregate and per-sequence tokens/s per
-/// N, and the aggregate's ratio to the first N measured (1 by default).
+/// N, and the aggregate's ratio to the first N measured (1 by default). Then prefill in chunks
+/// (`--chunks`): a 512-token prompt evaluated C tokens a pass, as the server takes a prompt while
+/// other sequences decode: tokens/s per C, and the pass's time (what a decoding sequence waits).
 struct BatchBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "batch", abstract: "Decode speed of N sequences stepped together (continuous batching).")
 
     @OptionGroup var generator: GeneratorOptions
     @Option(help: ArgumentHelp("Batch sizes to measure.", valueName: "n,n,…")) var sequences = "1,2,4,8"
     @Option(name: .customLong("n-gen"), help: "Decode steps per sequence.") var nGen = 64
+    @Option(help: ArgumentHelp("Prefill chunk sizes to measure (0: none).", valueName: "c,c,…")) var chunks = "16,32,64,128,512"
     @Option(help: "Threads.") var threads = 2
     @Option(help: "Repetitions (medians are reported).") var reps = 3
     @Flag(help: "Print one JSON object.") var json = false
@@ -30,6 +33,12 @@ struct BatchBench: AsyncParsableCommand {
         var perSequenceTokensPerSecond: Double
         var stepMilliseconds: Double
         var ratioToOne: Double
+    }
+
+    struct ChunkRow: Encodable {
+        var chunk: Int
+        var prefillTokensPerSecond: Double
+        var passMilliseconds: Double
     }
 
     func run() async throws {
@@ -73,12 +82,48 @@ struct BatchBench: AsyncParsableCommand {
                     print("\(n) sequences: \(r.aggregateTokensPerSecond) tok/s in all, \(r.perSequenceTokensPerSecond) each, \(r.stepMilliseconds) ms a step, \(r.ratioToOne)× one sequence's")
                 }
             }
+            let chunkRows = try prefillChunks(model, threads: threads)
             if json {
-                struct Output: Encodable { var model: String; var threads: Int; var nGen: Int; var rows: [Row] }
-                printJSON(Output(model: URL(fileURLWithPath: generator.path).lastPathComponent, threads: threads, nGen: nGen, rows: rows))
+                struct Output: Encodable { var model: String; var threads: Int; var nGen: Int; var rows: [Row]; var prefillChunks: [ChunkRow] }
+                printJSON(Output(model: URL(fileURLWithPath: generator.path).lastPathComponent, threads: threads, nGen: nGen, rows: rows, prefillChunks: chunkRows))
             }
         } catch {
             throw fail(error)
         }
+    }
+
+    /// A 512-token prompt prefilled `c` tokens a pass, for each `c` of `--chunks`.
+    func prefillChunks(_ model: LanguageModel, threads: Int) throws -> [ChunkRow] {
+        let sizes = chunks.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }.filter { $0 > 0 }
+        guard !sizes.isEmpty else { return [] }
+        var prompt: [Int32] = []
+        var i = 0
+        while prompt.count < 512 { prompt += model.tokenizer.encode(Self.prompt(i)); i += 1 }
+        prompt = Array(prompt.prefix(512))
+        let runner = Session(model: model, contextLength: 513, batchSize: 512, threads: threads)
+        let sequence = Session(model: model, contextLength: 513, batchSize: 1, threads: 1)
+        var rows: [ChunkRow] = []
+        for c in sizes {
+            var times: [Double] = []
+            for _ in 0..<reps {
+                sequence.truncate(to: 0)
+                let start = DispatchTime.now().uptimeNanoseconds
+                var at = 0
+                while at < prompt.count {
+                    let end = min(prompt.count, at + c)
+                    try runner.evaluate([Session.BatchItem(sequence, Array(prompt[at..<end]), logits: end == prompt.count ? .last : .none)])
+                    at = end
+                }
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            }
+            runner.rest()
+            let seconds = times.sorted()[times.count / 2]
+            let passes = (prompt.count + c - 1) / c
+            rows.append(ChunkRow(
+                chunk: c, prefillTokensPerSecond: (Double(prompt.count) / seconds).rounded(places: 1),
+                passMilliseconds: (seconds / Double(passes) * 1000).rounded(places: 1)))
+            if !json { print("prefill in chunks of \(c): \(rows.last!.prefillTokensPerSecond) tok/s, \(rows.last!.passMilliseconds) ms a pass") }
+        }
+        return rows
     }
 }

@@ -28,7 +28,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Port to listen on (0: any free port, printed at start).") var port = 8080
     @Option(name: .customLong("api-key"), help: "Require Authorization: Bearer KEY (default: $RAG_API_KEY, else none).")
     var apiKey: String? = ProcessInfo.processInfo.environment["RAG_API_KEY"]
-    @Option(help: "Generations that may wait behind the running one.") var queue = 8
+    @Option(help: "Generations that may wait behind the running ones.") var queue = 8
+    @Option(help: ArgumentHelp("Generations that run at once, decoded together (continuous batching; each slot keeps a KV cache of --context tokens). Default 4, or 1 with --draft-model.", valueName: "n"))
+    var parallel: Int?
     @Option(help: "Default template (default, cot, fewshot, or one in --templates).") var template = "default"
     @Option(help: ArgumentHelp("A folder of your own templates (NAME.mustache).", valueName: "dir")) var templates: String?
     @Option(help: "Context size in tokens.") var context = 2048
@@ -50,6 +52,12 @@ struct Serve: AsyncParsableCommand {
         try fusion.check()
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard queue >= 0 else { throw ValidationError("--queue must be ≥ 0") }
+        if let parallel {
+            guard (1...64).contains(parallel) else { throw ValidationError("--parallel must be between 1 and 64") }
+            guard parallel == 1 || generatorOptions.draftModel == nil else {
+                throw ValidationError("--draft-model runs one generation at a time: leave out --parallel or give --parallel 1")
+            }
+        }
         guard maxTokens > 0, context > maxTokens + 64 else { throw ValidationError("--context must exceed --max-tokens by at least 64 tokens") }
         guard (0.0...1.0).contains(cacheSimilarity) else { throw ValidationError("--cache-similarity must be between 0 and 1") }
         guard cacheTTL > 0, cacheSize >= 0, maxUploadMB > 0 else { throw ValidationError("--cache-ttl, --cache-size and --max-upload-mb must be positive") }
@@ -66,6 +74,7 @@ struct Serve: AsyncParsableCommand {
         do {
             let service = try makeService(db: store.db, .createIfMissing, embedder: embedderOptions, generator: generatorOptions, remote: remote, fusion: fusion) {
                 $0.contextLength = context
+                $0.parallel = parallel ?? (generatorOptions.draftModel == nil ? 4 : 1)
                 $0.keepsBM25InMemory = true
                 $0.userTemplates = templates
                 $0.answerCacheCapacity = cacheSize

@@ -65,6 +65,43 @@ import Testing
         #expect(sessions[0].logits == logits[0][7])
     }
 
+    /// A pass that holds one sequence's chunk of prompt, another's next token and a third's
+    /// draft to verify gives each what its own evaluation gives: the last logits, and every
+    /// row's for the draft.
+    @Test(arguments: Reference.all)
+    func aChunkOfPromptATokenAndADraftShareOnePass(model name: String) throws {
+        let model = try #require(SpeculativeDecodingTests.models[name])
+        let prompts = Self.texts.prefix(3).map { model.tokenizer.encode($0) }
+        let alone = prompts.map { _ in Session(model: model, contextLength: 512) }
+        let together = prompts.map { _ in Session(model: model, contextLength: 512) }
+        // The first's prompt in two parts (the second part shares the pass), the others whole.
+        let split = prompts[0].count / 2
+        try alone[0].evaluate(prompts[0])
+        try together[0].evaluate(Array(prompts[0][..<split]))
+        for i in 1..<3 {
+            try alone[i].evaluate(prompts[i])
+            try together[i].evaluate(prompts[i])
+        }
+        let next = Sampler.argmax(alone[1].logits)
+        let draft: [Int32] = [Sampler.argmax(alone[2].logits), 17, 4]
+        try alone[1].evaluate([next])
+        try alone[2].evaluate(draft, everyRow: true)
+        let runner = Session(model: model, contextLength: 512)
+        try runner.evaluate([
+            Session.BatchItem(together[0], Array(prompts[0][split...])),
+            Session.BatchItem(together[1], [next]),
+            Session.BatchItem(together[2], draft, logits: .everyRow),
+        ])
+        for i in 0..<3 {
+            #expect(together[i].logits == alone[i].logits, "\(name): sequence \(i)")
+            #expect(together[i].history == alone[i].history && together[i].position == alone[i].position)
+        }
+        for row in 0..<draft.count { #expect(together[2].rowLogits(row) == alone[2].rowLogits(row), "\(name): draft row \(row)") }
+        // A sequence that asks for no logits moves on all the same.
+        try runner.evaluate([Session.BatchItem(together[1], [5, 6], logits: .none)])
+        #expect(together[1].position == alone[1].position + 2)
+    }
+
     @Test func aStepBeyondTheContextOrOutsideTheVocabularyIsAClearError() throws {
         let model = try #require(SpeculativeDecodingTests.models[Reference.smolLM2])
         let runner = Session(model: model, contextLength: 8), full = Session(model: model, contextLength: 8), other = Session(model: model, contextLength: 8)

@@ -578,6 +578,23 @@ struct Client: Sendable {
         #expect(queue.depth == 0)
     }
 
+    /// Two slots: two requests run at once, the third waits for either to leave.
+    @Test func severalSlotsRunTogetherAndTheNextWaitsForOne() async throws {
+        let queue = GenerationQueue(slots: 2, capacity: 1)
+        let first = try await queue.enter(), second = try await queue.enter()
+        #expect(queue.depth == 2)
+        let third = Task { try await queue.enter() }
+        for _ in 0..<1000 where queue.depth < 3 { try await Task.sleep(for: .milliseconds(10)) }
+        try #require(queue.depth == 3)
+        await #expect(throws: APIError.self) { _ = try await queue.enter() }
+        second.release()
+        let ticket = try await third.value
+        #expect(queue.depth == 2)
+        ticket.release()
+        first.release()
+        #expect(queue.depth == 0)
+    }
+
     final class OrderLog: @unchecked Sendable {
         private let lock = NSLock()
         private var list: [Int] = []
