@@ -16,7 +16,7 @@ MODEL="${2:-${RAG_MODELS_DIR:-$CACHE/models}/gguf/qwen2.5-coder-1.5b-instruct-q4
 PARALLEL="${3:-4}"
 with_client_venv
 with_workdir
-start_server "${SERVE_LOG:-$work/serve.log}" --db "$DB" --model "$MODEL" --parallel "$PARALLEL" --cache-size 0 --queue 16
+start_server "${SERVE_LOG:-$work/serve.log}" --db "$DB" --model "$MODEL" --parallel "$PARALLEL" --cache-size 0 --queue 16 ${SERVE_ARGS:-}
 MODE="${MODE:-ask}" PARALLEL="$PARALLEL" ROUNDS="${ROUNDS:-2}" CLIENTS="${CLIENTS:-1 2 4 8}" "$VENV/bin/python" - "$port" <<'PY'
 import asyncio, json, os, re, sys, time
 import httpx

@@ -18,10 +18,10 @@ final class GenerationQueue: Sendable {
         var nextID: UInt64 = 0
     }
     private let state = Mutex(State())
-    /// Called with the depth (running + waiting) whenever it changes.
-    let onChange: @Sendable (Int) -> Void
+    /// Called with the requests running and waiting whenever they change.
+    let onChange: @Sendable (_ running: Int, _ waiting: Int) -> Void
 
-    init(slots: Int = 1, capacity: Int, onChange: @escaping @Sendable (Int) -> Void = { _ in }) {
+    init(slots: Int = 1, capacity: Int, onChange: @escaping @Sendable (_ running: Int, _ waiting: Int) -> Void = { _, _ in }) {
         self.slots = max(1, slots)
         self.capacity = capacity
         self.onChange = onChange
@@ -29,6 +29,11 @@ final class GenerationQueue: Sendable {
 
     /// Requests running or waiting.
     var depth: Int { state.withLock { $0.running + $0.waiting.count } }
+
+    private func changed() {
+        let (running, waiting) = state.withLock { ($0.running, $0.waiting.count) }
+        onChange(running, waiting)
+    }
 
     /// Waits for the turn of this request; the ticket gives it back (when released or dropped).
     func enter() async throws -> Ticket {
@@ -66,9 +71,9 @@ final class GenerationQueue: Sendable {
                 return s.waiting.remove(at: i)
             }
             waiter?.continuation.resume(throwing: CancellationError())
-            onChange(depth)
+            changed()
         }
-        onChange(depth)
+        changed()
         return Ticket(queue: self)
     }
 
@@ -82,7 +87,7 @@ final class GenerationQueue: Sendable {
             return s.waiting.removeFirst()
         }
         next?.continuation.resume()
-        onChange(depth)
+        changed()
     }
 
     /// A turn at the generator: released once, explicitly or when dropped.

@@ -12,6 +12,8 @@ final class ServerMetrics: Sendable {
     private let cacheHits: Counter
     private let cacheMisses: Counter
     private let queueDepth: Gauge
+    private let running: Gauge
+    private let slots: Gauge
     private let rejected: Counter
     private let cancelled: Counter
     private let writeTimeouts: Counter
@@ -35,6 +37,8 @@ final class ServerMetrics: Sendable {
         cacheHits = registry.makeCounter(name: "rag_answer_cache_hits_total", help: "Questions answered from the answer cache.")
         cacheMisses = registry.makeCounter(name: "rag_answer_cache_misses_total", help: "Questions the answer cache did not hold.")
         queueDepth = registry.makeGauge(name: "rag_generation_queue_depth", help: "Generations running or waiting.")
+        running = registry.makeGauge(name: "rag_generation_running", help: "Generations running now (decoded together).")
+        slots = registry.makeGauge(name: "rag_generation_slots", help: "Generations that may run at once (rag serve --parallel).")
         rejected = registry.makeCounter(name: "rag_generation_rejected_total", help: "Requests refused because the generation queue was full.")
         cancelled = registry.makeCounter(name: "rag_generation_cancelled_total", help: "Generations stopped because the client went away.")
         writeTimeouts = registry.makeCounter(
@@ -61,7 +65,11 @@ final class ServerMetrics: Sendable {
     }
 
     func cache(hit: Bool) { (hit ? cacheHits : cacheMisses).increment() }
-    func queue(depth: Int) { queueDepth.set(Int64(depth)) }
+    func queue(running: Int, waiting: Int) {
+        queueDepth.set(Int64(running + waiting))
+        self.running.set(Int64(running))
+    }
+    func generation(slots: Int) { self.slots.set(Int64(slots)) }
     func rejectedByQueue() { rejected.increment() }
     func cancelledByClient() { cancelled.increment() }
     func writeTimedOut() { writeTimeouts.increment() }

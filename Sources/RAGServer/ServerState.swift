@@ -27,7 +27,8 @@ final class ServerState: Sendable {
         answerer = try service.answerer()
         let metrics = ServerMetrics()
         self.metrics = metrics
-        queue = GenerationQueue(slots: answerer.generator.parallel, capacity: configuration.queueCapacity) { metrics.queue(depth: $0) }
+        queue = GenerationQueue(slots: answerer.generator.parallel, capacity: configuration.queueCapacity) { metrics.queue(running: $0, waiting: $1) }
+        metrics.generation(slots: queue.slots)
         apiDescription = try OpenAPIDocument(
             templates: answerer.templates.names, maxTokens: Self.maxAnswerTokens(configuration, contextLength: answerer.generator.contextLength),
             model: answerer.generator.modelName, embedder: embedder.name, dimensions: embedder.dimensions)

@@ -520,6 +520,9 @@ struct Client: Sendable {
         #expect(try await first.value.status == 200)
         #expect(try await s.post("/v1/ask", ["question": "Which port does Lantern listen on?", "max_tokens": 4]).status == 200)
         #expect(try await s.metric("rag_generation_rejected_total") == 1)
+        // One slot (the scripted generator runs one generation at a time), none running now.
+        let slots = try await s.metric("rag_generation_slots"), running = try await s.metric("rag_generation_running")
+        #expect(slots == 1 && running == 0)
     }
 
     /// curl reads a few events of a long answer and hangs up: the generation stops and the
