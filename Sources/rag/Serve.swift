@@ -96,7 +96,8 @@ struct Serve: AsyncParsableCommand {
             configuration.defaults.abstainBelow = abstainBelow
             configuration.defaults.speculate = !generatorOptions.noSpeculate
             let app = try buildApplication(service: service, configuration: configuration) { port in
-                printError("rag serve: listening on http://\(host):\(port) (index \(displayPath(db)), \(keyed ? "API key required" : "no API key"))")
+                let slots = (try? service.generator().parallel) ?? 1
+                printError("rag serve: listening on http://\(host):\(port) (index \(displayPath(db)), \(slots) generation slot\(slots == 1 ? "" : "s"), \(keyed ? "API key required" : "no API key"))")
             }
             try await app.runService()
         } catch {
