@@ -17,9 +17,9 @@ internal import RAGCore
 /// whichever is later (one that is still sampling or emitting text does not hold the others up
 /// longer).
 final class BatchScheduler: @unchecked Sendable {
-    /// The session whose threads and scratch buffers run every pass (made on first use).
+    /// The session whose threads and scratch buffers run every pass (the slots make it on
+    /// first use).
     private let makeEngine: () -> Session
-    private var madeEngine: Session?
     /// Most prompt tokens a pass takes while other sequences decode.
     let chunk: Int
     /// Longest a pass waits for a running generation that has nothing pending, in seconds.
@@ -63,18 +63,7 @@ final class BatchScheduler: @unchecked Sendable {
     }
 
     /// The session that runs the passes.
-    var engine: Session {
-        condition.lock()
-        defer { condition.unlock() }
-        return lockedEngine
-    }
-
-    private var lockedEngine: Session {
-        if let madeEngine { return madeEngine }
-        let made = makeEngine()
-        madeEngine = made
-        return made
-    }
+    var engine: Session { makeEngine() }
 
     /// A generation starts on a slot: passes wait for it too from now on.
     func begin() {
@@ -136,7 +125,7 @@ final class BatchScheduler: @unchecked Sendable {
     private func nextPass(now: Date) -> [(Request, Int)]? {
         guard let oldest = pending.first else { return nil }
         guard pending.count >= running || now.timeIntervalSince(max(oldest.arrived, lastPass)) >= gather else { return nil }
-        let engine = lockedEngine
+        let engine = self.engine
         var batch: [(Request, Int)] = []
         var rows = 0
         for request in pending where !request.prompt {
@@ -164,7 +153,7 @@ final class BatchScheduler: @unchecked Sendable {
             let last = count == request.tokens.count
             return Session.BatchItem(request.session, Array(request.tokens.prefix(count)), logits: last ? request.logits : .none)
         }
-        let engine = lockedEngine
+        let engine = self.engine
         condition.unlock()
         var failure: (any Error)?
         do { try engine.evaluate(items) } catch { failure = error }

@@ -144,9 +144,7 @@ public final class Session: @unchecked Sendable {
         guard position + tokens.count <= contextLength else {
             throw RAGError(.invalidInput, "\(position + tokens.count) tokens do not fit the context of \(contextLength) tokens (\(position) cached, \(tokens.count) new); shorten the prompt or raise the context size")
         }
-        for t in tokens where t < 0 || Int(t) >= model.config.vocabSize {
-            throw RAGError(.invalidInput, "token id \(t) is outside the vocabulary (0..<\(model.config.vocabSize))")
-        }
+        try checkVocabulary(tokens)
         precondition(!everyRow || tokens.count <= batchSize, "Programmer error: logits of every row for more than one batch")
         var start = 0
         while start < tokens.count {
@@ -203,11 +201,16 @@ public final class Session: @unchecked Sendable {
             guard session.position + item.tokens.count <= contextLength else {
                 throw RAGError(.invalidInput, "a sequence of \(session.position) tokens cannot take \(item.tokens.count) more within the context of \(contextLength) tokens")
             }
-            for token in item.tokens where token < 0 || Int(token) >= model.config.vocabSize {
-                throw RAGError(.invalidInput, "token id \(token) is outside the vocabulary (0..<\(model.config.vocabSize))")
-            }
+            try checkVocabulary(item.tokens)
         }
         forward(batch.flatMap(\.tokens), logits: .none, batch: batch)
+    }
+
+    /// Refuses a token id the model has no embedding for.
+    private func checkVocabulary(_ tokens: [Int32]) throws {
+        for t in tokens where t < 0 || Int(t) >= model.config.vocabSize {
+            throw RAGError(.invalidInput, "token id \(t) is outside the vocabulary (0..<\(model.config.vocabSize))")
+        }
     }
 
     /// The next-token logits after token `row` of the last `evaluate(_:everyRow: true)`.

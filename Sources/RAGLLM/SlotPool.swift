@@ -26,13 +26,6 @@ final class SlotPool: @unchecked Sendable {
         return sessions[0]
     }
 
-    /// Sessions busy now.
-    var busyCount: Int {
-        condition.lock()
-        defer { condition.unlock() }
-        return busy.filter { $0 }.count
-    }
-
     private func made() {
         if sessions.isEmpty { sessions = (0..<count).map(make) }
     }
