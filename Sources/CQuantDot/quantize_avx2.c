@@ -111,4 +111,15 @@ void rag_quantize_rows_s8(const float *x, int m, int k, int8_t *q, float *scale)
     }
 }
 
+void rag_encode_q8_0(const float *x, int blocks, uint8_t *dst) {
+    for (int b = 0; b < blocks; b++) {
+        int8_t q[32];
+        float d;
+        rag_quantize_q8_0(x + 32 * b, 1, q, &d, NULL);
+        const uint16_t half = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);  // d is already an f16 value
+        memcpy(dst + 34 * b, &half, 2);
+        memcpy(dst + 34 * b + 2, q, 32);
+    }
+}
+
 #pragma clang attribute pop

@@ -39,6 +39,8 @@ public final class RAGService: Sendable {
         public var remoteGenerator: RemoteGenerator.Endpoint?
         /// The generator's context in tokens (at most the model's own).
         public var contextLength = 2048
+        /// How the generator's KV cache stores keys and values (Q8_0: about half the bytes).
+        public var kvType = KVCacheType.f16
         /// Generations the local generator runs at once, decoded together (slots, each with a
         /// KV cache of `contextLength`); a draft model runs one at a time.
         public var parallel = 1
@@ -149,9 +151,12 @@ public final class RAGService: Sendable {
 
     /// A generator of its own on the service's model (its KV cache and prefix cache start empty).
     public func makeGenerator() throws -> Generator {
-        let model = try model(), context = min(configuration.contextLength, model.config.contextLength)
-        guard let draftPath = configuration.draftPath else { return Generator(model: model, contextLength: context, parallel: configuration.parallel) }
-        return try Generator(model: model, draft: LanguageModel.open(draftPath), contextLength: context)
+        let model = try model(), context = configuration.contextLength
+        try Generator.check(model: model, contextLength: context, parallel: configuration.parallel, kvType: configuration.kvType)
+        guard let draftPath = configuration.draftPath else {
+            return Generator(model: model, contextLength: context, parallel: configuration.parallel, kvType: configuration.kvType)
+        }
+        return try Generator(model: model, draft: LanguageModel.open(draftPath), contextLength: context, kvType: configuration.kvType)
     }
 
     /// The answerer's generator: the one given, else the remote one configured, else one on the
@@ -188,7 +193,13 @@ public final class RAGService: Sendable {
     public func makeAnswerer(freshGenerator: Bool) throws -> Answerer {
         guard freshGenerator else { return try answerer() }
         let generator: any TextGenerator = try configuration.remoteGenerator.map { try RemoteGenerator($0, contextLength: configuration.contextLength) } ?? makeGenerator()
-        return try makeAnswerer(retriever: answerer().retriever, generator: generator, cache: false)
+        return try makeAnswerer(generator: generator)
+    }
+
+    /// An answerer on `generator` (a variant of the model, say) with the service's retriever and
+    /// templates and no answer cache.
+    public func makeAnswerer(generator: any TextGenerator) throws -> Answerer {
+        try makeAnswerer(retriever: answerer().retriever, generator: generator, cache: false)
     }
 
     private func makeAnswerer(retriever: Retriever, generator: any TextGenerator, cache: Bool = true) -> Answerer {

@@ -1,4 +1,6 @@
-/// Block decoders of the GGUF quantized formats (the layouts of ggml's `block_*` structs), each
+internal import CQuantDot
+
+/// Block decoders of the GGUF quantized formats (and the Q8_0 encoder) (the layouts of ggml's `block_*` structs), each
 /// writing `blocks × blockSize` floats. Scales are f16; all multi-byte fields are little-endian.
 public enum QuantBlocks {
     @inline(__always)
@@ -14,6 +16,12 @@ public enum QuantBlocks {
     /// BF16 values (the high half of an f32).
     public static func bf16(_ src: UnsafeRawPointer, count: Int, into y: UnsafeMutablePointer<Float>) {
         for i in 0..<count { y[i] = Float(bitPattern: UInt32(src.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) << 16) }
+    }
+
+    /// `count` values (a multiple of 32) → Q8_0 blocks at `into` (ggml's rounding; C, AVX2).
+    public static func encodeQ8_0(_ x: UnsafePointer<Float>, count: Int, into: UnsafeMutableRawPointer) {
+        precondition(count % 32 == 0, "Programmer error: \(count) values are not whole Q8_0 blocks")
+        rag_encode_q8_0(x, Int32(count / 32), into.assumingMemoryBound(to: UInt8.self))
     }
 
     /// Q8_0 (34 bytes / 32): d, then 32 int8: x = d·q.

@@ -19,6 +19,8 @@ internal import Synchronization
 public final class Generator: TextGenerator {
     public let model: LanguageModel
     public let contextLength: Int
+    /// How the slots' KV caches store keys and values.
+    public let kvType: KVCacheType
     public let threads: Int
     public let keptPrefixes: Int
     /// Generations that may run at once (slots).
@@ -41,20 +43,35 @@ public final class Generator: TextGenerator {
     /// already fill the pass: a rejected draft row costs what another sequence's token would).
     static let draftLimitWhileBatched = 4
 
-    public convenience init(model: LanguageModel, contextLength: Int = 2048, threads: Int? = nil, keptPrefixes: Int = 8, parallel: Int = 1) {
-        self.init(model: model, draft: nil, contextLength: contextLength, threads: threads, keptPrefixes: keptPrefixes, parallel: parallel)
+    /// `skippedLayersAtDecode`: blocks each decode step leaves out (layer skipping; see
+    /// `Session.skippedLayersAtDecode`).
+    public convenience init(
+        model: LanguageModel, contextLength: Int = 2048, threads: Int? = nil, keptPrefixes: Int = 8, parallel: Int = 1, kvType: KVCacheType = .f16,
+        skippedLayersAtDecode: Set<Int> = []
+    ) {
+        self.init(
+            model: model, draft: nil, contextLength: contextLength, threads: threads, keptPrefixes: keptPrefixes, parallel: parallel, kvType: kvType,
+            skippedLayersAtDecode: skippedLayersAtDecode)
     }
 
     /// A generator whose drafts come from `draft`, a smaller model of the same vocabulary
     /// (refused with a clear error otherwise). One generation at a time: the draft model runs
     /// between the target's passes on the same cores.
-    public convenience init(model: LanguageModel, draft: LanguageModel, contextLength: Int = 2048, threads: Int? = nil, keptPrefixes: Int = 8) throws {
+    public convenience init(
+        model: LanguageModel, draft: LanguageModel, contextLength: Int = 2048, threads: Int? = nil, keptPrefixes: Int = 8, kvType: KVCacheType = .f16
+    ) throws {
         try DraftModel.check(draft, for: model)
-        self.init(model: model, draft: draft, contextLength: contextLength, threads: threads, keptPrefixes: keptPrefixes, parallel: 1)
+        self.init(
+            model: model, draft: draft, contextLength: contextLength, threads: threads, keptPrefixes: keptPrefixes, parallel: 1, kvType: kvType,
+            skippedLayersAtDecode: [])
     }
 
-    private init(model: LanguageModel, draft: LanguageModel?, contextLength: Int, threads: Int?, keptPrefixes: Int, parallel: Int) {
+    private init(
+        model: LanguageModel, draft: LanguageModel?, contextLength: Int, threads: Int?, keptPrefixes: Int, parallel: Int, kvType: KVCacheType,
+        skippedLayersAtDecode: Set<Int>
+    ) {
         self.model = model
+        self.kvType = kvType
         self.contextLength = contextLength
         let threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
         self.threads = threads
@@ -64,13 +81,34 @@ public final class Generator: TextGenerator {
         self.draft = draft.map { DraftModel(model: $0, contextLength: min(contextLength, $0.config.contextLength), threads: threads) }
         // Slot 0 runs every pass on the threads; the others hold a KV cache and a token's buffers.
         let slots = SlotPool(count: self.parallel) { index in
-            index == 0
-                ? Session(model: model, contextLength: contextLength, threads: threads)
-                : Session(model: model, contextLength: contextLength, batchSize: 1, threads: 1)
+            let session =
+                index == 0
+                ? Session(model: model, contextLength: contextLength, threads: threads, kvType: kvType)
+                : Session(model: model, contextLength: contextLength, batchSize: 1, threads: 1, kvType: kvType)
+            session.skippedLayersAtDecode = skippedLayersAtDecode
+            return session
         }
         self.slots = slots
         scheduler = BatchScheduler(engine: { slots.engine }, chunk: Self.prefillChunk)
         state = Mutex(State(prefixes: PrefixCache(capacity: keptPrefixes)))
+    }
+
+    /// Refuses, with what to do, a context longer than the model was trained on, or KV caches
+    /// (one per slot) that would take more than half of this machine's memory.
+    public static func check(model: LanguageModel, contextLength: Int, parallel: Int = 1, kvType: KVCacheType = .f16) throws {
+        let trained = model.config.contextLength
+        guard contextLength <= trained else {
+            throw RAGError(.invalidInput, "a context of \(contextLength) tokens is longer than the \(trained) \(model.file.path) was trained on: give --context \(trained) or less")
+        }
+        guard kvType == .f16 || model.config.headDimension % 32 == 0 else {
+            throw RAGError(.unsupported, "\(model.file.path) has heads of \(model.config.headDimension) values, not whole Q8_0 blocks of 32: use --kv-type f16")
+        }
+        let bytes = Session.cacheBytes(model: model, contextLength: contextLength, kvType: kvType) * max(1, parallel)
+        let memory = ProcessInfo.processInfo.physicalMemory
+        guard UInt64(bytes) <= memory / 2 else {
+            let gib = { (b: UInt64) in String(format: "%.1f GiB", Double(b) / 1_073_741_824) }
+            throw RAGError(.invalidInput, "\(max(1, parallel)) KV cache\(parallel > 1 ? "s" : "") of \(contextLength) tokens (\(kvType.rawValue)) would take \(gib(UInt64(bytes))), more than half of this machine's \(gib(memory)): lower --context\(parallel > 1 ? " or --parallel" : "")\(kvType == .f16 ? ", or use --kv-type q8_0" : "")")
+        }
     }
 
     /// The prefixes kept (token counts, most recently used first).

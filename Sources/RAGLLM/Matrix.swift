@@ -15,6 +15,8 @@ struct Matrix: @unchecked Sendable {
     let data: UnsafeRawPointer
     /// The integer-dot format of the rows; nil for float matrices.
     let weights: QuantDot.Weights?
+    /// Rows of our own (a requantized matrix), kept alive here; nil for rows in the mapped file.
+    let storage: OwnedBytes?
 
     init(_ file: GGUFFile, _ name: String, rows: Int? = nil, columns: Int) throws {
         guard let info = file.tensor(name) else {
@@ -33,6 +35,42 @@ struct Matrix: @unchecked Sendable {
         rowBytes = info.type.rowBytes(columns)!
         data = file.bytes(of: info).baseAddress!
         weights = QuantDot.Weights(rawValue: Int32(info.type.rawValue))
+        storage = nil
+    }
+
+    /// The same matrix requantized to Q8_0 (each row decoded, then encoded by QuantBlocks), with
+    /// the `pruning` fraction of each row's weights of least magnitude set to zero first
+    /// (magnitude pruning); rows split over `threads`.
+    func requantizedQ8_0(pruning: Double = 0, threads: Int) -> Matrix {
+        let rowBytes = GGMLType.q8_0.rowBytes(columns)!
+        let bytes = OwnedBytes(count: rows * rowBytes)
+        let zeroed = Int((pruning * Double(columns)).rounded())
+        let out = UnsafeTransfer(bytes.base)
+        DispatchQueue.concurrentPerform(iterations: threads) { part in
+            var row = [Float](repeating: 0, count: columns)
+            var order = Array(0..<columns)
+            for r in stride(from: part, to: rows, by: threads) {
+                row.withUnsafeMutableBufferPointer { decodeRow(r, into: $0.baseAddress!) }
+                if zeroed > 0 {
+                    order.sort { abs(row[$0]) < abs(row[$1]) }
+                    for i in order.prefix(zeroed) { row[i] = 0 }
+                    for i in 0..<columns { order[i] = i }
+                }
+                QuantBlocks.encodeQ8_0(row, count: columns, into: out.value + r * rowBytes)
+            }
+        }
+        return Matrix(name: name, type: .q8_0, rows: rows, columns: columns, rowBytes: rowBytes, data: UnsafeRawPointer(bytes.base), storage: bytes)
+    }
+
+    private init(name: String, type: GGMLType, rows: Int, columns: Int, rowBytes: Int, data: UnsafeRawPointer, storage: OwnedBytes) {
+        self.name = name
+        self.type = type
+        self.rows = rows
+        self.columns = columns
+        self.rowBytes = rowBytes
+        self.data = data
+        weights = QuantDot.Weights(rawValue: Int32(type.rawValue))
+        self.storage = storage
     }
 
     /// The activation format this matrix's integer dot wants; nil for float matrices.
@@ -50,4 +88,11 @@ struct Matrix: @unchecked Sendable {
     func dot(rows range: Range<Int>, _ x: QuantizedActivations, first: Int, nx: Int, into out: UnsafeMutablePointer<Float>, ldo: Int) {
         QuantDot.rows(weights!, row(range.lowerBound), rowBytes: rowBytes, count: range.count, x, first: first, nx: nx, into: out + range.lowerBound, ldo: ldo)
     }
+}
+
+/// Bytes allocated for the lifetime of the matrices that point into them.
+final class OwnedBytes: @unchecked Sendable {
+    let base: UnsafeMutableRawPointer
+    init(count: Int) { base = .allocate(byteCount: max(1, count), alignment: 64) }
+    deinit { base.deallocate() }
 }

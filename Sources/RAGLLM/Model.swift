@@ -76,6 +76,36 @@ public final class LanguageModel: @unchecked Sendable {
         }
     }
 
+    /// The same model with every layer's matrices requantized to Q8_0 by our own quantizer (the
+    /// embedding and output matrices as stored), and with `feedForwardPruning` > 0 the smallest
+    /// weights of each feed-forward row (that fraction of them, by magnitude) set to zero before
+    /// (magnitude pruning, Han et al. 2015). Requantizing cannot restore what the stored
+    /// quantization lost; it measures what Q8_0 weights cost and what the kernels do with them.
+    /// Rows split over `threads`; the result holds its weights in memory (about 1.1 bytes a weight).
+    public func requantizedQ8_0(feedForwardPruning: Double = 0, threads: Int = 2) -> LanguageModel {
+        precondition((0..<1).contains(feedForwardPruning), "Programmer error: pruning \(feedForwardPruning)")
+        let layers = layers.map { layer in
+            var out = layer
+            for path in [\Layer.query, \Layer.key, \Layer.value, \Layer.attentionOutput] { out[keyPath: path] = layer[keyPath: path].requantizedQ8_0(threads: threads) }
+            for path in [\Layer.gate, \Layer.up, \Layer.down] {
+                out[keyPath: path] = layer[keyPath: path].requantizedQ8_0(pruning: feedForwardPruning, threads: threads)
+            }
+            return out
+        }
+        return LanguageModel(of: self, layers: layers)
+    }
+
+    private init(of model: LanguageModel, layers: [Layer]) {
+        file = model.file
+        config = model.config
+        tokenizer = model.tokenizer
+        chatTemplate = model.chatTemplate
+        embedding = model.embedding
+        self.layers = layers
+        outputNorm = model.outputNorm
+        output = model.output
+    }
+
     /// Bytes of weights read per generated token (every matrix once, the output matrix included).
     public var weightBytesPerToken: Int {
         var total = output.rowBytes * output.rows

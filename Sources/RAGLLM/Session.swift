@@ -2,13 +2,14 @@ internal import Foundation
 internal import RAGCore
 internal import RAGKernels
 
-/// One conversation with a model: the KV cache (f16, as llama.cpp keeps it) and the scratch
-/// buffers of the forward pass. Not thread-safe: one evaluation at a time (it uses `threads`
-/// cores inside).
+/// One conversation with a model: the KV cache (f16 as llama.cpp keeps it by default, or Q8_0)
+/// and the scratch buffers of the forward pass. Not thread-safe: one evaluation at a time (it
+/// uses `threads` cores inside).
 ///
 /// The arithmetic follows ggml's so outputs match llama.cpp's: activations quantized per block
-/// before every matrix product, RMS in double, RoPE angles by repeated multiplication, queries and
-/// attention probabilities rounded to f16 against the f16 cache.
+/// before every matrix product, RMS in double, RoPE angles by repeated multiplication, queries
+/// rounded to f16 against the f16 cache; with standard attention the probabilities too, as
+/// llama.cpp without flash attention.
 public final class Session: @unchecked Sendable {
     public let model: LanguageModel
     public let contextLength: Int
@@ -26,14 +27,33 @@ public final class Session: @unchecked Sendable {
     /// The tokens evaluated so far.
     public private(set) var history: [Int32] = []
 
+    /// How the KV cache stores keys and values.
+    public let kvType: KVCacheType
+    /// How attention reads the cache.
+    public let attention: Attention
+    /// Blocks left out of decode steps (layer skipping, measured by `rag bench techniques`):
+    /// their attention and feed-forward are not computed for a pass of next tokens only.
+    public var skippedLayersAtDecode: Set<Int> = []
+
+    /// Tiled (the flash-attention recurrence: blocks of positions, online softmax; memory
+    /// O(block), the faster at every length measured) or standard (every score of a row kept,
+    /// then softmax, probabilities rounded to f16 against the values: ggml's arithmetic without
+    /// flash attention, which the reference logits were made with; f16 caches only).
+    public enum Attention: String, CaseIterable, Sendable { case tiled, standard }
+
     private let d: Int, kvWidth: Int, headDim: Int, ff: Int
-    private let keys: UnsafeMutablePointer<Float16>
-    private let values: UnsafeMutablePointer<Float16>
+    /// Bytes of one position's keys (or values) in one layer, and of one layer's cache.
+    private let rowBytes: Int, layerBytes: Int
+    private let keys: UnsafeMutableRawPointer
+    private let values: UnsafeMutableRawPointer
     private let x: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>
     private let q: UnsafeMutablePointer<Float>, k: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>
-    private let attention: UnsafeMutablePointer<Float>
+    /// Each row's attention output (the heads side by side), the input of the output projection.
+    private let attended: UnsafeMutablePointer<Float>
     private let gate: UnsafeMutablePointer<Float>, up: UnsafeMutablePointer<Float>
     private let scores: UnsafeMutablePointer<Float>
+    /// Each thread's query rows, their visible counts and the tiled kernel's blocks.
+    private let tileWork: UnsafeMutablePointer<Float>
     /// One activation buffer per format and width, with the input it was last quantized from.
     private var activations: [ActivationKey: (buffer: QuantizedActivations, input: Int)] = [:]
     /// Counts the inputs of products (a product with `sameInput` keeps the count).
@@ -45,9 +65,16 @@ public final class Session: @unchecked Sendable {
     /// The logits a batched pass computes, before they are copied into their sessions.
     private var batchLogits: [Float] = []
 
-    public init(model: LanguageModel, contextLength: Int? = nil, batchSize: Int = 512, threads: Int? = nil) {
-        self.model = model
+    public init(
+        model: LanguageModel, contextLength: Int? = nil, batchSize: Int = 512, threads: Int? = nil, kvType: KVCacheType = .f16,
+        attention: Attention = .tiled
+    ) {
         let c = model.config
+        precondition(kvType == .f16 || c.headDimension % 32 == 0 && attention == .tiled, "Programmer error: a Q8_0 cache needs tiled attention and heads of whole blocks")
+        self.model = model
+        self.kvType = kvType
+        // The tiled kernel takes heads of whole 32-value blocks (every model here); others stay standard.
+        self.attention = c.headDimension % 32 == 0 ? attention : .standard
         self.contextLength = min(contextLength ?? min(c.contextLength, 4096), c.contextLength)
         self.batchSize = batchSize
         self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
@@ -55,27 +82,35 @@ public final class Session: @unchecked Sendable {
         headDim = c.headDimension
         kvWidth = c.headCountKV * headDim
         ff = c.feedForwardLength
-        let cacheCount = c.blockCount * self.contextLength * kvWidth
-        keys = .allocate(capacity: cacheCount)
-        values = .allocate(capacity: cacheCount)
+        rowBytes = kvType.bytes(kvWidth)
+        layerBytes = self.contextLength * rowBytes
+        keys = .allocate(byteCount: c.blockCount * layerBytes, alignment: 64)
+        values = .allocate(byteCount: c.blockCount * layerBytes, alignment: 64)
         x = .allocate(capacity: batchSize * d)
         h = .allocate(capacity: batchSize * d)
         q = .allocate(capacity: batchSize * d)
         k = .allocate(capacity: batchSize * kvWidth)
         v = .allocate(capacity: batchSize * kvWidth)
-        attention = .allocate(capacity: batchSize * d)
+        attended = .allocate(capacity: batchSize * d)
         gate = .allocate(capacity: batchSize * ff)
         up = .allocate(capacity: batchSize * ff)
-        scores = .allocate(capacity: self.threads * Self.attentionRows * self.contextLength)
+        scores = .allocate(capacity: self.attention == .standard ? self.threads * Self.attentionRows * self.contextLength : 0)
+        tileWork = .allocate(capacity: self.threads * Self.tileWorkspace(c))
         pool = WorkerPool(threads: self.threads)
         logits = [Float](repeating: 0, count: c.vocabSize)
     }
 
     deinit {
         pool.shutdown()
-        for p in [x, h, q, k, v, attention, gate, up, scores] { p.deallocate() }
+        for p in [x, h, q, k, v, attended, gate, up, scores, tileWork] { p.deallocate() }
         keys.deallocate()
         values.deallocate()
+    }
+
+    /// Bytes of the KV cache of a session of `contextLength` tokens (keys and values, every layer).
+    public static func cacheBytes(model: LanguageModel, contextLength: Int, kvType: KVCacheType) -> Int {
+        let c = model.config
+        return 2 * c.blockCount * contextLength * kvType.bytes(c.headCountKV * c.headDimension)
     }
 
     /// Jobs handed to the worker threads so far (each one barrier).
@@ -103,31 +138,32 @@ public final class Session: @unchecked Sendable {
     /// A copy of the KV cache of the first `count` tokens of the history.
     public func snapshot(count: Int) -> KVSnapshot {
         let n = min(count, position), layers = model.config.blockCount
-        var keyCopy = [Float16](repeating: 0, count: layers * n * kvWidth)
+        var keyCopy = [UInt8](repeating: 0, count: layers * n * rowBytes)
         var valueCopy = keyCopy
-        keyCopy.withUnsafeMutableBufferPointer { kc in
-            valueCopy.withUnsafeMutableBufferPointer { vc in
+        keyCopy.withUnsafeMutableBytes { kc in
+            valueCopy.withUnsafeMutableBytes { vc in
                 for layer in 0..<layers {
-                    let from = layer * contextLength * kvWidth, to = layer * n * kvWidth
-                    (kc.baseAddress! + to).update(from: keys + from, count: n * kvWidth)
-                    (vc.baseAddress! + to).update(from: values + from, count: n * kvWidth)
+                    let from = layer * layerBytes, to = layer * n * rowBytes
+                    (kc.baseAddress! + to).copyMemory(from: keys + from, byteCount: n * rowBytes)
+                    (vc.baseAddress! + to).copyMemory(from: values + from, byteCount: n * rowBytes)
                 }
             }
         }
-        return KVSnapshot(tokens: Array(history[..<n]), keys: keyCopy, values: valueCopy)
+        return KVSnapshot(tokens: Array(history[..<n]), kvType: kvType, keys: keyCopy, values: valueCopy)
     }
 
     /// Replaces the history and its KV cache with a snapshot's (the logits are not restored:
     /// evaluate at least one more token before sampling).
     public func restore(_ snapshot: KVSnapshot) {
         let n = snapshot.tokens.count, layers = model.config.blockCount
-        precondition(n <= contextLength && snapshot.keys.count == layers * n * kvWidth, "a snapshot of another model or context")
-        snapshot.keys.withUnsafeBufferPointer { kc in
-            snapshot.values.withUnsafeBufferPointer { vc in
+        precondition(
+            n <= contextLength && snapshot.kvType == kvType && snapshot.keys.count == layers * n * rowBytes, "a snapshot of another model, context or cache type")
+        snapshot.keys.withUnsafeBytes { kc in
+            snapshot.values.withUnsafeBytes { vc in
                 for layer in 0..<layers {
-                    let to = layer * contextLength * kvWidth, from = layer * n * kvWidth
-                    (keys + to).update(from: kc.baseAddress! + from, count: n * kvWidth)
-                    (values + to).update(from: vc.baseAddress! + from, count: n * kvWidth)
+                    let to = layer * layerBytes, from = layer * n * rowBytes
+                    (keys + to).copyMemory(from: kc.baseAddress! + from, byteCount: n * rowBytes)
+                    (values + to).copyMemory(from: vc.baseAddress! + from, byteCount: n * rowBytes)
                 }
             }
         }
@@ -197,7 +233,9 @@ public final class Session: @unchecked Sendable {
         precondition(Set(batch.map { ObjectIdentifier($0.session) }).count == batch.count, "Programmer error: a session twice in one pass")
         for item in batch {
             let session = item.session
-            precondition(session.model === model && session.contextLength == contextLength, "Programmer error: a session of another model or context")
+            precondition(
+                session.model === model && session.contextLength == contextLength && session.kvType == kvType && session.attention == attention,
+                "Programmer error: a session of another model, context, cache type or attention")
             guard session.position + item.tokens.count <= contextLength else {
                 throw RAGError(.invalidInput, "a sequence of \(session.position) tokens cannot take \(item.tokens.count) more within the context of \(contextLength) tokens")
             }
@@ -229,25 +267,31 @@ public final class Session: @unchecked Sendable {
         // Each row's sequence (this session's own rows when there is no batch).
         let sequences = batch.map { batch in batch.flatMap { item in Array(repeating: item.session, count: item.tokens.count) } } ?? [self]
         let positions = batch.map { batch in batch.flatMap { $0.session.position..<$0.session.position + $0.tokens.count } } ?? Array(position..<position + n)
+        // A pass of next tokens only (no prompt, no draft) is a decode step: layers may be skipped.
+        let decoding = batch.map { $0.allSatisfy { $0.tokens.count == 1 } } ?? (n == 1)
         for (t, token) in tokens.enumerated() { model.embedding.decodeRow(Int(token), into: x + t * d) }
         for (index, layer) in model.layers.enumerated() {
+            // A skipped layer still puts its keys and values in the cache, so a later full pass
+            // attends to every position; its attention and feed-forward are left out.
+            let skipped = decoding && skippedLayersAtDecode.contains(index)
             rmsNorm(x, layer.attentionNorm, rows: n, into: h)
-            matmul(layer.query, h, rows: n, into: q, bias: layer.queryBias)
-            matmul(layer.key, h, rows: n, into: k, bias: layer.keyBias, sameInput: true)
+            if !skipped { matmul(layer.query, h, rows: n, into: q, bias: layer.queryBias) }
+            matmul(layer.key, h, rows: n, into: k, bias: layer.keyBias, sameInput: !skipped)
             matmul(layer.value, h, rows: n, into: v, bias: layer.valueBias, sameInput: true)
-            rope(q, rows: n, heads: c.headCount, positions: positions)
+            if !skipped { rope(q, rows: n, heads: c.headCount, positions: positions) }
             rope(k, rows: n, heads: c.headCountKV, positions: positions)
-            let cacheOffset = index * contextLength * kvWidth
+            let cacheOffset = index * layerBytes
             for t in 0..<n {
                 let owner = sequences[batch == nil ? 0 : t]
-                let at = cacheOffset + positions[t] * kvWidth
-                for i in 0..<kvWidth {
-                    owner.keys[at + i] = Float16(k[t * kvWidth + i])
-                    owner.values[at + i] = Float16(v[t * kvWidth + i])
-                }
+                store(row: t, into: owner, at: cacheOffset + positions[t] * rowBytes)
             }
-            attend(rows: n, cacheOffset: cacheOffset, positions: positions, sequences: batch == nil || batch!.count == 1 ? [sequences[0]] : sequences)
-            matmul(layer.attentionOutput, attention, rows: n, into: h)
+            guard !skipped else { continue }
+            let rowSequences = batch == nil || batch!.count == 1 ? [sequences[0]] : sequences
+            switch attention {
+            case .standard: attend(rows: n, cacheOffset: cacheOffset, positions: positions, sequences: rowSequences)
+            case .tiled: attendTiled(rows: n, cacheOffset: cacheOffset, positions: positions, sequences: rowSequences)
+            }
+            matmul(layer.attentionOutput, attended, rows: n, into: h)
             for i in 0..<n * d { x[i] += h[i] }
             rmsNorm(x, layer.feedForwardNorm, rows: n, into: h)
             matmul(layer.gate, h, rows: n, into: gate)
@@ -469,7 +513,7 @@ public final class Session: @unchecked Sendable {
         }
     }
 
-    /// Causal grouped-query attention of the `rows` new tokens over the cache (row t, at
+    /// Standard attention: causal grouped-query attention of the `rows` new tokens over the cache (row t, at
     /// `positions[t]`, over `sequences[t]`'s, or all over `sequences[0]`'s when it is the only
     /// one). Queries are
     /// rounded to f16 and probabilities too before they meet the f16 values, as ggml does.
@@ -480,9 +524,12 @@ public final class Session: @unchecked Sendable {
         let c = model.config
         let heads = c.headCount, group = c.headCount / c.headCountKV
         let scale = 1 / Float(headDim).squareRoot()
-        let (qs, out, sc) = (UnsafeTransfer(q), UnsafeTransfer(attention), UnsafeTransfer(scores))
+        let (qs, out, sc) = (UnsafeTransfer(q), UnsafeTransfer(attended), UnsafeTransfer(scores))
         // Each row's cache (one for all rows of one session).
-        let caches = sequences.map { (keys: UnsafeTransfer($0.keys + cacheOffset), values: UnsafeTransfer($0.values + cacheOffset)) }
+        let caches = sequences.map { sequence in
+            (keys: UnsafeTransfer((sequence.keys + cacheOffset).assumingMemoryBound(to: Float16.self)),
+             values: UnsafeTransfer((sequence.values + cacheOffset).assumingMemoryBound(to: Float16.self)))
+        }
         let (headDim, kvWidth, d, context) = (headDim, kvWidth, d, contextLength)
         // The query rows of a pass share one KV head, whose cached keys and values are converted
         // once for all of them: one token's heads of a KV group (a few new tokens), or one head's
@@ -538,6 +585,80 @@ public final class Session: @unchecked Sendable {
     }
 }
 
+extension Session {
+    /// Query tokens per pass of the tiled kernel: with the heads of their KV group, up to 64
+    /// query rows share each block of keys and values it converts.
+    static func tileTokens(_ c: ModelConfig) -> Int { max(1, min(16, 64 / (c.headCount / c.headCountKV))) }
+
+    /// Floats one thread's tiled passes need: the query rows (the outputs overwrite them), their
+    /// visible counts and the kernel's blocks.
+    static func tileWorkspace(_ c: ModelConfig) -> Int {
+        let rows = tileTokens(c) * (c.headCount / c.headCountKV)
+        return rows * (c.headDimension + 1) + TiledAttention.workspace(rows: rows, dim: c.headDimension)
+    }
+
+    /// Row `t`'s new key and value into `owner`'s cache at byte `at` (f16, or Q8_0 blocks).
+    func store(row t: Int, into owner: Session, at: Int) {
+        let (key, value) = (k + t * kvWidth, v + t * kvWidth)
+        switch kvType {
+        case .f16:
+            let (keys, values) = ((owner.keys + at).assumingMemoryBound(to: Float16.self), (owner.values + at).assumingMemoryBound(to: Float16.self))
+            for i in 0..<kvWidth {
+                keys[i] = Float16(key[i])
+                values[i] = Float16(value[i])
+            }
+        case .q8_0:
+            QuantBlocks.encodeQ8_0(key, count: kvWidth, into: owner.keys + at)
+            QuantBlocks.encodeQ8_0(value, count: kvWidth, into: owner.values + at)
+        }
+    }
+
+    /// Causal grouped-query attention as `attend`, by TiledAttention: each pass takes up to
+    /// `tileTokens` consecutive rows of one sequence with all the query heads of one KV head,
+    /// and reads that head's cache a block of positions at a time (online softmax). Queries
+    /// meet an f16 cache rounded to f16, as in `attend`; probabilities stay f32.
+    func attendTiled(rows n: Int, cacheOffset: Int, positions: [Int], sequences: [Session]) {
+        let c = model.config
+        let group = c.headCount / c.headCountKV, kvHeads = c.headCountKV
+        let perPass = Self.tileTokens(c), workspace = Self.tileWorkspace(c)
+        let scale = 1 / Float(headDim).squareRoot()
+        let (headDim, d, rowBytes, storage) = (headDim, d, rowBytes, kvType.storage)
+        let headBytes = storage.bytes(headDim)
+        // Runs of consecutive rows of one sequence, at most `perPass` long, with its cache.
+        var runs: [(first: Int, count: Int, keys: UnsafeTransfer<UnsafeRawPointer>, values: UnsafeTransfer<UnsafeRawPointer>)] = []
+        var first = 0
+        while first < n {
+            let owner = sequences.count == 1 ? sequences[0] : sequences[first]
+            var end = first + 1
+            while end < n && end - first < perPass && (sequences.count == 1 || sequences[end] === owner) { end += 1 }
+            runs.append((first, end - first, UnsafeTransfer(UnsafeRawPointer(owner.keys + cacheOffset)), UnsafeTransfer(UnsafeRawPointer(owner.values + cacheOffset))))
+            first = end
+        }
+        let (qs, out, work) = (UnsafeTransfer(q), UnsafeTransfer(attended), UnsafeTransfer(tileWork))
+        pool.forEach(runs.count * kvHeads) { item, thread in
+            let run = runs[item / kvHeads], kvHead = item % kvHeads
+            let rows = run.count * group
+            let query = work.value + thread * workspace
+            let visible = UnsafeMutableRawPointer(query + rows * headDim).bindMemory(to: Int32.self, capacity: rows)
+            // Row i·group + g: token first + i, head kvHead·group + g (the heads of one token are
+            // adjacent in q and in the output).
+            for i in 0..<run.count {
+                let at = (run.first + i) * d + kvHead * group * headDim
+                (query + i * group * headDim).update(from: qs.value + at, count: group * headDim)
+                for g in 0..<group { visible[i * group + g] = Int32(positions[run.first + i] + 1) }
+            }
+            if storage == .f16 { HalfAttention.roundToHalf(query, count: rows * headDim) }
+            TiledAttention.attend(
+                query, rows: rows, dim: headDim, visible: visible, storage: storage,
+                keys: run.keys.value + kvHead * headBytes, values: run.values.value + kvHead * headBytes, rowBytes: rowBytes, scale: scale,
+                into: query, ldo: headDim, work: query + rows * (headDim + 1))
+            for i in 0..<run.count {
+                (out.value + (run.first + i) * d + kvHead * group * headDim).update(from: query + i * group * headDim, count: group * headDim)
+            }
+        }
+    }
+}
+
 /// Which activation buffer a product uses: one per format and width.
 private struct ActivationKey: Hashable {
     let format: ActivationFormat
@@ -561,10 +682,11 @@ private func softmax(_ x: UnsafeMutablePointer<Float>, count: Int, scale: Float)
     for t in 0..<count { x[t] *= inverse }
 }
 
-/// The KV cache of a token sequence, copied out of a session (f16, layer by layer).
+/// The KV cache of a token sequence, copied out of a session (as it stores them, layer by layer).
 public struct KVSnapshot: Sendable {
     public let tokens: [Int32]
-    let keys: [Float16]
-    let values: [Float16]
-    public var bytes: Int { (keys.count + values.count) * MemoryLayout<Float16>.size }
+    public let kvType: KVCacheType
+    let keys: [UInt8]
+    let values: [UInt8]
+    public var bytes: Int { keys.count + values.count }
 }

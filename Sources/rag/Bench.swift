@@ -8,7 +8,7 @@ import RAGStorage
 
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Benchmarks (run a release build).", subcommands: [EmbedBench.self, IndexOpenBench.self, LLMBench.self, BatchBench.self, AskBench.self])
+        abstract: "Benchmarks (run a release build).", subcommands: [EmbedBench.self, IndexOpenBench.self, LLMBench.self, BatchBench.self, KVBench.self, TechniquesBench.self, AskBench.self])
 }
 
 /// Same protocol as ../shared/anchors/embed_ort.py, so the two can be divided.

@@ -19,6 +19,8 @@ struct LLMBench: AsyncParsableCommand {
     @Option(help: "Threads.") var threads = 2
     @Option(help: "Repetitions (medians are reported).") var reps = 3
     @Option(name: .customLong("n-ctx"), help: "Context size.") var nCtx = 2048
+    @Option(help: ArgumentHelp("Attention: tiled (online softmax over blocks of positions) or standard (llama.cpp's without flash attention; f16 cache only).", valueName: "tiled|standard"))
+    var attention = Session.Attention.tiled
 
     func run() async throws {
         do {
@@ -32,7 +34,10 @@ struct LLMBench: AsyncParsableCommand {
             guard ids.count + nGen <= nCtx else {
                 throw RAGError(.invalidInput, "prompt (\(ids.count) tokens) + --n-gen \(nGen) exceeds --n-ctx \(nCtx)")
             }
-            let session = Session(model: model, contextLength: nCtx, threads: threads)
+            guard attention == .tiled || generator.kvType == .f16 else {
+                throw RAGError(.invalidInput, "standard attention reads an f16 cache only: use --attention tiled with --kv-type \(generator.kvType.rawValue)")
+            }
+            let session = Session(model: model, contextLength: nCtx, threads: threads, kvType: generator.kvType, attention: attention)
             try session.evaluate(Array(ids.prefix(64)))
             var prefill: [Double] = [], decode: [Double] = [], stepMax: [Double] = []
             var firstIds: [Int32] = []
@@ -79,7 +84,7 @@ struct LLMBench: AsyncParsableCommand {
             let bandwidth = MemoryBandwidth.measure(threads: threads)
             let result: [String: Any] = [
                 "runtime": "rag", "model": (generator.path as NSString).lastPathComponent, "threads": threads,
-                "kernels": CPUFeatures.kernels, "n_prompt": ids.count, "n_gen": nGen,
+                "kernels": CPUFeatures.kernels, "n_prompt": ids.count, "n_gen": nGen, "kv_type": generator.kvType.rawValue, "attention": attention.rawValue,
                 "prefill_tok_s": (Double(ids.count) / median(prefill)).rounded(places: 2),
                 "decode_tok_s": (Double(nGen) / median(decode)).rounded(places: 2),
                 "prefill_runs_s": prefill.map { $0.rounded(places: 4) }, "decode_runs_s": decode.map { $0.rounded(places: 4) },

@@ -1,7 +1,10 @@
-import ArgumentParser
+public import ArgumentParser
 import Foundation
 import RAGCore
-import RAGLLM
+public import RAGLLM
+
+extension KVCacheType: ExpressibleByArgument {}
+extension Session.Attention: ExpressibleByArgument {}
 
 /// `--model`, shared by the commands that load a generator.
 struct GeneratorOptions: ParsableArguments {
@@ -11,6 +14,8 @@ struct GeneratorOptions: ParsableArguments {
     var draftModel: String?
     @Flag(name: .customLong("no-speculate"), help: "Decode one token at a time (no draft tokens; the output is the same, only speed differs).")
     var noSpeculate = false
+    @Option(name: .customLong("kv-type"), help: ArgumentHelp("How the KV cache stores keys and values: f16, or q8_0 (about half the bytes; answers differ slightly).", valueName: "f16|q8_0"))
+    var kvType = KVCacheType.f16
 
     func validate() throws {
         for value in [model, draftModel].compactMap({ $0 }) {
@@ -31,9 +36,10 @@ struct GeneratorOptions: ParsableArguments {
     /// The generator these options describe (with its draft model, if any).
     func generator(contextLength: Int, threads: Int? = nil) throws -> Generator {
         let model = try load()
-        let context = min(contextLength, model.config.contextLength)
-        guard let draftPath else { return Generator(model: model, contextLength: context, threads: threads) }
-        return try Generator(model: model, draft: LanguageModel.open(draftPath), contextLength: context, threads: threads)
+        let context = contextLength
+        try Generator.check(model: model, contextLength: context, kvType: kvType)
+        guard let draftPath else { return Generator(model: model, contextLength: context, threads: threads, kvType: kvType) }
+        return try Generator(model: model, draft: LanguageModel.open(draftPath), contextLength: context, threads: threads, kvType: kvType)
     }
 }
 

@@ -56,6 +56,7 @@ func makeService(
     if let generator {
         configuration.generatorPath = generator.path
         configuration.draftPath = generator.draftPath
+        configuration.kvType = generator.kvType
     }
     configuration.remoteGenerator = try remote?.endpoint
     if let fusion {

@@ -65,15 +65,21 @@ import Testing
         #expect(sessions[0].logits == logits[0][7])
     }
 
+    /// The caches and attentions a session can run: "KV type/attention".
+    static let setups = ["f16/tiled", "q8_0/tiled", "f16/standard"]
+
     /// A pass that holds one sequence's chunk of prompt, another's next token and a third's
     /// draft to verify gives each what its own evaluation gives: the last logits, and every
-    /// row's for the draft.
-    @Test(arguments: Reference.all)
-    func aChunkOfPromptATokenAndADraftShareOnePass(model name: String) throws {
+    /// row's for the draft; with every cache type and attention.
+    @Test(arguments: Reference.all, setups)
+    func aChunkOfPromptATokenAndADraftShareOnePass(model name: String, setup: String) throws {
         let model = try #require(SpeculativeDecodingTests.models[name])
+        let parts = setup.split(separator: "/").map(String.init)
+        let (kvType, attention) = (try #require(KVCacheType(rawValue: parts[0])), try #require(Session.Attention(rawValue: parts[1])))
+        func session() -> Session { Session(model: model, contextLength: 512, kvType: kvType, attention: attention) }
         let prompts = Self.texts.prefix(3).map { model.tokenizer.encode($0) }
-        let alone = prompts.map { _ in Session(model: model, contextLength: 512) }
-        let together = prompts.map { _ in Session(model: model, contextLength: 512) }
+        let alone = prompts.map { _ in session() }
+        let together = prompts.map { _ in session() }
         // The first's prompt in two parts (the second part shares the pass), the others whole.
         let split = prompts[0].count / 2
         try alone[0].evaluate(prompts[0])
@@ -86,7 +92,7 @@ import Testing
         let draft: [Int32] = [Sampler.argmax(alone[2].logits), 17, 4]
         try alone[1].evaluate([next])
         try alone[2].evaluate(draft, everyRow: true)
-        let runner = Session(model: model, contextLength: 512)
+        let runner = session()
         try runner.evaluate([
             Session.BatchItem(together[0], Array(prompts[0][split...])),
             Session.BatchItem(together[1], [next]),

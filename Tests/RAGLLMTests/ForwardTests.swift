@@ -18,18 +18,20 @@ import Testing
     }
 
     /// The first generated position against llama.cpp's top 5: the same best token, each of the
-    /// five logits within 0.25 (measured at most 0.20 on all three: the prompt runs the same
-    /// integer dots on 8-bit activations as llama.cpp), and any token in our top 5 that is not in
-    /// theirs is a near-tie with their fifth (rounding noise, not a different model).
-    @Test(arguments: Reference.all)
-    func firstPositionMatchesTheReference(model name: String) throws {
+    /// five logits within 0.25 with standard attention (measured at most 0.20 on all three: the
+    /// prompt runs the same integer dots on 8-bit activations as llama.cpp, and the same f16
+    /// probabilities), within 0.6 with tiled attention (measured at most 0.46: its probabilities
+    /// stay f32, which llama.cpp's reference run rounded to f16), and any token in our top 5 that
+    /// is not in theirs is a near-tie with their fifth (rounding noise, not a different model).
+    @Test(arguments: Reference.all, Session.Attention.allCases)
+    func firstPositionMatchesTheReference(model name: String, attention: Session.Attention) throws {
         let model = try #require(Self.models[name])
         for prompt in try #require(Reference.shared.models[name]).prompts {
-            let session = Session(model: model, contextLength: 1024)
+            let session = Session(model: model, contextLength: 1024, attention: attention)
             try session.evaluate(prompt.prompt_ids)
             let top = session.logits.indices.sorted { session.logits[$0] > session.logits[$1] }.prefix(5).map(Int32.init)
             let reference = prompt.top5_first_position
-            let tolerance: Float = 0.25
+            let tolerance: Float = attention == .standard ? 0.25 : 0.6
             #expect(top[0] == reference[0].id, "\(name) \(prompt.name): top token")
             var largest: Float = 0
             for candidate in reference {
@@ -40,20 +42,21 @@ import Testing
             for id in top where !reference.contains(where: { $0.id == id }) {
                 #expect(abs(session.logits[Int(id)] - reference[4].logit) < tolerance, "\(name) \(prompt.name): \(id) in our top 5")
             }
-            print(String(format: "%@ %@: first position within %.3f of llama.cpp's top 5", name, prompt.name, largest))
+            print(String(format: "%@ %@ (%@ attention): first position within %.3f of llama.cpp's top 5", name, prompt.name, attention.rawValue, largest))
         }
     }
 
     /// Greedy decoding follows llama.cpp's tokens; where it departs, the two candidates were a
-    /// near-tie in our logits, i.e. rounding noise, not a different model: within 0.15 in the
-    /// first 32 tokens (SmolLM2's raw completion departs at token 8 by 0.105), within 0.25 after
-    /// them (measured: the 1.5B's raw completion departs at token 58 by 0.134, the 0.5B's at 65
-    /// by 0.116).
-    @Test(arguments: Reference.all)
-    func greedyContinuationsMatchTheReference(model name: String) throws {
+    /// near-tie in our logits, i.e. rounding noise, not a different model. Standard attention:
+    /// within 0.15 in the first 32 tokens (SmolLM2's raw completion departs at token 8 by 0.105),
+    /// within 0.25 after them (measured: the 1.5B's raw completion departs at token 58 by 0.134,
+    /// the 0.5B's at 17 by 0.017). Tiled attention: within 0.35 (measured: SmolLM2's RAG
+    /// question departs at token 8 by 0.281; the others as with standard or later).
+    @Test(arguments: Reference.all, Session.Attention.allCases)
+    func greedyContinuationsMatchTheReference(model name: String, attention: Session.Attention) throws {
         let model = try #require(Self.models[name])
         for prompt in try #require(Reference.shared.models[name]).prompts {
-            let session = Session(model: model, contextLength: 1024)
+            let session = Session(model: model, contextLength: 1024, attention: attention)
             try session.evaluate(prompt.prompt_ids)
             var agreed = 0
             var departure = ""
@@ -61,7 +64,8 @@ import Testing
                 let next = Self.argmax(session.logits)
                 if next != expected {
                     let margin = session.logits[Int(next)] - session.logits[Int(expected)]
-                    #expect(margin < (agreed < 32 ? 0.15 : 0.25), "\(name) \(prompt.name): token \(agreed) is \(next), llama.cpp's \(expected) is \(margin) below it")
+                    let tolerance: Float = attention == .tiled ? 0.35 : agreed < 32 ? 0.15 : 0.25
+                    #expect(margin < tolerance, "\(name) \(prompt.name) (\(attention) attention): token \(agreed) is \(next), llama.cpp's \(expected) is \(margin) below it")
                     departure = String(format: " (then a near-tie: %.3f)", margin)
                     break
                 }
@@ -71,7 +75,7 @@ import Testing
             if agreed == prompt.output_ids.count, prompt.stop.hasPrefix("eog") {
                 #expect(model.tokenizer.endOfGeneration.contains(Self.argmax(session.logits)), "\(name) \(prompt.name): should stop")
             }
-            print("\(name) \(prompt.name): \(agreed) of \(prompt.output_ids.count) greedy tokens as llama.cpp\(departure)")
+            print("\(name) \(prompt.name) (\(attention) attention): \(agreed) of \(prompt.output_ids.count) greedy tokens as llama.cpp\(departure)")
         }
     }
 }

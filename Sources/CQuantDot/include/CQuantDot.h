@@ -37,6 +37,11 @@ int rag_quant_dot_vnni(int type, const void *w, size_t row_bytes, int rows, cons
 void rag_quantize_q8_0(const float *x, int blocks, int8_t *q, float *d, float *s);
 void rag_quantize_q8_K(const float *x, int blocks, int8_t *q, float *d, int16_t *sum16, int16_t *sum32);
 
+/// `blocks` blocks of 32 values → Q8_0 blocks as GGUF stores them (34 bytes: the f16 scale
+/// d = max|x|/127, then q = round(x/d) as int8; ggml's quantize_row_q8_0 on x86): weights
+/// requantized, a Q8_0 KV cache.
+void rag_encode_q8_0(const float *x, int blocks, uint8_t *dst);
+
 /// Dense-layer int8 GEMM: out[r · ldo + o] = sx[r] · sw[o] · Σ_i x[r · k + i] · w[o · k + i] + bias[o]
 /// (bias may be NULL) for r < m and o0 ≤ o < o1; rows of k int8 values in [−127, 127], k a
 /// multiple of 32, o0 and o1 even. `_vnni` only where the CPU has AVX-512 VL + VNNI.
