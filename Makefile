@@ -8,7 +8,7 @@ DB ?= indexes/default.sqlite
 RAG := .build/release/rag
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup build debug test fuzz run serve bench bench-pg bench-ingest bench-embed bench-index bench-search bench-llm bench-ask bench-serve bench-load eval models clean
+.PHONY: setup build debug test fuzz run serve bench bench-pg bench-ingest bench-embed bench-index bench-search bench-llm bench-kv bench-techniques bench-ask bench-serve bench-load eval models clean
 
 ## setup: install the system libraries (idempotent: nothing to do when present)
 setup:
@@ -85,6 +85,15 @@ bench-search: build models
 ## bench-llm: generator prefill and decode tok/s and peak RSS against llama.cpp (same run)
 bench-llm: build models
 	scripts/bench-llm.sh
+
+## bench-kv: Q8_0 against f16 KV cache, rag and llama.cpp: where 128 greedy tokens depart, on the reference prompts (not in bench)
+bench-kv: build models
+	scripts/bench-kv.sh
+
+## bench-techniques: layer skipping, FFN pruning, Q8_0 weights, Q8_0 KV on COVID-QA and PubMedQA: quality and speed (not in bench; LIMIT questions each)
+LIMIT ?= 20
+bench-techniques: build models
+	$(RAG) bench techniques --limit $(LIMIT)
 
 ## bench-ask: 10 questions over corpus/ end to end; time to first token with and without the prefix cache
 bench-ask: build models

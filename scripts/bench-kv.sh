@@ -54,7 +54,7 @@ for path in sorted(glob.glob(f"{out}/*-rag.json")):
     ours = json.load(open(path)); theirs = {r["name"]: r for r in json.load(open(f"{out}/{key}-llama.json"))}
     for r in ours:
         t = theirs[r["name"]]
-        print(f"{key:36} {r['name']:22} {r['prompt_tokens']:>6}  {fmt(r['q8_0_departs_from_tiled_f16']):>16} {fmt(r['q8_0_departs_from_standard']):>13}  "
-              f"{fmt(t['q8_0_departs_from_f16_flash']):>29} {fmt(t['q8_0_departs_from_f16']):>13}")
+        print(f"{key:36} {r['name']:22} {r['prompt_tokens']:>6}  {fmt(r.get('q8_0_departs_from_tiled_f16')):>16} {fmt(r.get('q8_0_departs_from_standard')):>13}  "
+              f"{fmt(t.get('q8_0_departs_from_f16_flash')):>29} {fmt(t.get('q8_0_departs_from_f16')):>13}")
 print("(first of 128 greedy tokens where the Q8_0 cache's output departs from the f16 cache's; none: the same 128 tokens)")
 PY

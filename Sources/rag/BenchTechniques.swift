@@ -22,6 +22,7 @@ struct TechniquesBench: AsyncParsableCommand {
 
     @OptionGroup var generator: GeneratorOptions
     @OptionGroup var embedderOptions: EmbedderOptions
+    @OptionGroup var chunking: ChunkingOptions
     @Option(help: ArgumentHelp("The COVID-QA folder (qa.jsonl, docs/).", valueName: "dir")) var covidqa = "../shared/data/covidqa"
     @Option(help: ArgumentHelp("The PubMedQA folder (qa.jsonl, docs/).", valueName: "dir")) var pubmedqa = "../shared/data/pubmedqa"
     @Option(help: "Questions per dataset (the first N).") var limit = 20
@@ -85,9 +86,11 @@ struct TechniquesBench: AsyncParsableCommand {
             for (name, directory) in [("COVID-QA", covidqa), ("PubMedQA", pubmedqa)] {
                 var data = try QADataset(directory: directory)
                 data.items = Array(data.items.prefix(limit))
-                let path = EvalRetrieval.cachedIndex(for: data.directory + "/qa.jsonl", suffix: ChunkingOptions().cacheSuffix)
+                let path = EvalRetrieval.cachedIndex(for: data.directory + "/qa.jsonl", suffix: chunking.cacheSuffix)
                 let service = try makeService(db: path, .createIfMissing, embedder: embedderOptions)
-                let report = try service.ingest([data.documents])
+                var ingestOptions = Ingestor.Options()
+                ingestOptions.chunker = chunking.configuration
+                let report = try service.ingest([data.documents], options: ingestOptions)
                 if report.chunks > 0 { printError("ingested \(report.documents) documents, \(report.chunks) chunks into \(path)") }
                 var options = AskOptions()
                 options.speculate = false
@@ -100,7 +103,9 @@ struct TechniquesBench: AsyncParsableCommand {
             }
             var requantized: LanguageModel?
             var rows: [Row] = []
-            if !json { print("technique          skipped blocks   COVID-QA F1  PubMedQA acc  decode tok/s  s/question") }
+            // Rows go out unbuffered, each as soon as it is measured (the run takes a while).
+            func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+            if !json { emit("technique          skipped blocks   COVID-QA F1  PubMedQA acc  decode tok/s  s/question") }
             for technique in list {
                 let start = Date()
                 let variant: LanguageModel
@@ -132,7 +137,7 @@ struct TechniquesBench: AsyncParsableCommand {
                 rows.append(row)
                 if !json {
                     let blocksList = row.skippedBlocks.map(String.init).joined(separator: ",")
-                    print(
+                    emit(
                         row.technique.padding(toLength: 19, withPad: " ", startingAt: 0) + blocksList.padding(toLength: 16, withPad: " ", startingAt: 0)
                             + String(format: " %11.4f  %12.4f  %12.2f  %10.2f", row.covidqaF1, row.pubmedqaAccuracy, row.decodeTokS, row.secondsPerQuestion))
                 }
