@@ -5,18 +5,10 @@
 #include "CAttention.h"
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
 
-#define RAG_INLINE static inline __attribute__((always_inline))
+#include "attention_common.h"
 
 RAG_INLINE __m256 rag_load_half8(const uint16_t *p) {
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
-}
-
-/// Eight vectors → one vector of their eight horizontal sums, in order.
-RAG_INLINE __m256 rag_sum8(const __m256 a[8]) {
-    const __m256 s01 = _mm256_hadd_ps(a[0], a[1]), s23 = _mm256_hadd_ps(a[2], a[3]);
-    const __m256 s45 = _mm256_hadd_ps(a[4], a[5]), s67 = _mm256_hadd_ps(a[6], a[7]);
-    const __m256 s0123 = _mm256_hadd_ps(s01, s23), s4567 = _mm256_hadd_ps(s45, s67);
-    return _mm256_add_ps(_mm256_permute2f128_ps(s0123, s4567, 0x20), _mm256_permute2f128_ps(s0123, s4567, 0x31));
 }
 
 void rag_attention_scores(const float *q, int nq, int dim, const uint16_t *k, size_t stride, int count,

@@ -8,7 +8,7 @@
 #include "CAttention.h"
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
 
-#define RAG_INLINE static inline __attribute__((always_inline))
+#include "attention_common.h"
 enum { BLOCK = RAG_FLASH_BLOCK };
 
 /// e^x for x ≤ 0 (scores minus their maximum): 2^n · e^r with n = round(x·log₂e), |r| ≤ ln2/2,
@@ -39,14 +39,6 @@ RAG_INLINE float rag_hmax(__m256 v) {
     __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_max_ps(s, _mm_movehl_ps(s, s));
     return _mm_cvtss_f32(_mm_max_ss(s, _mm_movehdup_ps(s)));
-}
-
-/// Eight vectors → one vector of their eight horizontal sums, in order.
-RAG_INLINE __m256 rag_sum8(const __m256 a[8]) {
-    const __m256 s01 = _mm256_hadd_ps(a[0], a[1]), s23 = _mm256_hadd_ps(a[2], a[3]);
-    const __m256 s45 = _mm256_hadd_ps(a[4], a[5]), s67 = _mm256_hadd_ps(a[6], a[7]);
-    const __m256 s0123 = _mm256_hadd_ps(s01, s23), s4567 = _mm256_hadd_ps(s45, s67);
-    return _mm256_add_ps(_mm256_permute2f128_ps(s0123, s4567, 0x20), _mm256_permute2f128_ps(s0123, s4567, 0x31));
 }
 
 /// `n` cached rows of one head (`rowBytes` apart) as f32 rows of `dim` in `dst`; the rows up to

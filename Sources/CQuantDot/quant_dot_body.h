@@ -122,12 +122,87 @@ RAG_INLINE void rag_dot32(const int type, const int nx, const uint8_t *w, size_t
     }
 }
 
-/// Q4_K: per 32 values, Σ sc·(q·x) by vpmaddubsw and vpmaddwd with the scale; the minimums by
-/// one vpmaddwd of the 8 mins with the activations' sums per 32.
+/// A Q4_K block's header: the 6-bit scales of its 8 sub-blocks into `scales`, and its minimums
+/// into each row's own sums (kept apart as ggml keeps them): dmin·dx·Σ m·(Σx per 32), one
+/// vpmaddwd of the 8 mins with the activations' sums per 32.
+RAG_INLINE void rag_q4_K_scales(const int nx, const uint8_t *block, const rag_q8_rows *x, int blocks, int b,
+                                uint8_t scales[8], __m128 *mins) {
+    const float dmin = rag_half(block + 2);
+    uint32_t packed[3];
+    memcpy(packed, block + 4, 12);
+    // The first four in the low six bits of bytes 0…3 (scales) and 4…7 (mins); the last four from
+    // the nibbles of bytes 8…11 with the top two bits of bytes 0…7 above them.
+    const uint32_t scaleLow = packed[0] & 0x3F3F3F3F, minLow = packed[1] & 0x3F3F3F3F;
+    const uint32_t scaleHigh = (packed[2] & 0x0F0F0F0F) | (((packed[0] >> 6) & 0x03030303) << 4);
+    const uint32_t minHigh = ((packed[2] >> 4) & 0x0F0F0F0F) | (((packed[1] >> 6) & 0x03030303) << 4);
+    memcpy(scales, &scaleLow, 4);
+    memcpy(scales + 4, &scaleHigh, 4);
+    const __m128i min16 = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)minHigh, (int)minLow));
+    for (int r = 0; r < nx; r++) {
+        const __m128i xs = _mm_loadu_si128((const __m128i *)(x->sum32 + (size_t)r * (x->width / 32) + b * 8));
+        mins[r] = _mm_fmadd_ps(_mm_cvtepi32_ps(_mm_madd_epi16(min16, xs)), _mm_set1_ps(dmin * x->d[r * blocks + b]), mins[r]);
+    }
+}
+
+#ifdef RAG_ZMM
+#include "quant_dot_zmm.h"
+#else
+/// The integer sums of a Q4_K block (nibbles at `qs`) with each row's 256 activations, per
+/// 32 values Σ sc·(q·x) by vpmaddubsw and vpmaddwd with the scale, into `sums`.
+RAG_INLINE void rag_q4_K_sums(const int nx, const uint8_t *qs, const rag_q8_rows *x, int b, const uint8_t scales[8], __m256i *sums) {
+    const __m256i low = _mm256_set1_epi8(0x0F);
+    for (int r = 0; r < nx; r++) sums[r] = _mm256_setzero_si256();
+    _Pragma("clang loop unroll(disable)")
+    for (int pair = 0; pair < 4; pair++) {
+        const __m256i raw = _mm256_loadu_si256((const __m256i *)(qs + 32 * pair));
+        const __m256i q0 = _mm256_and_si256(raw, low);
+        const __m256i q1 = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low);
+        const __m256i s0 = _mm256_set1_epi16(scales[2 * pair]), s1 = _mm256_set1_epi16(scales[2 * pair + 1]);
+        for (int r = 0; r < nx; r++) {
+            const int8_t *xq = x->qs + (size_t)r * x->width + b * 256 + 64 * pair;
+            const __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(q0, _mm256_loadu_si256((const __m256i *)xq)), s0);
+            const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q1, _mm256_loadu_si256((const __m256i *)(xq + 32))), s1);
+            sums[r] = _mm256_add_epi32(sums[r], _mm256_add_epi32(p0, p1));
+        }
+    }
+}
+
+/// The integer sums of a Q6_K block's codes (unsigned, 0…63) with each row's 256 activations by
+/// vpmaddubsw, scaled per 16 values by vpmaddwd, added to `sums`.
+RAG_INLINE void rag_q6_K_sums(const int nx, const uint8_t *block, const rag_q8_rows *x, int b, __m256i scale16, __m256i *sums) {
+    const __m256i low = _mm256_set1_epi8(0x0F), top = _mm256_set1_epi8(0x30);
+    // Scale pair k of a half, as i16: the low lane all sc[2k], the high lane all sc[2k+1].
+    const __m256i pick = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1,
+                                          2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
+    _Pragma("clang loop unroll(disable)")
+    for (int half = 0; half < 2; half++) {
+        const uint8_t *ql = block + 64 * half, *qh = block + 128 + 32 * half;
+        const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql), l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+        const __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+        __m256i q[4];
+        q[0] = _mm256_or_si256(_mm256_and_si256(l0, low), _mm256_and_si256(_mm256_slli_epi16(h, 4), top));
+        q[1] = _mm256_or_si256(_mm256_and_si256(l1, low), _mm256_and_si256(_mm256_slli_epi16(h, 2), top));
+        q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low), _mm256_and_si256(h, top));
+        q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low), _mm256_and_si256(_mm256_srli_epi16(h, 2), top));
+        __m256i sc[4];
+        for (int k = 0; k < 4; k++) {
+            sc[k] = _mm256_shuffle_epi8(_mm256_permutevar8x32_epi32(scale16, _mm256_set1_epi32(4 * half + k)), pick);
+        }
+        for (int r = 0; r < nx; r++) {
+            const int8_t *xq = x->qs + (size_t)r * x->width + b * 256 + 128 * half;
+            for (int k = 0; k < 4; k++) {
+                const __m256i p = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)(xq + 32 * k)));
+                sums[r] = _mm256_add_epi32(sums[r], _mm256_madd_epi16(p, sc[k]));
+            }
+        }
+    }
+}
+#endif
+
+/// Q4_K: the block's integer sums (rag_q4_K_sums) scaled by d·dx; the minimums apart.
 RAG_INLINE void rag_dot_q4_K(const int nx, const uint8_t *w, size_t row_bytes, int rows,
                              const rag_q8_rows *x, float *out, size_t ldo) {
     const int blocks = x->width / 256;
-    const __m256i low = _mm256_set1_epi8(0x0F);
     for (int o = 0; o < rows; o++) {
         const uint8_t *row = w + (size_t)o * row_bytes;
         __m256 acc[8];
@@ -139,41 +214,11 @@ RAG_INLINE void rag_dot_q4_K(const int nx, const uint8_t *w, size_t row_bytes, i
         for (int b = 0; b < blocks; b++) {
             const uint8_t *block = row + b * 144;
             for (int line = 0; line < 144; line += 64) _mm_prefetch((const char *)block + RAG_PREFETCH_AHEAD + line, _MM_HINT_T0);
-            const float d = rag_half(block), dmin = rag_half(block + 2);
-            uint32_t packed[3];
-            memcpy(packed, block + 4, 12);
-            // The 6-bit scales and mins of the 8 sub-blocks: the first four in the low six bits of
-            // bytes 0…3 (scales) and 4…7 (mins); the last four from the nibbles of bytes 8…11 with
-            // the top two bits of bytes 0…7 above them.
-            const uint32_t scaleLow = packed[0] & 0x3F3F3F3F, minLow = packed[1] & 0x3F3F3F3F;
-            const uint32_t scaleHigh = (packed[2] & 0x0F0F0F0F) | (((packed[0] >> 6) & 0x03030303) << 4);
-            const uint32_t minHigh = ((packed[2] >> 4) & 0x0F0F0F0F) | (((packed[1] >> 6) & 0x03030303) << 4);
+            const float d = rag_half(block);
             uint8_t scales[8];
-            memcpy(scales, &scaleLow, 4);
-            memcpy(scales + 4, &scaleHigh, 4);
-            // The minimums first, into their own sums (kept apart as ggml keeps them):
-            // dmin·dx·Σ m·(Σx per 32).
-            const __m128i min16 = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)minHigh, (int)minLow));
-            for (int r = 0; r < nx; r++) {
-                const __m128i xs = _mm_loadu_si128((const __m128i *)(x->sum32 + (size_t)r * (x->width / 32) + b * 8));
-                mins[r] = _mm_fmadd_ps(_mm_cvtepi32_ps(_mm_madd_epi16(min16, xs)), _mm_set1_ps(dmin * x->d[r * blocks + b]), mins[r]);
-            }
+            rag_q4_K_scales(nx, block, x, blocks, b, scales, mins);
             __m256i sums[8];
-            for (int r = 0; r < nx; r++) sums[r] = _mm256_setzero_si256();
-            const uint8_t *qs = block + 16;
-            _Pragma("clang loop unroll(disable)")
-            for (int pair = 0; pair < 4; pair++) {
-                const __m256i raw = _mm256_loadu_si256((const __m256i *)(qs + 32 * pair));
-                const __m256i q0 = _mm256_and_si256(raw, low);
-                const __m256i q1 = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low);
-                const __m256i s0 = _mm256_set1_epi16(scales[2 * pair]), s1 = _mm256_set1_epi16(scales[2 * pair + 1]);
-                for (int r = 0; r < nx; r++) {
-                    const int8_t *xq = x->qs + (size_t)r * x->width + b * 256 + 64 * pair;
-                    const __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(q0, _mm256_loadu_si256((const __m256i *)xq)), s0);
-                    const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q1, _mm256_loadu_si256((const __m256i *)(xq + 32))), s1);
-                    sums[r] = _mm256_add_epi32(sums[r], _mm256_add_epi32(p0, p1));
-                }
-            }
+            rag_q4_K_sums(nx, block + 16, x, b, scales, sums);
             for (int r = 0; r < nx; r++) {
                 acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums[r]), _mm256_set1_ps(d * x->d[r * blocks + b]), acc[r]);
             }
@@ -182,15 +227,11 @@ RAG_INLINE void rag_dot_q4_K(const int nx, const uint8_t *w, size_t row_bytes, i
     }
 }
 
-/// Q6_K: the unsigned 6-bit codes by vpmaddubsw, scaled per 16 by vpmaddwd; the −32 offset as
+/// Q6_K: the block's integer sums (rag_q6_K_sums) scaled by d·dx, after the −32 offset taken as
 /// 32·Σ sc·(Σx per 16), one vpmaddwd with the activations' sums per 16.
 RAG_INLINE void rag_dot_q6_K(const int nx, const uint8_t *w, size_t row_bytes, int rows,
                              const rag_q8_rows *x, float *out, size_t ldo) {
     const int blocks = x->width / 256;
-    const __m256i low = _mm256_set1_epi8(0x0F), top = _mm256_set1_epi8(0x30);
-    // Scale pair k of a half, as i16: the low lane all sc[2k], the high lane all sc[2k+1].
-    const __m256i pick = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1,
-                                          2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
     for (int o = 0; o < rows; o++) {
         const uint8_t *row = w + (size_t)o * row_bytes;
         __m256 acc[8];
@@ -205,28 +246,7 @@ RAG_INLINE void rag_dot_q6_K(const int nx, const uint8_t *w, size_t row_bytes, i
                 const __m256i xs = _mm256_loadu_si256((const __m256i *)(x->sum16 + (size_t)r * (x->width / 16) + b * 16));
                 sums[r] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(scale16, xs), 5));
             }
-            _Pragma("clang loop unroll(disable)")
-            for (int half = 0; half < 2; half++) {
-                const uint8_t *ql = block + 64 * half, *qh = block + 128 + 32 * half;
-                const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql), l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
-                const __m256i h = _mm256_loadu_si256((const __m256i *)qh);
-                __m256i q[4];
-                q[0] = _mm256_or_si256(_mm256_and_si256(l0, low), _mm256_and_si256(_mm256_slli_epi16(h, 4), top));
-                q[1] = _mm256_or_si256(_mm256_and_si256(l1, low), _mm256_and_si256(_mm256_slli_epi16(h, 2), top));
-                q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low), _mm256_and_si256(h, top));
-                q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low), _mm256_and_si256(_mm256_srli_epi16(h, 2), top));
-                __m256i sc[4];
-                for (int k = 0; k < 4; k++) {
-                    sc[k] = _mm256_shuffle_epi8(_mm256_permutevar8x32_epi32(scale16, _mm256_set1_epi32(4 * half + k)), pick);
-                }
-                for (int r = 0; r < nx; r++) {
-                    const int8_t *xq = x->qs + (size_t)r * x->width + b * 256 + 128 * half;
-                    for (int k = 0; k < 4; k++) {
-                        const __m256i p = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)(xq + 32 * k)));
-                        sums[r] = _mm256_add_epi32(sums[r], _mm256_madd_epi16(p, sc[k]));
-                    }
-                }
-            }
+            rag_q6_K_sums(nx, block, x, b, scale16, sums);
             for (int r = 0; r < nx; r++) {
                 acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums[r]), _mm256_set1_ps(d * x->d[r * blocks + b]), acc[r]);
             }

@@ -101,7 +101,8 @@ public final class QuantizedActivations: @unchecked Sendable {
 /// Dot products of quantized weight rows, as stored, with quantized activation rows (ggml's
 /// `vec_dot_*`): integer products per block, scaled once per block, offsets and minimums folded in
 /// through the activations' sums. The inner loops are C with intrinsics (CQuantDot): AVX2
-/// `vpmaddubsw`/`vpmaddwd` everywhere, AVX-512 VNNI `vpdpbusd` where the CPU has it.
+/// `vpmaddubsw`/`vpmaddwd` everywhere; where the CPU has AVX-512 VNNI, `vpdpbusd`, and the
+/// K-quants on 512-bit registers.
 public enum QuantDot {
     /// The weight formats with an integer dot (ggml type ids).
     public enum Weights: Int32, Sendable {
@@ -122,15 +123,18 @@ public enum QuantDot {
 
     /// out[r · ldo + o] = W[o] · x[first + r] for the `count` weight rows from `w` (`rowBytes`
     /// apart) and the activation rows `first ..< first + nx` (nx ≤ 8): each weight block is read
-    /// once for all of them.
+    /// once for all of them. `wide` picks the AVX-512 build (the default where the CPU has it);
+    /// both give the same bits.
     @inline(__always)
     public static func rows(
         _ type: Weights, _ w: UnsafeRawPointer, rowBytes: Int, count: Int,
-        _ x: QuantizedActivations, first: Int, nx: Int, into out: UnsafeMutablePointer<Float>, ldo: Int
+        _ x: QuantizedActivations, first: Int, nx: Int, into out: UnsafeMutablePointer<Float>, ldo: Int,
+        wide: Bool = CPUFeatures.hasAVX512
     ) {
         precondition(nx >= 1 && nx <= maxRows && first + nx <= x.rows, "Programmer error: activation rows \(first)..<\(first + nx) of \(x.rows)")
+        precondition(!wide || CPUFeatures.hasAVX512, "Programmer error: the AVX-512 kernels on a CPU without them")
         var view = x.kernelView(from: first)
-        let status = CPUFeatures.hasAVX512
+        let status = wide
             ? rag_quant_dot_vnni(type.rawValue, w, rowBytes, Int32(count), &view, Int32(nx), out, ldo)
             : rag_quant_dot_avx2(type.rawValue, w, rowBytes, Int32(count), &view, Int32(nx), out, ldo)
         precondition(status == 0, "Programmer error: no kernel for \(type) × \(nx)")

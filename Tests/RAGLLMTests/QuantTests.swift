@@ -148,6 +148,35 @@ func plainElement(_ type: GGMLType, _ block: [UInt8], _ e: Int) -> Float {
         }
     }
 
+    /// The AVX-512 build (512-bit K-quant kernels, vpdpbusd) gives the AVX2 build's results bit
+    /// for bit, for one to eight activation rows: a model answers the same on either CPU.
+    @Test(arguments: [GGMLType.q8_0, .q4_0, .q4_1, .q5_0, .q4_K, .q6_K])
+    func theAVX512KernelsGiveTheAVX2Bits(type: GGMLType) throws {
+        guard CPUFeatures.hasAVX512 else { return }
+        let n = 1024, weightRows = 5, xRows = 8
+        let kind = try #require(QuantDot.Weights(rawValue: Int32(type.rawValue)))
+        let rowBytes = n / type.blockSize * type.bytesPerBlock
+        let scales = [GGMLType.q4_1: [0, 2], .q4_K: [0, 2], .q6_K: [208]][type] ?? [0]
+        let weights = randomBlocks(type, blocks: weightRows * n / type.blockSize, scaleOffsets: scales, seed: 91 + UInt64(type.rawValue))
+        let x = Self.randomActivations(xRows * n, seed: 17)
+        let activations = QuantizedActivations(format: kind.activations, width: n, capacity: xRows)
+        x.withUnsafeBufferPointer { activations.quantize($0.baseAddress!, rows: xRows, stride: n) }
+        for nx in 1...QuantDot.maxRows {
+            var results: [[Float]] = []
+            for wide in [false, true] {
+                var out = [Float](repeating: .nan, count: nx * weightRows)
+                weights.withUnsafeBytes { raw in
+                    out.withUnsafeMutableBufferPointer {
+                        QuantDot.rows(kind, raw.baseAddress!, rowBytes: rowBytes, count: weightRows, activations, first: xRows - nx, nx: nx, into: $0.baseAddress!, ldo: weightRows, wide: wide)
+                    }
+                }
+                results.append(out)
+            }
+            #expect(results[0].map(\.bitPattern) == results[1].map(\.bitPattern), "\(type) nx \(nx): \(results[0].prefix(3)) vs \(results[1].prefix(3))")
+            #expect(!results[1].contains { $0.isNaN })
+        }
+    }
+
     @Test func activationBlocksRoundAsGGMLDoes() {
         var x = [Float](repeating: 0, count: 64)
         for j in 0..<32 { x[j] = Float(j) - 15.5 }  // max |x| 15.5 → d = 15.5 / 127
