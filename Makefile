@@ -102,12 +102,14 @@ bench-ask: build models
 
 ## bench-serve: 8 concurrent /v1/search clients against rag serve: requests/s, p50, p95; then
 ## 1, 2, 4, 8 streaming clients of /v1/ask and of the model alone (128-token answers, --parallel 4):
-## aggregate and per-client decode tok/s, end-to-end tok/s, TTFT p50/p95
+## aggregate and per-client decode tok/s, end-to-end tok/s, TTFT p50/p95; the model alone also against
+## llama.cpp's llama-server -np 4 (built natively by scripts/llama-server.sh on first use, ~10 min)
 bench-serve: build models
 	$(RAG) ingest corpus --db $(DB) > /dev/null
 	scripts/bench-serve.sh $(DB)
 	scripts/bench-serve-ask.sh $(DB)
 	MODE=chat scripts/bench-serve-ask.sh $(DB)
+	SERVER=llama MODE=chat scripts/bench-serve-ask.sh $(DB)
 
 ## bench-load: 50 concurrent clients (search, ask, hang-ups, silent readers, uploads, deletes) for LOAD_SECONDS (60):
 ## per-route requests/s and p50/p99, 503s, errors; /healthz p99 and RSS against their targets

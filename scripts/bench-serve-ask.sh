@@ -7,6 +7,8 @@
 # sent → first token, retrieval and prefill included). The naive line (no batching) is one
 # client's rate for any number of clients. MODE=chat asks the model alone instead
 # (/v1/chat/completions, short prompts asking for long text): decode-heavy requests.
+# SERVER=llama runs the same chat clients against llama.cpp's llama-server with -np PARALLEL
+# (scripts/llama-server.sh builds it natively; its system_info must list what this CPU has).
 #   scripts/bench-serve-ask.sh [DB] [MODEL] [PARALLEL]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,8 +18,36 @@ MODEL="${2:-${RAG_MODELS_DIR:-$CACHE/models}/gguf/qwen2.5-coder-1.5b-instruct-q4
 PARALLEL="${3:-4}"
 with_client_venv
 with_workdir
-start_server "${SERVE_LOG:-$work/serve.log}" --db "$DB" --model "$MODEL" --parallel "$PARALLEL" --cache-size 0 --queue 16 ${SERVE_ARGS:-}
-MODE="${MODE:-ask}" PARALLEL="$PARALLEL" ROUNDS="${ROUNDS:-2}" CLIENTS="${CLIENTS:-1 2 4 8}" "$VENV/bin/python" - "$port" <<'PY'
+if [ "${SERVER:-rag}" = llama ]; then
+  [ "${MODE:-ask}" = chat ] || { echo "SERVER=llama measures the model alone: run it with MODE=chat"; exit 2; }
+  LLAMA_SERVER="$(scripts/llama-server.sh)"
+  log="${SERVE_LOG:-$work/llama-server.log}"
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  # Its system_info is logged at trace verbosity only: a short probe run prints it.
+  "$LLAMA_SERVER" -m "$MODEL" -np 1 -c 512 -t 2 --host 127.0.0.1 --port "$port" --no-webui -lv 5 2> "$work/probe.log" > /dev/null &
+  probe=$!
+  for _ in $(seq 1 300); do grep -q "system_info" "$work/probe.log" && break; sleep 0.1; done
+  kill "$probe" 2>/dev/null; wait "$probe" 2>/dev/null || true
+  info=$(grep -m1 -o "system_info.*" "$work/probe.log" || true)
+  # Slots of 2,048 tokens each, as rag serve's; 2 threads; its defaults otherwise (continuous batching, prompt cache).
+  "$LLAMA_SERVER" -m "$MODEL" -np "$PARALLEL" -c $((2048 * PARALLEL)) -t 2 --host 127.0.0.1 --port "$port" --no-webui 2> "$log" > /dev/null &
+  server=$!
+  for _ in $(seq 1 600); do
+    curl -sf "http://127.0.0.1:$port/health" > /dev/null 2>&1 && break
+    kill -0 "$server" 2>/dev/null || { echo "llama-server did not start:"; tail -20 "$log"; exit 1; }
+    sleep 0.1
+  done
+  # A reference without this CPU's instructions is a degraded one: refuse it.
+  echo "llama-server: $info"
+  for pair in avx2:AVX2 avx512f:AVX512 avx512_vnni:AVX512_VNNI avx512_bf16:AVX512_BF16; do
+    flag=${pair%%:*} name=${pair#*:}
+    grep -qw "$flag" /proc/cpuinfo || continue
+    echo "$info" | grep -q "$name = 1" || { echo "llama-server's system_info lacks $name = 1 on a CPU with $flag: a degraded reference, refused"; exit 1; }
+  done
+else
+  start_server "${SERVE_LOG:-$work/serve.log}" --db "$DB" --model "$MODEL" --parallel "$PARALLEL" --cache-size 0 --queue 16 ${SERVE_ARGS:-}
+fi
+SERVER="${SERVER:-rag}" MODE="${MODE:-ask}" PARALLEL="$PARALLEL" ROUNDS="${ROUNDS:-2}" CLIENTS="${CLIENTS:-1 2 4 8}" "$VENV/bin/python" - "$port" <<'PY'
 import asyncio, json, os, re, sys, time
 import httpx
 
@@ -102,7 +132,7 @@ async def main():
     sys.path.insert(0, "scripts"); from benchtable import row
     for r in rows[1:]:
         # Against the naive line: one client's rate whatever the number of clients.
-        route = "/v1/chat/completions" if MODE == "chat" else "/v1/ask"
+        route = ("llama-server " if os.environ["SERVER"] == "llama" else "") + ("/v1/chat/completions" if MODE == "chat" else "/v1/ask")
         row(f"serve: {route} aggregate decode tok/s ({r['clients']} clients vs 1)", r["aggregate_decode_tok_s"], one["aggregate_decode_tok_s"])
         row(f"serve: {route} end-to-end tok/s ({r['clients']} clients vs 1)", r["end_to_end_tok_s"], one["end_to_end_tok_s"])
         row(f"serve: {route} TTFT p95 s ({r['clients']} clients vs 1)", r["ttft_p95_s"], one["ttft_p95_s"], higher_is_better=False)
