@@ -9,6 +9,7 @@
 # Needs ../shared/anchors (its setup.sh builds llama-cpp-python once: 7-15 minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/native-check.sh  # require_native
 RAG=${RAG:-.build/release/rag}
 ANCHORS=${RAG_ANCHORS:-../shared/anchors}
 PROMPT=$ANCHORS/prompt_512.txt
@@ -23,17 +24,8 @@ PY=${RAG_ANCHORS_VENV:-$HOME/.cache/rag/anchors-venv}/bin/python
 # The reference's build must use what this CPU has.
 info=$("$PY" -c 'import llama_cpp; print(llama_cpp.llama_print_system_info().decode().strip())')
 echo "llama.cpp system_info: $info"
-flags=$(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2)
-missing=""
-for pair in avx2:AVX2 fma:FMA f16c:F16C avx512f:AVX512 avx512_vnni:AVX512_VNNI avx512_bf16:AVX512_BF16; do
-  cpu=${pair%%:*} name=${pair#*:}
-  if grep -qw "$cpu" <<< "$flags" && ! grep -q "$name = 1" <<< "$info"; then missing="$missing $name"; fi
-done
-if [ -n "$missing" ]; then
-  echo "bench-llm: the llama.cpp reference lacks$missing, which this CPU has: it was not built natively" >&2
-  echo "  (rebuild it: rm -rf the anchors venv's llama_cpp_python and run $ANCHORS/setup.sh llm with -DGGML_NATIVE=ON); no ratio reported" >&2
-  exit 1
-fi
+# (A refused one: rm -rf the anchors venv's llama_cpp_python, run setup.sh llm with -DGGML_NATIVE=ON.)
+require_native bench-llm "$info"
 
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

@@ -13,6 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/start-server.sh  # CACHE, VENV, RAG, start_server, with_client_venv, with_workdir
+. scripts/native-check.sh  # require_native
 DB="${1:-indexes/default.sqlite}"
 MODEL="${2:-${RAG_MODELS_DIR:-$CACHE/models}/gguf/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf}"
 PARALLEL="${3:-4}"
@@ -29,6 +30,8 @@ if [ "${SERVER:-rag}" = llama ]; then
   for _ in $(seq 1 300); do grep -q "system_info" "$work/probe.log" && break; sleep 0.1; done
   kill "$probe" 2>/dev/null; wait "$probe" 2>/dev/null || true
   info=$(grep -m1 -o "system_info.*" "$work/probe.log" || true)
+  echo "llama-server: $info"
+  require_native llama-server "$info"
   # Slots of 2,048 tokens each, as rag serve's; 2 threads; its defaults otherwise (continuous batching, prompt cache).
   "$LLAMA_SERVER" -m "$MODEL" -np "$PARALLEL" -c $((2048 * PARALLEL)) -t 2 --host 127.0.0.1 --port "$port" --no-webui 2> "$log" > /dev/null &
   server=$!
@@ -36,13 +39,6 @@ if [ "${SERVER:-rag}" = llama ]; then
     curl -sf "http://127.0.0.1:$port/health" > /dev/null 2>&1 && break
     kill -0 "$server" 2>/dev/null || { echo "llama-server did not start:"; tail -20 "$log"; exit 1; }
     sleep 0.1
-  done
-  # A reference without this CPU's instructions is a degraded one: refuse it.
-  echo "llama-server: $info"
-  for pair in avx2:AVX2 avx512f:AVX512 avx512_vnni:AVX512_VNNI avx512_bf16:AVX512_BF16; do
-    flag=${pair%%:*} name=${pair#*:}
-    grep -qw "$flag" /proc/cpuinfo || continue
-    echo "$info" | grep -q "$name = 1" || { echo "llama-server's system_info lacks $name = 1 on a CPU with $flag: a degraded reference, refused"; exit 1; }
   done
 else
   start_server "${SERVE_LOG:-$work/serve.log}" --db "$DB" --model "$MODEL" --parallel "$PARALLEL" --cache-size 0 --queue 16 ${SERVE_ARGS:-}
