@@ -1,5 +1,5 @@
 // The AVX-512 VNNI build of the kernels: u8 × s8 products summed in four by vpdpbusd (256-bit
-// registers, AVX-512 VL encoding); the K-quants on 512-bit registers (quant_dot_zmm.h).
+// registers, AVX-512 VL encoding); the K-quants by vpdpbusd on 512-bit registers (quant_dot_zmm.h).
 #include <immintrin.h>
 #include <string.h>
 #include "CQuantDot.h"
