@@ -124,7 +124,7 @@ public enum QuantDot {
     /// out[r · ldo + o] = W[o] · x[first + r] for the `count` weight rows from `w` (`rowBytes`
     /// apart) and the activation rows `first ..< first + nx` (nx ≤ 8): each weight block is read
     /// once for all of them. `wide` picks the AVX-512 build (the default where the CPU has it);
-    /// both give the same bits.
+    /// the two agree up to rounding (bit for bit on the 32-value formats).
     @inline(__always)
     public static func rows(
         _ type: Weights, _ w: UnsafeRawPointer, rowBytes: Int, count: Int,
@@ -138,5 +138,32 @@ public enum QuantDot {
             ? rag_quant_dot_vnni(type.rawValue, w, rowBytes, Int32(count), &view, Int32(nx), out, ldo)
             : rag_quant_dot_avx2(type.rawValue, w, rowBytes, Int32(count), &view, Int32(nx), out, ldo)
         precondition(status == 0, "Programmer error: no kernel for \(type) × \(nx)")
+    }
+
+    /// Q4_K rows interleaved sixteen to a tile, the layout of `tiles(...)`: one zmm lane per row,
+    /// so the per-block work is shared by sixteen rows. The same bytes as the rows. Only where the
+    /// CPU has the AVX-512 kernels. (Q6_K tiles were tried: slower than its rows at every batch.)
+    public static let tileRows = 16
+
+    /// Bytes of the tiles of `rows` Q4_K rows of `blocks` blocks (the rows' own bytes).
+    public static func tileBytes(rows: Int, blocks: Int) -> Int { rows / tileRows * blocks * Int(RAG_Q4_K_TILE_BLOCK) }
+
+    /// `rows` (a multiple of 16) Q4_K rows of `blocks` blocks from `w`, `rowBytes` apart, as tiles.
+    public static func packTiles(_ w: UnsafeRawPointer, rowBytes: Int, rows: Int, blocks: Int, into tiles: UnsafeMutableRawPointer) {
+        precondition(rows % tileRows == 0, "Programmer error: \(rows) rows do not make tiles of \(tileRows)")
+        rag_q4_K_tiles_pack(w, rowBytes, Int32(rows), Int32(blocks), tiles)
+    }
+
+    /// `rows(.q4_K, ...)` for `count` rows (a multiple of 16) packed by `packTiles`, from `tiles`.
+    @inline(__always)
+    public static func tiles(
+        _ tiles: UnsafeRawPointer, count: Int, blocks: Int,
+        _ x: QuantizedActivations, first: Int, nx: Int, into out: UnsafeMutablePointer<Float>, ldo: Int
+    ) {
+        precondition(nx >= 1 && nx <= maxRows && first + nx <= x.rows, "Programmer error: activation rows \(first)..<\(first + nx) of \(x.rows)")
+        precondition(CPUFeatures.hasAVX512, "Programmer error: the AVX-512 kernels on a CPU without them")
+        var view = x.kernelView(from: first)
+        let status = rag_q4_K_tiles_dot(tiles, Int32(count), Int32(blocks), &view, Int32(nx), out, ldo)
+        precondition(status == 0, "Programmer error: Q4_K tiles of \(count) rows × \(nx)")
     }
 }

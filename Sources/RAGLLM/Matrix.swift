@@ -4,7 +4,9 @@ internal import RAGKernels
 
 /// A weight matrix in its stored (quantized) form, in place in the memory-mapped file: `rows`
 /// rows of `columns` values, each row `rowBytes` bytes (ggml's ne0 = columns, ne1 = rows).
-/// The integer dots read the blocks as stored, so a token reads exactly the file's bytes.
+/// The integer dots read the blocks as stored, so a token reads exactly the file's bytes; where
+/// the AVX-512 kernels run, a Q4_K matrix is read from a copy of the same bytes interleaved
+/// sixteen rows to a tile at load (`QuantDot.tiles`), which shares each block's work among them.
 struct Matrix: @unchecked Sendable {
     let name: String
     /// The type in the file.
@@ -17,6 +19,8 @@ struct Matrix: @unchecked Sendable {
     let weights: QuantDot.Weights?
     /// Rows of our own (a requantized matrix), kept alive here; nil for rows in the mapped file.
     let storage: OwnedBytes?
+    /// The rows as Q4_K tiles, or nil.
+    let tiles: OwnedBytes?
 
     init(_ file: GGUFFile, _ name: String, rows: Int? = nil, columns: Int) throws {
         guard let info = file.tensor(name) else {
@@ -36,6 +40,23 @@ struct Matrix: @unchecked Sendable {
         data = file.bytes(of: info).baseAddress!
         weights = QuantDot.Weights(rawValue: Int32(info.type.rawValue))
         storage = nil
+        tiles = Self.tiles(type: type, data, rows: self.rows, columns: columns, rowBytes: rowBytes)
+    }
+
+    /// The rows packed as Q4_K tiles, both cores packing, where the AVX-512 kernels run.
+    private static func tiles(type: GGMLType, _ data: UnsafeRawPointer, rows: Int, columns: Int, rowBytes: Int) -> OwnedBytes? {
+        guard type == .q4_K, CPUFeatures.hasAVX512, rows % QuantDot.tileRows == 0 else { return nil }
+        let blocks = columns / 256, tiles = rows / QuantDot.tileRows
+        let bytes = OwnedBytes(count: QuantDot.tileBytes(rows: rows, blocks: blocks))
+        let out = UnsafeTransfer(bytes.base), source = UnsafeTransfer(data)
+        let parts = min(2, tiles)
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            let lo = tiles * part / parts, hi = tiles * (part + 1) / parts
+            let row = lo * QuantDot.tileRows
+            QuantDot.packTiles(source.value + row * rowBytes, rowBytes: rowBytes, rows: (hi - lo) * QuantDot.tileRows, blocks: blocks,
+                               into: out.value + QuantDot.tileBytes(rows: row, blocks: blocks))
+        }
+        return bytes
     }
 
     /// The same matrix requantized to Q8_0 (each row decoded, then encoded by QuantBlocks), with
@@ -71,6 +92,7 @@ struct Matrix: @unchecked Sendable {
         self.data = data
         weights = QuantDot.Weights(rawValue: Int32(type.rawValue))
         self.storage = storage
+        tiles = nil
     }
 
     /// The activation format this matrix's integer dot wants; nil for float matrices.
@@ -86,7 +108,13 @@ struct Matrix: @unchecked Sendable {
     /// out[r · ldo + o] = row o · x[first + r] for rows `range`, activation rows first ..< first + nx.
     @inline(__always)
     func dot(rows range: Range<Int>, _ x: QuantizedActivations, first: Int, nx: Int, into out: UnsafeMutablePointer<Float>, ldo: Int) {
-        QuantDot.rows(weights!, row(range.lowerBound), rowBytes: rowBytes, count: range.count, x, first: first, nx: nx, into: out + range.lowerBound, ldo: ldo)
+        if let tiles {
+            precondition(range.lowerBound % QuantDot.tileRows == 0 && range.count % QuantDot.tileRows == 0, "Programmer error: rows \(range) split a tile")
+            QuantDot.tiles(tiles.base + QuantDot.tileBytes(rows: range.lowerBound, blocks: columns / 256), count: range.count,
+                           blocks: columns / 256, x, first: first, nx: nx, into: out + range.lowerBound, ldo: ldo)
+        } else {
+            QuantDot.rows(weights!, row(range.lowerBound), rowBytes: rowBytes, count: range.count, x, first: first, nx: nx, into: out + range.lowerBound, ldo: ldo)
+        }
     }
 }
 

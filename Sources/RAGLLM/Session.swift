@@ -20,8 +20,8 @@ public final class Session: @unchecked Sendable {
     /// Query rows of one head per pass of the attention kernels: each cached key and value is
     /// converted once for all of them, and their scores stay in cache.
     static let attentionRows = 8
-    /// Weight rows per cache tile when more than eight tokens share a pass.
-    static let tileRows = 16
+    /// Weight rows per cache tile when more than eight tokens share a pass (whole Q4_K tiles).
+    static let tileRows = QuantDot.tileRows
     /// Tokens in the cache (the position of the next token).
     public private(set) var position = 0
     /// The tokens evaluated so far.
@@ -438,9 +438,11 @@ public final class Session: @unchecked Sendable {
         }
     }
 
-    /// Each thread's contiguous run of weight rows (hardware prefetch follows it): (size, count).
+    /// Each thread's contiguous run of weight rows (hardware prefetch follows it), whole Q4_K
+    /// tiles: (size, count).
     private func rowChunks(_ outputs: Int) -> (size: Int, count: Int) {
-        let size = (outputs + threads - 1) / threads
+        let tile = QuantDot.tileRows
+        let size = ((outputs + threads - 1) / threads + tile - 1) / tile * tile
         return (size, (outputs + size - 1) / size)
     }
 

@@ -18,9 +18,12 @@ import Testing
     }
 
     /// The first generated position against llama.cpp's top 5: the same best token, each of the
-    /// five logits within 0.25 with standard attention (measured at most 0.20 on all three: the
-    /// prompt runs the same integer dots on 8-bit activations as llama.cpp, and the same f16
-    /// probabilities), within 0.6 with tiled attention (measured at most 0.46: its probabilities
+    /// five logits within 0.35 with standard attention (measured at most 0.31, the 1.5B's raw
+    /// completion: the prompt runs integer dots on 8-bit activations as llama.cpp does, and the
+    /// same f16 probabilities, but where the AVX-512 kernels run, the Q4_K tiles round each block's
+    /// exact integer sum once where llama.cpp rounds eight partial sums; a last-bit difference
+    /// that moves an 8-bit activation by one step moves this prompt's logits by up to ~0.1, and
+    /// it read 0.20 with llama.cpp's order), within 0.6 with tiled attention (measured at most 0.46: its probabilities
     /// stay f32, which llama.cpp's reference run rounded to f16), and any token in our top 5 that
     /// is not in theirs is a near-tie with their fifth (rounding noise, not a different model).
     @Test(arguments: Reference.all, Session.Attention.allCases)
@@ -31,7 +34,7 @@ import Testing
             try session.evaluate(prompt.prompt_ids)
             let top = session.logits.indices.sorted { session.logits[$0] > session.logits[$1] }.prefix(5).map(Int32.init)
             let reference = prompt.top5_first_position
-            let tolerance: Float = attention == .standard ? 0.25 : 0.6
+            let tolerance: Float = attention == .standard ? 0.35 : 0.6
             #expect(top[0] == reference[0].id, "\(name) \(prompt.name): top token")
             var largest: Float = 0
             for candidate in reference {

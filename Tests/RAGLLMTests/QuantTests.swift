@@ -199,6 +199,56 @@ func plainElement(_ type: GGMLType, _ block: [UInt8], _ e: Int) -> Float {
         }
     }
 
+    /// Q4_K rows packed sixteen to a tile give what the row-major kernel gives, up to rounding
+    /// (per-block sums scaled in a different order), for one to eight activation rows, and a
+    /// row's result does not depend on how many rows share the pass.
+    @Test func q4KTilesAgreeWithTheRows() throws {
+        guard CPUFeatures.hasAVX512 else { return }
+        let n = 1536, weightRows = 48, xRows = 8, blocks = n / 256
+        let rowBytes = n / 256 * 144
+        let weights = randomBlocks(.q4_K, blocks: weightRows * blocks, scaleOffsets: [0, 2], seed: 123)
+        let x = Self.randomActivations(xRows * n, seed: 29)
+        let activations = QuantizedActivations(format: .q8_K, width: n, capacity: xRows)
+        x.withUnsafeBufferPointer { activations.quantize($0.baseAddress!, rows: xRows, stride: n) }
+        var w = [Float](repeating: 0, count: weightRows * n)
+        weights.withUnsafeBytes { raw in w.withUnsafeMutableBufferPointer { GGMLType.q4_K.dequantize(raw.baseAddress!, count: $0.count, into: $0.baseAddress!) } }
+        var tiles = [UInt8](repeating: 0, count: QuantDot.tileBytes(rows: weightRows, blocks: blocks))
+        #expect(tiles.count == weights.count)
+        weights.withUnsafeBytes { raw in
+            tiles.withUnsafeMutableBytes { QuantDot.packTiles(raw.baseAddress!, rowBytes: rowBytes, rows: weightRows, blocks: blocks, into: $0.baseAddress!) }
+        }
+        var lastRow: [UInt32]?
+        for nx in 1...QuantDot.maxRows {
+            let first = xRows - nx
+            var byRows = [Float](repeating: .nan, count: nx * weightRows), byTiles = byRows
+            weights.withUnsafeBytes { raw in
+                byRows.withUnsafeMutableBufferPointer {
+                    QuantDot.rows(.q4_K, raw.baseAddress!, rowBytes: rowBytes, count: weightRows, activations, first: first, nx: nx, into: $0.baseAddress!, ldo: weightRows)
+                }
+            }
+            // The second and third tiles from their own start, as a thread's share is called.
+            tiles.withUnsafeBytes { raw in
+                byTiles.withUnsafeMutableBufferPointer { out in
+                    QuantDot.tiles(raw.baseAddress!, count: 16, blocks: blocks, activations, first: first, nx: nx, into: out.baseAddress!, ldo: weightRows)
+                    QuantDot.tiles(raw.baseAddress! + QuantDot.tileBytes(rows: 16, blocks: blocks), count: 32, blocks: blocks, activations,
+                                   first: first, nx: nx, into: out.baseAddress! + 16, ldo: weightRows)
+                }
+            }
+            #expect(!byTiles.contains { $0.isNaN })
+            for r in 0..<nx {
+                for o in 0..<weightRows {
+                    var magnitude = 0.0
+                    for i in 0..<n { magnitude += abs(Double(w[o * n + i]) * Double(activations.value(row: first + r, i))) }
+                    let i = r * weightRows + o
+                    #expect(abs(Double(byRows[i]) - Double(byTiles[i])) / max(1, magnitude) < 1e-6, "nx \(nx) row \(first + r)·\(o): \(byRows[i]) vs \(byTiles[i])")
+                }
+            }
+            let last = byTiles[((nx - 1) * weightRows)...].map(\.bitPattern)
+            if let lastRow { #expect(last == lastRow, "row \(xRows - 1) differs with \(nx) rows") }
+            lastRow = last
+        }
+    }
+
     @Test func activationBlocksRoundAsGGMLDoes() {
         var x = [Float](repeating: 0, count: 64)
         for j in 0..<32 { x[j] = Float(j) - 15.5 }  // max |x| 15.5 → d = 15.5 / 127

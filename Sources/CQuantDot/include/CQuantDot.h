@@ -31,6 +31,15 @@ enum { RAG_Q4_0 = 2, RAG_Q4_1 = 3, RAG_Q5_0 = 6, RAG_Q8_0 = 8, RAG_Q4_K = 12, RA
 int rag_quant_dot_avx2(int type, const void *w, size_t row_bytes, int rows, const rag_q8_rows *x, int nx, float *out, size_t ldo);
 int rag_quant_dot_vnni(int type, const void *w, size_t row_bytes, int rows, const rag_q8_rows *x, int nx, float *out, size_t ldo);
 
+/// Q4_K rows interleaved sixteen to a tile (quant_tiles_vnni.c has the layout): a tile block of
+/// sixteen rows × 256 values is as many bytes as the sixteen Q4_K blocks it holds.
+enum { RAG_Q4_K_TILE_BLOCK = 16 * 144 };
+/// `rows` (a multiple of 16) Q4_K rows of `blocks` blocks, `row_bytes` apart from `w`, as tiles.
+void rag_q4_K_tiles_pack(const void *w, size_t row_bytes, int rows, int blocks, void *tiles);
+/// rag_quant_dot_vnni for Q4_K rows packed as tiles (`rows` a multiple of 16, from `tiles`);
+/// AVX-512 VL + VNNI only. Returns 0, or −1 for rows or nx it does not take.
+int rag_q4_K_tiles_dot(const void *tiles, int rows, int blocks, const rag_q8_rows *x, int nx, float *out, size_t ldo);
+
 /// Quantizes `blocks` blocks of activations from `x` as ggml does on x86 (AVX2 + F16C):
 /// Q8_0 (32 values a block; `d` the scale rounded to f16; `s`, if not NULL, d·Σq rounded to f16,
 /// which makes Q8_1) and Q8_K (256 a block, f32 scale, Σq per 16 and per 32).
