@@ -56,6 +56,11 @@ struct Matrix: @unchecked Sendable {
             QuantDot.packTiles(source.value + row * rowBytes, rowBytes: rowBytes, rows: (hi - lo) * QuantDot.tileRows, blocks: blocks,
                                into: out.value + QuantDot.tileBytes(rows: row, blocks: blocks))
         }
+        // The mapped rows are not read again (a Q4_K token embedding's rows fault back in from the
+        // file): give their pages back, so the copy does not double the resident size.
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (Int(bitPattern: data) + page - 1) / page * page, end = (Int(bitPattern: data) + rows * rowBytes) / page * page
+        if end > start { madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_DONTNEED) }
         return bytes
     }
 
