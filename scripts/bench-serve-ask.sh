@@ -9,6 +9,7 @@
 # (/v1/chat/completions, short prompts asking for long text): decode-heavy requests.
 # SERVER=llama runs the same chat clients against llama.cpp's llama-server with -np PARALLEL
 # (scripts/llama-server.sh builds it natively; its system_info must list what this CPU has).
+# VERBOSE=1 prints every request (when it was sent, its TTFT, decode time and tokens).
 #   scripts/bench-serve-ask.sh [DB] [MODEL] [PARALLEL]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,6 +57,7 @@ if MODE == "chat":
 else:
     questions = [line.strip() for line in open("scripts/questions.txt") if line.strip()]
 MODEL_NAME = None
+T0 = time.perf_counter()
 
 async def ask(http, question):
     """One streamed answer: (ttft s, decode s, tokens)."""
@@ -88,6 +90,8 @@ async def ask(http, question):
                     first = first or last
                 elif event == "done":
                     tokens = data["timings"]["completion_tokens"]
+    if os.environ.get("VERBOSE"):
+        print(f"  sent {start - T0:7.2f}s  ttft {first - start:6.2f}s  decode {last - first:6.2f}s  {tokens} tokens", flush=True)
     return first - start, last - first, tokens
 
 async def client(n, results):

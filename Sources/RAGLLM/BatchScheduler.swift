@@ -134,13 +134,17 @@ final class BatchScheduler: @unchecked Sendable {
             batch.append((request, count))
             rows += count
         }
-        // Prompts in arrival order: a chunk while others decode, else what the engine takes.
+        // Prompts in arrival order: a chunk while others decode, else what the engine takes. A
+        // prompt within half a chunk of its end is taken whole: its few last tokens would cost
+        // the others a pass of their own.
         let prompts = pending.filter(\.prompt)
-        var budget = min(engine.batchSize - rows, running > prompts.count ? chunk : engine.batchSize)
+        var room = engine.batchSize - rows
+        var budget = min(room, running > prompts.count ? chunk : engine.batchSize)
         for request in prompts where budget > 0 {
-            let count = min(request.tokens.count, budget)
+            let count = request.tokens.count <= min(room, budget + chunk / 2) ? request.tokens.count : min(request.tokens.count, budget)
             batch.append((request, count))
             budget -= count
+            room -= count
         }
         return batch.isEmpty ? nil : batch
     }

@@ -110,15 +110,28 @@ struct Matrix: @unchecked Sendable {
         type.dequantize(row(r), count: columns, into: y)
     }
 
-    /// out[r · ldo + o] = row o · x[first + r] for rows `range`, activation rows first ..< first + nx.
-    @inline(__always)
-    func dot(rows range: Range<Int>, _ x: QuantizedActivations, first: Int, nx: Int, into out: UnsafeMutablePointer<Float>, ldo: Int) {
-        if let tiles {
-            precondition(range.lowerBound % QuantDot.tileRows == 0 && range.count % QuantDot.tileRows == 0, "Programmer error: rows \(range) split a tile")
-            QuantDot.tiles(tiles.base + QuantDot.tileBytes(rows: range.lowerBound, blocks: columns / 256), count: range.count,
-                           blocks: columns / 256, x, first: first, nx: nx, into: out + range.lowerBound, ldo: ldo)
-        } else {
-            QuantDot.rows(weights!, row(range.lowerBound), rowBytes: rowBytes, count: range.count, x, first: first, nx: nx, into: out + range.lowerBound, ldo: ldo)
+    /// What the integer dots read, with no reference to count: the worker threads share one
+    /// (copying a `Matrix` in each thread's share retains its name and buffers on both cores).
+    var kernel: Kernel { Kernel(weights: weights, data: data, rowBytes: rowBytes, blocks: columns / 256, tiles: tiles.map { UnsafeRawPointer($0.base) }) }
+
+    struct Kernel: @unchecked Sendable {
+        let weights: QuantDot.Weights?
+        let data: UnsafeRawPointer
+        let rowBytes: Int
+        /// K-quant blocks a row (the tiles' geometry).
+        let blocks: Int
+        let tiles: UnsafeRawPointer?
+
+        /// out[r · ldo + o] = row o · x[first + r] for rows `range`, activation rows first ..< first + nx.
+        @inline(__always)
+        func dot(rows range: Range<Int>, _ x: QuantizedActivations, first: Int, nx: Int, into out: UnsafeMutablePointer<Float>, ldo: Int) {
+            if let tiles {
+                precondition(range.lowerBound % QuantDot.tileRows == 0 && range.count % QuantDot.tileRows == 0, "Programmer error: rows \(range) split a tile")
+                QuantDot.tiles(tiles + QuantDot.tileBytes(rows: range.lowerBound, blocks: blocks), count: range.count,
+                               blocks: blocks, x, first: first, nx: nx, into: out + range.lowerBound, ldo: ldo)
+            } else {
+                QuantDot.rows(weights!, data + range.lowerBound * rowBytes, rowBytes: rowBytes, count: range.count, x, first: first, nx: nx, into: out + range.lowerBound, ldo: ldo)
+            }
         }
     }
 }

@@ -449,7 +449,7 @@ public final class Session: @unchecked Sendable {
     /// Integer dots: the activations quantized as the weights' format wants, then tiles of weight
     /// rows small enough to stay in cache while every group of up to eight tokens passes over them.
     private func integerProduct(_ w: Matrix, _ format: ActivationFormat, _ input: UnsafeMutablePointer<Float>, rows n: Int, into out: UnsafeMutablePointer<Float>) {
-        let outputs = w.rows, target = UnsafeTransfer(out)
+        let outputs = w.rows, target = UnsafeTransfer(out), kernel = w.kernel
         let (chunk, chunks) = rowChunks(outputs)
         let a = quantized(input, rows: n, format: format, width: w.columns)
         pool.forEach(chunks) { c, _ in
@@ -460,7 +460,7 @@ public final class Session: @unchecked Sendable {
                 var first = 0
                 while first < n {
                     let nx = min(QuantDot.maxRows, n - first)
-                    w.dot(rows: tile..<end, a, first: first, nx: nx, into: target.value + first * outputs, ldo: outputs)
+                    kernel.dot(rows: tile..<end, a, first: first, nx: nx, into: target.value + first * outputs, ldo: outputs)
                     first += nx
                 }
                 tile = end

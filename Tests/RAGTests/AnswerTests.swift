@@ -150,6 +150,36 @@ import Testing
         #expect(cold.generation?.reusedPromptTokens == 0 && freshGenerator.keptPrefixLengths.isEmpty)
         #expect(cold.generation?.tokens == third.generation?.tokens)
     }
+
+    /// A conversation sent to the model alone keeps its system part (the template's default
+    /// system text here): the same for every conversation that starts the same way, whatever
+    /// its questions and turns, and kept for any slot.
+    @Test func aConversationsSystemPartIsKept() async throws {
+        let (_, _, shared) = AnswererTests.setup
+        let generator = Generator(model: AnswererTests.model, contextLength: 1024, parallel: 2)
+        let answerer = Answerer(retriever: shared.retriever, generator: generator, templates: shared.templates)
+        let first: [ChatMessage] = [ChatMessage(.user, "Where does Harbor store its index?")]
+        let keep = answerer.systemPrefix(of: first)
+        let system = generator.tokenize(generator.renderChat(first)).prefix(keep)
+        #expect(keep > 0 && generator.model.tokenizer.decode(Array(system)).hasSuffix("user\n"))
+        let followUp = first + [ChatMessage(.assistant, "In harbor.db."), ChatMessage(.user, "And its port?")]
+        #expect(answerer.systemPrefix(of: [ChatMessage(.user, "What port does Lantern use?")]) == keep && answerer.systemPrefix(of: followUp) == keep)
+        #expect(answerer.systemPrefix(of: [ChatMessage(.system, "Answer in one word.")] + first) != keep)
+        #expect(answerer.systemPrefix(of: [ChatMessage(.system, "Only a system turn.")]) == 0)
+        var options = AskOptions()
+        options.answerTokens = 4
+        func reply(_ turns: [ChatMessage], on answerer: Answerer) async throws -> AskResult? {
+            for try await event in answerer.converse(turns, options: options) { if case .finished(let result) = event { return result } }
+            return nil
+        }
+        let answered = try await reply(first, on: answerer)
+        #expect(answered?.generation?.reusedPromptTokens == 0 && generator.keptPrefixLengths == [keep])
+        // Without the prefix cache nothing is kept, and the reply is the same.
+        options.prefixCache = false
+        let fresh = Generator(model: AnswererTests.model, contextLength: 1024)
+        let cold = try await reply(first, on: Answerer(retriever: shared.retriever, generator: fresh, templates: shared.templates))
+        #expect(fresh.keptPrefixLengths.isEmpty && cold?.generation?.tokens == answered?.generation?.tokens)
+    }
 }
 
 @Suite(.onTestThreads) struct AnswerCacheTests {

@@ -48,6 +48,21 @@ public final class Answerer: Sendable {
         return common
     }
 
+    /// The tokens of a conversation's prompt that come before its first non-system turn (the
+    /// system text, the template's own default one included): the same in every conversation
+    /// that starts the same way, so the generator keeps their KV cache for any slot. The common
+    /// prefix of the prompt and of two renderings with other text in that turn.
+    func systemPrefix(of turns: [ChatMessage]) -> Int {
+        guard let first = turns.firstIndex(where: { $0.role != .system }) else { return 0 }
+        let renderings = ["alpha", "beta"].map { text in
+            var probe = Array(turns[...first])
+            probe[first].content = text
+            return generator.tokenize(generator.renderChat(probe))
+        }
+        let common = zip(renderings[0], renderings[1]).prefix { $0 == $1 }.map(\.0)
+        return zip(generator.tokenize(generator.renderChat(turns)), common).prefix { $0 == $1 }.count
+    }
+
     /// Retrieves, merges and numbers the sources and renders the prompt (no generation); a
     /// conversation's earlier turns (`history`) go into the prompt before the question.
     public func prepare(
@@ -151,8 +166,8 @@ public final class Answerer: Sendable {
             let result = try generator.generate(
                 chat: turns,
                 options: GenerationOptions(
-                    maxTokens: options.answerTokens, sampling: options.sampling, ignoreEndOfGeneration: options.ignoreEndOfGeneration,
-                    speculate: options.speculate, schema: options.schema),
+                    maxTokens: options.answerTokens, sampling: options.sampling, keepPrefix: options.prefixCache ? self.systemPrefix(of: turns) : 0,
+                    ignoreEndOfGeneration: options.ignoreEndOfGeneration, speculate: options.speculate, schema: options.schema),
                 emit: { yield(.text($0)) }, cancelled: cancelled)
             yield(.finished(AskResult(
                 answer: result.text, fullText: result.text, sources: [], prompt: LiteralText.strip(generator.renderChat(turns)), abstained: false,
