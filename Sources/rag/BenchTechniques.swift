@@ -25,7 +25,8 @@ struct TechniquesBench: AsyncParsableCommand {
     @OptionGroup var chunking: ChunkingOptions
     @Option(help: ArgumentHelp("The COVID-QA folder (qa.jsonl, docs/).", valueName: "dir")) var covidqa = "../shared/data/covidqa"
     @Option(help: ArgumentHelp("The PubMedQA folder (qa.jsonl, docs/).", valueName: "dir")) var pubmedqa = "../shared/data/pubmedqa"
-    @Option(help: "Questions per dataset (the first N).") var limit = 20
+    @Option(help: "Questions per dataset (the first N after --offset).") var limit = 20
+    @Option(help: "Questions skipped at the start of each dataset (a later slice, to add to an earlier run's).") var offset = 0
     @Option(help: ArgumentHelp("Only these techniques (comma-separated names; default: all).", valueName: "name,…")) var only: String?
     @Option(help: "Threads.") var threads = 2
     @Flag(help: "Print one JSON object.") var json = false
@@ -71,6 +72,11 @@ struct TechniquesBench: AsyncParsableCommand {
         var rows: [Row]
     }
 
+    func validate() throws {
+        guard limit >= 1 else { throw ValidationError("--limit must be at least 1 (questions per dataset)") }
+        guard offset >= 0 else { throw ValidationError("--offset must be 0 or more (questions skipped at the start)") }
+    }
+
     func run() async throws {
         do {
             let wanted = only.map { Set($0.split(separator: ",").map(String.init)) }
@@ -85,7 +91,7 @@ struct TechniquesBench: AsyncParsableCommand {
             var sets: [(name: String, data: QADataset, service: RAGService, options: AskOptions)] = []
             for (name, directory) in [("COVID-QA", covidqa), ("PubMedQA", pubmedqa)] {
                 var data = try QADataset(directory: directory)
-                data.items = Array(data.items.prefix(limit))
+                data.items = Array(data.items.dropFirst(offset).prefix(limit))
                 let path = EvalRetrieval.cachedIndex(for: data.directory + "/qa.jsonl", suffix: chunking.cacheSuffix)
                 let service = try makeService(db: path, .createIfMissing, embedder: embedderOptions)
                 var ingestOptions = Ingestor.Options()
