@@ -51,7 +51,8 @@ public final class Answerer: Sendable {
     /// The tokens of a conversation's prompt that come before its first non-system turn (the
     /// system text, the template's own default one included): the same in every conversation
     /// that starts the same way, so the generator keeps their KV cache for any slot. The common
-    /// prefix of the prompt and of two renderings with other text in that turn.
+    /// prefix of two renderings with other text in that turn (the generator keeps the prompt's
+    /// own first tokens, so the whole conversation is not tokenized here as well).
     func systemPrefix(of turns: [ChatMessage]) -> Int {
         guard let first = turns.firstIndex(where: { $0.role != .system }) else { return 0 }
         let renderings = ["alpha", "beta"].map { text in
@@ -59,8 +60,7 @@ public final class Answerer: Sendable {
             probe[first].content = text
             return generator.tokenize(generator.renderChat(probe))
         }
-        let common = zip(renderings[0], renderings[1]).prefix { $0 == $1 }.map(\.0)
-        return zip(generator.tokenize(generator.renderChat(turns)), common).prefix { $0 == $1 }.count
+        return zip(renderings[0], renderings[1]).prefix { $0 == $1 }.count
     }
 
     /// Retrieves, merges and numbers the sources and renders the prompt (no generation); a
