@@ -47,6 +47,31 @@ void rag_q4_K_tiles_pack(const void *w, size_t row_bytes, int rows, int blocks, 
     }
 }
 
+void rag_q4_K_tiles_row(const void *tiles, int blocks, int row, void *out) {
+    const int i = row % 16;
+    const uint8_t *tile = (const uint8_t *)tiles + (size_t)(row / 16) * blocks * RAG_Q4_K_TILE_BLOCK;
+    for (int b = 0; b < blocks; b++) {
+        const uint8_t *o = tile + (size_t)b * RAG_Q4_K_TILE_BLOCK;
+        uint8_t *block = (uint8_t *)out + (size_t)b * 144;
+        memcpy(block, o + 2 * i, 2);
+        memcpy(block + 2, o + 32 + 2 * i, 2);
+        uint32_t top;
+        memcpy(&top, o + 192 + 4 * i, 4);
+        uint8_t scale[8], minimum[8];
+        for (int j = 0; j < 8; j++) {
+            scale[j] = (uint8_t)((o[64 + 16 * j + i] & 15) | (top >> (2 * j) & 3) << 4);
+            minimum[j] = (uint8_t)((o[64 + 16 * j + i] >> 4) | (top >> (16 + 2 * j) & 3) << 4);
+        }
+        uint8_t *s = block + 4;
+        for (int j = 0; j < 4; j++) {
+            s[j] = (uint8_t)(scale[j] | (scale[j + 4] >> 4) << 6);
+            s[j + 4] = (uint8_t)(minimum[j] | (minimum[j + 4] >> 4) << 6);
+            s[j + 8] = (uint8_t)((scale[j + 4] & 15) | (minimum[j + 4] & 15) << 4);
+        }
+        for (int c = 0; c < 32; c++) memcpy(block + 16 + 32 * (c / 8) + 4 * (c % 8), o + 256 + 64 * c + 4 * i, 4);
+    }
+}
+
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"))), apply_to = function)
 
 /// Sub-block j's 6-bit field of each of the sixteen rows: the low four bits from `low` (shifted

@@ -28,7 +28,7 @@ static inline __m256i rag_pack32(__m256i a, __m256i b, __m256i c, __m256i d) {
     return _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 
-void rag_quantize_q8_0(const float *x, int blocks, int8_t *q, float *d, float *s) {
+void rag_quantize_q8_0(const float *x, int blocks, int8_t *q, float *d, float *s, int16_t *sum32) {
     const __m256 sign = _mm256_set1_ps(-0.0f);
     for (int b = 0; b < blocks; b++) {
         const float *v = x + 32 * b;
@@ -44,12 +44,14 @@ void rag_quantize_q8_0(const float *x, int blocks, int8_t *q, float *d, float *s
         _mm256_storeu_si256((__m256i *)(q + 32 * b), rag_pack32(k[0], k[1], k[2], k[3]));
         const float scaleD = rag_f16_round(amax / 127.0f);
         d[b] = scaleD;
-        if (s) {
+        if (s || sum32) {
             __m256i sum = _mm256_add_epi32(_mm256_add_epi32(k[0], k[1]), _mm256_add_epi32(k[2], k[3]));
             __m128i t = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
             t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4E));
             t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xB1));
-            s[b] = rag_f16_round((float)_mm_cvtsi128_si32(t) * (amax / 127.0f));
+            const int total = _mm_cvtsi128_si32(t);
+            if (s) s[b] = rag_f16_round((float)total * (amax / 127.0f));
+            if (sum32) sum32[b] = (int16_t)total;
         }
     }
 }
@@ -115,7 +117,7 @@ void rag_encode_q8_0(const float *x, int blocks, uint8_t *dst) {
     for (int b = 0; b < blocks; b++) {
         int8_t q[32];
         float d;
-        rag_quantize_q8_0(x + 32 * b, 1, q, &d, NULL);
+        rag_quantize_q8_0(x + 32 * b, 1, q, &d, NULL, NULL);
         const uint16_t half = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);  // d is already an f16 value
         memcpy(dst + 34 * b, &half, 2);
         memcpy(dst + 34 * b + 2, q, 32);

@@ -11,8 +11,8 @@ public enum ActivationFormat: Sendable {
 
 /// Rows of activations quantized to int8 in blocks, in storage this object owns:
 /// `quants` (int8 per value), `scales` (one per block), `sums` (Q8_1: d·Σq per block rounded to
-/// f16, as ggml stores it) and, for Q8_K only, `sum16` / `sum32` (Σq per 16 / 32 values, for the
-/// K-quants' offsets and minimums).
+/// f16, as ggml stores it), `sum32` (Σq per 32 values: the tiles' offsets, the K-quants' minimums)
+/// and, for Q8_K only, `sum16` (Σq per 16 values, for the K-quants' offsets).
 ///
 /// Rounding follows ggml on x86: Q8_0/Q8_1 multiply by 127/max|x| and round half to even, the
 /// scale kept as f16; Q8_K scales by −127/x at max|x|, rounds half to even, clamps at 127 and keeps
@@ -77,7 +77,7 @@ public final class QuantizedActivations: @unchecked Sendable {
         let source = x + range.lowerBound * size, q = quants + r * width + range.lowerBound * size
         switch format {
         case .q8_0, .q8_1:
-            rag_quantize_q8_0(source, Int32(range.count), q, scales + first, format == .q8_1 ? sums + first : nil)
+            rag_quantize_q8_0(source, Int32(range.count), q, scales + first, format == .q8_1 ? sums + first : nil, sum32 + first)
         case .q8_K:
             rag_quantize_q8_K(source, Int32(range.count), q, scales + first, sum16 + first * 16, sum32 + first * 8)
         }
@@ -140,30 +140,51 @@ public enum QuantDot {
         precondition(status == 0, "Programmer error: no kernel for \(type) × \(nx)")
     }
 
-    /// Q4_K rows interleaved sixteen to a tile, the layout of `tiles(...)`: one zmm lane per row,
-    /// so the per-block work is shared by sixteen rows. The same bytes as the rows. Only where the
-    /// CPU has the AVX-512 kernels. (Q6_K tiles were tried: slower than its rows at every batch.)
+    /// Weight rows interleaved sixteen to a tile (Q4_K and the 32-value formats; `tiles(...)`):
+    /// one zmm lane per row, so the per-block work is shared by sixteen rows. The same bytes as
+    /// the rows, in the same order of sixteen-row groups: rows r… start r · rowBytes into the
+    /// tiles. Only where the CPU has the AVX-512 kernels. (Q6_K tiles were tried: slower than its
+    /// rows at every batch.)
     public static let tileRows = 16
 
-    /// Bytes of the tiles of `rows` Q4_K rows of `blocks` blocks (the rows' own bytes).
-    public static func tileBytes(rows: Int, blocks: Int) -> Int { rows / tileRows * blocks * Int(RAG_Q4_K_TILE_BLOCK) }
+    /// Whether `type` has tiles.
+    public static func hasTiles(_ type: Weights) -> Bool { type != .q6_K }
 
-    /// `rows` (a multiple of 16) Q4_K rows of `blocks` blocks from `w`, `rowBytes` apart, as tiles.
-    public static func packTiles(_ w: UnsafeRawPointer, rowBytes: Int, rows: Int, blocks: Int, into tiles: UnsafeMutableRawPointer) {
-        precondition(rows % tileRows == 0, "Programmer error: \(rows) rows do not make tiles of \(tileRows)")
-        rag_q4_K_tiles_pack(w, rowBytes, Int32(rows), Int32(blocks), tiles)
+    /// `rows` (a multiple of 16) rows of `columns` values from `w`, `rowBytes` apart, as tiles.
+    public static func packTiles(_ type: Weights, _ w: UnsafeRawPointer, rowBytes: Int, rows: Int, columns: Int, into tiles: UnsafeMutableRawPointer) {
+        precondition(rows % tileRows == 0 && hasTiles(type), "Programmer error: \(rows) rows of \(type) do not make tiles of \(tileRows)")
+        if type == .q4_K {
+            rag_q4_K_tiles_pack(w, rowBytes, Int32(rows), Int32(columns / 256), tiles)
+        } else {
+            let status = rag_tiles32_pack(type.rawValue, w, rowBytes, Int32(rows), Int32(columns / 32), tiles)
+            precondition(status == 0, "Programmer error: no tiles for \(type)")
+        }
     }
 
-    /// `rows(.q4_K, ...)` for `count` rows (a multiple of 16) packed by `packTiles`, from `tiles`.
+    /// Row `row` of a matrix packed by `packTiles`, as the rows store it (`rowBytes` into `out`).
+    public static func tileRow(_ type: Weights, _ tiles: UnsafeRawPointer, columns: Int, row: Int, into out: UnsafeMutableRawPointer) {
+        if type == .q4_K {
+            rag_q4_K_tiles_row(tiles, Int32(columns / 256), Int32(row), out)
+        } else {
+            let status = rag_tiles32_row(type.rawValue, tiles, Int32(columns / 32), Int32(row), out)
+            precondition(status == 0, "Programmer error: no tiles for \(type)")
+        }
+    }
+
+    /// `rows(type, ...)` for `count` rows (a multiple of 16) packed by `packTiles`, from `tiles`.
+    /// Up to rounding the rows' results (each block's sum scaled in another order); an activation
+    /// row's result does not depend on how many rows share the pass.
     @inline(__always)
     public static func tiles(
-        _ tiles: UnsafeRawPointer, count: Int, blocks: Int,
+        _ type: Weights, _ tiles: UnsafeRawPointer, count: Int, columns: Int,
         _ x: QuantizedActivations, first: Int, nx: Int, into out: UnsafeMutablePointer<Float>, ldo: Int
     ) {
         precondition(nx >= 1 && nx <= maxRows && first + nx <= x.rows, "Programmer error: activation rows \(first)..<\(first + nx) of \(x.rows)")
         precondition(CPUFeatures.hasAVX512, "Programmer error: the AVX-512 kernels on a CPU without them")
         var view = x.kernelView(from: first)
-        let status = rag_q4_K_tiles_dot(tiles, Int32(count), Int32(blocks), &view, Int32(nx), out, ldo)
-        precondition(status == 0, "Programmer error: Q4_K tiles of \(count) rows × \(nx)")
+        let status = type == .q4_K
+            ? rag_q4_K_tiles_dot(tiles, Int32(count), Int32(columns / 256), &view, Int32(nx), out, ldo)
+            : rag_tiles32_dot(type.rawValue, tiles, Int32(count), Int32(columns / 32), &view, Int32(nx), out, ldo)
+        precondition(status == 0, "Programmer error: \(type) tiles of \(count) rows × \(nx)")
     }
 }

@@ -18,10 +18,10 @@ import Testing
     }
 
     /// The first generated position against llama.cpp's top 5: the same best token, each of the
-    /// five logits within 0.35 with standard attention (measured at most 0.31, the 1.5B's raw
-    /// completion: the prompt runs integer dots on 8-bit activations as llama.cpp does, and the
-    /// same f16 probabilities, but where the AVX-512 kernels run, the Q4_K tiles round each block's
-    /// exact integer sum once where llama.cpp rounds eight partial sums; a last-bit difference
+    /// five logits within 0.35 with standard attention (measured at most 0.31, the 1.5B's and
+    /// SmolLM2's raw completions: the prompt runs integer dots on 8-bit activations as llama.cpp
+    /// does, and the same f16 probabilities, but where the AVX-512 kernels run, the tiles round
+    /// each block's exact integer sum once where llama.cpp rounds eight partial sums; a last-bit difference
     /// that moves an 8-bit activation by one step moves this prompt's logits by up to ~0.1, and
     /// it read 0.20 with llama.cpp's order), within 0.6 with tiled attention (measured at most 0.46: its probabilities
     /// stay f32, which llama.cpp's reference run rounded to f16), and any token in our top 5 that

@@ -199,23 +199,32 @@ func plainElement(_ type: GGMLType, _ block: [UInt8], _ e: Int) -> Float {
         }
     }
 
-    /// Q4_K rows packed sixteen to a tile give what the row-major kernel gives, up to rounding
-    /// (per-block sums scaled in a different order), for one to eight activation rows, and a
-    /// row's result does not depend on how many rows share the pass.
-    @Test func q4KTilesAgreeWithTheRows() throws {
+    /// Rows packed sixteen to a tile (Q4_K and the 32-value formats) give what the row-major
+    /// kernel gives, up to rounding (per-block sums scaled in a different order), for one to eight
+    /// activation rows, and a row's result does not depend on how many rows share the pass; each
+    /// row reads back out of the tiles as stored.
+    @Test(arguments: [GGMLType.q4_K, .q8_0, .q4_0, .q4_1, .q5_0])
+    func tilesAgreeWithTheRows(type: GGMLType) throws {
         guard CPUFeatures.hasAVX512 else { return }
-        let n = 1536, weightRows = 48, xRows = 8, blocks = n / 256
-        let rowBytes = n / 256 * 144
-        let weights = randomBlocks(.q4_K, blocks: weightRows * blocks, scaleOffsets: [0, 2], seed: 123)
+        let n = 1536, weightRows = 48, xRows = 8
+        let kind = try #require(QuantDot.Weights(rawValue: Int32(type.rawValue)))
+        let rowBytes = n / type.blockSize * type.bytesPerBlock
+        let scales = [GGMLType.q4_1: [0, 2], .q4_K: [0, 2]][type] ?? [0]
+        let weights = randomBlocks(type, blocks: weightRows * n / type.blockSize, scaleOffsets: scales, seed: 123 + UInt64(type.rawValue))
         let x = Self.randomActivations(xRows * n, seed: 29)
-        let activations = QuantizedActivations(format: .q8_K, width: n, capacity: xRows)
+        let activations = QuantizedActivations(format: kind.activations, width: n, capacity: xRows)
         x.withUnsafeBufferPointer { activations.quantize($0.baseAddress!, rows: xRows, stride: n) }
         var w = [Float](repeating: 0, count: weightRows * n)
-        weights.withUnsafeBytes { raw in w.withUnsafeMutableBufferPointer { GGMLType.q4_K.dequantize(raw.baseAddress!, count: $0.count, into: $0.baseAddress!) } }
-        var tiles = [UInt8](repeating: 0, count: QuantDot.tileBytes(rows: weightRows, blocks: blocks))
-        #expect(tiles.count == weights.count)
+        weights.withUnsafeBytes { raw in w.withUnsafeMutableBufferPointer { type.dequantize(raw.baseAddress!, count: $0.count, into: $0.baseAddress!) } }
+        var tiles = [UInt8](repeating: 0, count: weights.count)
         weights.withUnsafeBytes { raw in
-            tiles.withUnsafeMutableBytes { QuantDot.packTiles(raw.baseAddress!, rowBytes: rowBytes, rows: weightRows, blocks: blocks, into: $0.baseAddress!) }
+            tiles.withUnsafeMutableBytes { QuantDot.packTiles(kind, raw.baseAddress!, rowBytes: rowBytes, rows: weightRows, columns: n, into: $0.baseAddress!) }
+        }
+        // Every row comes back out of the tiles as it was stored.
+        var row = [UInt8](repeating: 0, count: rowBytes)
+        for r in 0..<weightRows {
+            tiles.withUnsafeBytes { raw in row.withUnsafeMutableBytes { QuantDot.tileRow(kind, raw.baseAddress!, columns: n, row: r, into: $0.baseAddress!) } }
+            #expect(row == Array(weights[r * rowBytes..<(r + 1) * rowBytes]), "\(type) row \(r) out of the tiles")
         }
         var lastRow: [UInt32]?
         for nx in 1...QuantDot.maxRows {
@@ -223,14 +232,14 @@ func plainElement(_ type: GGMLType, _ block: [UInt8], _ e: Int) -> Float {
             var byRows = [Float](repeating: .nan, count: nx * weightRows), byTiles = byRows
             weights.withUnsafeBytes { raw in
                 byRows.withUnsafeMutableBufferPointer {
-                    QuantDot.rows(.q4_K, raw.baseAddress!, rowBytes: rowBytes, count: weightRows, activations, first: first, nx: nx, into: $0.baseAddress!, ldo: weightRows)
+                    QuantDot.rows(kind, raw.baseAddress!, rowBytes: rowBytes, count: weightRows, activations, first: first, nx: nx, into: $0.baseAddress!, ldo: weightRows)
                 }
             }
             // The second and third tiles from their own start, as a thread's share is called.
             tiles.withUnsafeBytes { raw in
                 byTiles.withUnsafeMutableBufferPointer { out in
-                    QuantDot.tiles(raw.baseAddress!, count: 16, blocks: blocks, activations, first: first, nx: nx, into: out.baseAddress!, ldo: weightRows)
-                    QuantDot.tiles(raw.baseAddress! + QuantDot.tileBytes(rows: 16, blocks: blocks), count: 32, blocks: blocks, activations,
+                    QuantDot.tiles(kind, raw.baseAddress!, count: 16, columns: n, activations, first: first, nx: nx, into: out.baseAddress!, ldo: weightRows)
+                    QuantDot.tiles(kind, raw.baseAddress! + 16 * rowBytes, count: 32, columns: n, activations,
                                    first: first, nx: nx, into: out.baseAddress! + 16, ldo: weightRows)
                 }
             }

@@ -10,7 +10,7 @@
 
 /// `count` activation rows of `width` values, each array laid out row after row:
 /// `qs` width int8 per row; `d` one scale per block (32 values for Q8_0/Q8_1, 256 for Q8_K);
-/// `s` (Q8_1 only) d·Σq per 32 values; `sum16` / `sum32` Σq per 16 / 32 values (Q8_K only).
+/// `s` (Q8_1 only) d·Σq per 32 values; `sum16` (Q8_K only) / `sum32` Σq per 16 / 32 values.
 typedef struct {
     const int8_t *qs;
     const float *d;
@@ -40,10 +40,22 @@ void rag_q4_K_tiles_pack(const void *w, size_t row_bytes, int rows, int blocks, 
 /// AVX-512 VL + VNNI only. Returns 0, or −1 for rows or nx it does not take.
 int rag_q4_K_tiles_dot(const void *tiles, int rows, int blocks, const rag_q8_rows *x, int nx, float *out, size_t ldo);
 
+/// The same for the 32-value formats (Q8_0, Q4_0, Q4_1, Q5_0; quant_tiles32_vnni.c has the
+/// layout): `rows` (a multiple of 16) rows of `blocks` 32-value blocks, a tile block sixteen
+/// blocks' bytes. The dot wants the activations' Σq per 32 (`sum32`) besides the Q8_0/Q8_1 rows.
+/// Both return 0, or −1 for a type, rows or nx they do not take; the dot AVX-512 VL + VNNI only.
+int rag_tiles32_pack(int type, const void *w, size_t row_bytes, int rows, int blocks, void *tiles);
+int rag_tiles32_dot(int type, const void *tiles, int rows, int blocks, const rag_q8_rows *x, int nx, float *out, size_t ldo);
+
+/// Row `row` of a tiled matrix of `blocks` blocks a row, as its rows store it (`blocks` blocks
+/// into `out`): a token embedding's row read from the tiles (the file's pages are given back).
+void rag_q4_K_tiles_row(const void *tiles, int blocks, int row, void *out);
+int rag_tiles32_row(int type, const void *tiles, int blocks, int row, void *out);
+
 /// Quantizes `blocks` blocks of activations from `x` as ggml does on x86 (AVX2 + F16C):
 /// Q8_0 (32 values a block; `d` the scale rounded to f16; `s`, if not NULL, d·Σq rounded to f16,
-/// which makes Q8_1) and Q8_K (256 a block, f32 scale, Σq per 16 and per 32).
-void rag_quantize_q8_0(const float *x, int blocks, int8_t *q, float *d, float *s);
+/// which makes Q8_1; `sum32`, if not NULL, Σq) and Q8_K (256 a block, f32 scale, Σq per 16 and per 32).
+void rag_quantize_q8_0(const float *x, int blocks, int8_t *q, float *d, float *s, int16_t *sum32);
 void rag_quantize_q8_K(const float *x, int blocks, int8_t *q, float *d, int16_t *sum16, int16_t *sum32);
 
 /// `blocks` blocks of 32 values → Q8_0 blocks as GGUF stores them (34 bytes: the f16 scale
