@@ -6,6 +6,4 @@
 #define RAG_DOT_U8S8(u, s) _mm256_madd_epi16(_mm256_maddubs_epi16((u), (s)), _mm256_set1_epi16(1))
 #define RAG_QUANT_DOT rag_quant_dot_avx2
 #include "quant_dot_body.h"
-#define RAG_GEMM_S8 rag_gemm_s8_avx2
-#include "gemm_s8_body.h"
 #pragma clang attribute pop

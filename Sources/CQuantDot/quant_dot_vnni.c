@@ -8,6 +8,4 @@
 #define RAG_QUANT_DOT rag_quant_dot_vnni
 #define RAG_ZMM 1
 #include "quant_dot_body.h"
-#define RAG_GEMM_S8 rag_gemm_s8_vnni
-#include "gemm_s8_body.h"
 #pragma clang attribute pop

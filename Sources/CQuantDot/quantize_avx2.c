@@ -95,23 +95,6 @@ void rag_quantize_q8_K(const float *x, int blocks, int8_t *q, float *d, int16_t 
         }
     }
 }
-void rag_quantize_rows_s8(const float *x, int m, int k, int8_t *q, float *scale) {
-    const __m256 sign = _mm256_set1_ps(-0.0f);
-    for (int r = 0; r < m; r++) {
-        const float *v = x + (size_t)r * k;
-        int8_t *out = q + (size_t)r * k;
-        __m256 top = _mm256_setzero_ps();
-        for (int j = 0; j < k; j += 8) top = _mm256_max_ps(top, _mm256_andnot_ps(sign, _mm256_loadu_ps(v + j)));
-        const float amax = rag_max8(top);
-        scale[r] = amax / 127.0f;
-        const __m256 inverse = _mm256_set1_ps(amax != 0 ? 127.0f / amax : 0.0f);
-        for (int j = 0; j < k; j += 32) {
-            __m256i i[4];
-            for (int t = 0; t < 4; t++) i[t] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(v + j + 8 * t), inverse));
-            _mm256_storeu_si256((__m256i *)(out + j), rag_pack32(i[0], i[1], i[2], i[3]));
-        }
-    }
-}
 
 void rag_encode_q8_0(const float *x, int blocks, uint8_t *dst) {
     for (int b = 0; b < blocks; b++) {

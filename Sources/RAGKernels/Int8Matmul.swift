@@ -1,80 +1,125 @@
 internal import CQuantDot
 
-/// Dense layers in int8: weights quantized once per output row, activations per row as they
-/// come, products summed in i32 over the whole row (C kernels: `vpmaddubsw`/`vpmaddwd` on AVX2,
-/// `vpdpbusd` with AVX-512 VNNI), one float multiply per output. A quarter of f32's bytes to
-/// read, and on AVX2 twice the multiply-adds per instruction.
+/// Dense layers in int8 with a scale per 32 values on both sides (ggml's Q8_0 × Q8_0): weights
+/// quantized once at load, activations per block of 32 as they come, i32 sums per block scaled
+/// once each. The per-block scales follow the activations' outliers, which one scale per token
+/// cannot. The kernels are the generator's integer dots (`QuantDot`): where the CPU has AVX-512
+/// VNNI the weights are tiles of sixteen rows (one `vpdpbusd` per four values of sixteen rows),
+/// elsewhere rows (`vpmaddubsw`/`vpmaddwd`). Eight activation rows share each pass over a tile
+/// of weights, which stays in L1 while every group of rows passes.
 public enum Int8Matmul {
-    /// A weight matrix (n × k) as int8 in [−127, 127], w ≈ scales[o] · q[o · k + i].
+    /// A weight matrix (n × k) as Q8_0 rows: per 32 values an f16 scale d = max|w|/127 and
+    /// q = round(w/d), as GGUF stores them (tiles of the same bytes where the CPU has VNNI).
     public struct Weights: Sendable {
-        public let q: [Int8]
-        public let scales: [Float]
+        public let outputs: Int
+        public let inputs: Int
+        /// The Q8_0 rows, or their tiles (`tiled`).
+        let bytes: [UInt8]
+        let tiled: Bool
 
-        /// Quantizes a PyTorch-layout weight (outputs × inputs), each row to its own scale.
+        /// Quantizes a PyTorch-layout weight (outputs × inputs), each block of 32 to its own scale.
         public init(_ weight: [Float], outputs n: Int, inputs k: Int) {
-            precondition(weight.count == n * k && k % 32 == 0 && n % 2 == 0, "Programmer error: Int8Matmul shapes \(n) × \(k)")
-            var q = [Int8](repeating: 0, count: n * k)
-            var scales = [Float](repeating: 0, count: n)
-            for o in 0..<n {
-                let row = weight[(o * k)..<(o * k + k)]
-                let top = row.reduce(Float(0)) { max($0, abs($1)) }
-                scales[o] = top / 127
-                let inverse = top > 0 ? 127 / top : 0
-                for (i, value) in row.enumerated() {
-                    q[o * k + i] = Int8(max(-127, min(127, (value * inverse).rounded(.toNearestOrEven))))
+            precondition(weight.count == n * k && k % 32 == 0 && n % QuantDot.tileRows == 0, "Programmer error: Int8Matmul shapes \(n) × \(k)")
+            outputs = n
+            inputs = k
+            let rowBytes = k / 32 * 34
+            var rows = [UInt8](repeating: 0, count: n * rowBytes)
+            weight.withUnsafeBufferPointer { w in
+                rows.withUnsafeMutableBytes { QuantBlocks.encodeQ8_0(w.baseAddress!, count: n * k, into: $0.baseAddress!) }
+            }
+            tiled = CPUFeatures.hasAVX512
+            guard tiled else {
+                bytes = rows
+                return
+            }
+            var tiles = [UInt8](repeating: 0, count: rows.count)
+            rows.withUnsafeBytes { r in
+                tiles.withUnsafeMutableBytes { QuantDot.packTiles(.q8_0, r.baseAddress!, rowBytes: rowBytes, rows: n, columns: k, into: $0.baseAddress!) }
+            }
+            bytes = tiles
+        }
+
+        var rowBytes: Int { inputs / 32 * 34 }
+
+        /// Row `o` as the floats it stands for.
+        public func row(_ o: Int) -> [Float] {
+            var stored = [UInt8](repeating: 0, count: rowBytes)
+            stored.withUnsafeMutableBytes { out in
+                bytes.withUnsafeBytes { b in
+                    if tiled {
+                        QuantDot.tileRow(.q8_0, b.baseAddress!, columns: inputs, row: o, into: out.baseAddress!)
+                    } else {
+                        out.copyMemory(from: UnsafeRawBufferPointer(rebasing: b[(o * rowBytes)..<((o + 1) * rowBytes)]))
+                    }
                 }
             }
-            self.q = q
-            self.scales = scales
+            var values = [Float](repeating: 0, count: inputs)
+            stored.withUnsafeBytes { s in values.withUnsafeMutableBufferPointer { QuantBlocks.q8_0(s.baseAddress!, blocks: inputs / 32, into: $0.baseAddress!) } }
+            return values
+        }
+
+        /// out[r · ldo + o] = W[o] · x[r] + bias[o] for weight rows `range` (whole tiles) and
+        /// activation rows `xRows`, eight at a time per pass over each tile of sixteen weight rows;
+        /// the bias is added while the tile's outputs are in L1.
+        func product(
+            _ x: QuantizedActivations, rows xRows: Range<Int>, outputs range: Range<Int>, bias: UnsafePointer<Float>?,
+            into out: UnsafeMutablePointer<Float>, ldo: Int
+        ) {
+            bytes.withUnsafeBytes { b in
+                for tile in stride(from: range.lowerBound, to: range.upperBound, by: QuantDot.tileRows) {
+                    var first = xRows.lowerBound
+                    while first < xRows.upperBound {
+                        let nx = min(QuantDot.maxRows, xRows.upperBound - first)
+                        let target = out + first * ldo + tile
+                        if tiled {
+                            QuantDot.tiles(.q8_0, b.baseAddress! + tile * rowBytes, count: QuantDot.tileRows, columns: inputs, x, first: first, nx: nx, into: target, ldo: ldo)
+                        } else {
+                            QuantDot.rows(.q8_0, b.baseAddress! + tile * rowBytes, rowBytes: rowBytes, count: QuantDot.tileRows, x, first: first, nx: nx, into: target, ldo: ldo)
+                        }
+                        if let bias {
+                            let add = UnsafeRawPointer(bias + tile).loadUnaligned(as: SIMD16<Float>.self)
+                            for r in 0..<nx {
+                                let row = UnsafeMutableRawPointer(target + r * ldo)
+                                row.storeBytes(of: row.loadUnaligned(as: SIMD16<Float>.self) + add, as: SIMD16<Float>.self)
+                            }
+                        }
+                        first += nx
+                    }
+                }
+            }
         }
     }
 
-    /// out (m × n) = x (m × k) · Wᵀ + bias, x quantized row by row on the way in; the rows (or,
-    /// for a few rows, the outputs) split over `threads`.
+    /// out (m × n) = x (m × k) · Wᵀ + bias, x quantized on the way in; the rows (or, for a few
+    /// rows, the outputs) split over `threads`.
     public static func multiply(
         _ x: UnsafePointer<Float>, rows m: Int, _ w: Weights, inner k: Int, outputs n: Int,
         bias: UnsafePointer<Float>?, into out: UnsafeMutablePointer<Float>, threads: Int
     ) {
-        let q = UnsafeMutablePointer<Int8>.allocate(capacity: m * k)
-        let scales = UnsafeMutablePointer<Float>.allocate(capacity: m)
-        defer { q.deallocate(); scales.deallocate() }
-        let wide = CPUFeatures.hasAVX512
-        w.q.withUnsafeBufferPointer { wq in
-            w.scales.withUnsafeBufferPointer { ws in
-                let p = UnsafeTransfer(Operands(x: x, q: q, scales: scales, wq: wq.baseAddress!, ws: ws.baseAddress!, bias: bias, out: out, k: k, n: n, wide: wide))
-                if m >= 8 * threads {
-                    // Many rows: each thread quantizes and multiplies its own block of rows (multiples of 4).
-                    let parts = max(1, threads)
-                    Parallel.forEach(parts, threads: parts) { part, _ in
-                        let v = p.value
-                        let start = part == 0 ? 0 : (m * part / parts) & ~3, end = part == parts - 1 ? m : (m * (part + 1) / parts) & ~3
-                        rag_quantize_rows_s8(v.x + start * k, Int32(end - start), Int32(k), v.q + start * k, v.scales + start)
-                        v.gemm(rows: start..<end, columns: 0..<n)
-                    }
-                } else {
-                    // A few rows (a query): the outputs split over the threads, 64 at a time.
-                    rag_quantize_rows_s8(x, Int32(m), Int32(k), q, scales)
-                    let blocks = (n + 63) / 64
-                    let parts = max(1, min(threads, blocks))
-                    Parallel.forEach(parts, threads: parts) { part, _ in
-                        p.value.gemm(rows: 0..<m, columns: min(n, blocks * part / parts * 64)..<min(n, blocks * (part + 1) / parts * 64))
-                    }
-                }
+        precondition(k == w.inputs && n == w.outputs, "Programmer error: Int8Matmul shapes")
+        let activations = QuantizedActivations(format: .q8_0, width: k, capacity: m)
+        let p = UnsafeTransfer((x: x, out: out, bias: bias))
+        let blocks = k / 32
+        if m >= 8 * threads {
+            // Many rows: each thread quantizes and multiplies its own rows.
+            activations.reserve(rows: m)
+            let parts = max(1, threads)
+            Parallel.forEach(parts, threads: parts) { part, _ in
+                let v = p.value
+                let start = m * part / parts, end = m * (part + 1) / parts
+                for r in start..<end { activations.quantize(v.x + r * k, row: r, blocks: 0..<blocks) }
+                w.product(activations, rows: start..<end, outputs: 0..<n, bias: v.bias, into: v.out, ldo: n)
             }
-        }
-    }
-
-    /// One call's pointers and shapes.
-    struct Operands {
-        let x: UnsafePointer<Float>, q: UnsafeMutablePointer<Int8>, scales: UnsafeMutablePointer<Float>
-        let wq: UnsafePointer<Int8>, ws: UnsafePointer<Float>, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>
-        let k: Int, n: Int, wide: Bool
-
-        /// The kernel on a block of rows and outputs (quantized rows already in `q`).
-        func gemm(rows: Range<Int>, columns: Range<Int>) {
-            let first = rows.lowerBound
-            let call = wide ? rag_gemm_s8_vnni : rag_gemm_s8_avx2
-            call(q + first * k, scales + first, Int32(rows.count), wq, ws, bias, Int32(columns.lowerBound), Int32(columns.upperBound), Int32(k), out + first * n, n)
+        } else {
+            // A few rows (a query): the outputs split over the threads, whole tiles each.
+            activations.quantize(x, rows: m, stride: k)
+            let tiles = n / QuantDot.tileRows
+            let parts = max(1, min(threads, tiles / 4))
+            Parallel.forEach(parts, threads: parts) { part, _ in
+                let v = p.value
+                let range = (tiles * part / parts * QuantDot.tileRows)..<(tiles * (part + 1) / parts * QuantDot.tileRows)
+                w.product(activations, rows: 0..<m, outputs: range, bias: v.bias, into: v.out, ldo: n)
+            }
         }
     }
 }

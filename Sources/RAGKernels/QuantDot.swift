@@ -67,6 +67,13 @@ public final class QuantizedActivations: @unchecked Sendable {
         }
     }
 
+    /// Takes `rows` rows, which the caller then fills (`quantize(_:row:blocks:)`, any thread
+    /// any blocks).
+    func reserve(rows: Int) {
+        precondition(rows <= capacity, "Programmer error: \(rows) rows, capacity \(capacity)")
+        self.rows = rows
+    }
+
     /// The fewest values worth a job on the pool's threads (a job costs about a microsecond).
     static let valuesPerJob = 4096
 

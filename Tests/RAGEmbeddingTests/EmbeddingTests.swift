@@ -78,13 +78,14 @@ func cosine(_ a: [Float], _ b: [Float]) -> Double {
         }
     }
 
-    /// The int8 encoder's vectors stay within cosine 0.995 of the reference (0.9964 worst when
-    /// written: short of the 0.999 a default would need, so f32 stays the default), batched or
-    /// alone alike (activations are quantized per token).
+    /// The int8 encoder (a scale per 32 values on both sides) passes the accuracy gate: cosine
+    /// ≥ 0.999 to the reference for every sentence (0.99956 worst when written; with one scale
+    /// per row and per token it was 0.9964), batched or alone alike (each row's arithmetic does
+    /// not depend on the rows beside it).
     @Test(.enabled(if: ModelFiles.haveEmbedder, "needs the embedding model (make models)")) func int8VectorsStayCloseToTheReference() throws {
         let embedder = try Model.int8.get()
         #expect(embedder.name == "all-MiniLM-L6-v2-int8")
-        let vectors = Self.checkAgainstReference(embedder, minimum: 0.995)
+        let vectors = Self.checkAgainstReference(embedder, minimum: 0.999)
         for (sentence, vector) in zip(Reference.shared.sentences.prefix(4), vectors) {
             #expect(embedder.embed([sentence.text])[0] == vector)
         }

@@ -120,11 +120,11 @@ import Testing
 }
 
 @Suite(.onTestThreads) struct Int8MatmulTests {
-    /// The kernels against the same arithmetic in plain integers: quantize each row, sum the
-    /// products exactly, scale. Shapes cover the 4-row blocks, the leftover rows, the column
-    /// split of a few rows and blocks of 64 outputs with a remainder.
-    @Test(arguments: [(1, 64, 32), (3, 96, 64), (4, 128, 384), (9, 130, 96), (17, 384, 1536), (40, 66, 32)])
-    func matchesExactIntegerArithmetic(m: Int, n: Int, k: Int) {
+    /// The kernels against the same arithmetic in doubles: the Q8_0 weights and activations
+    /// decoded, their products summed exactly. Shapes cover groups of eight rows with a
+    /// remainder, the column split of a few rows, one tile and many.
+    @Test(arguments: [(1, 64, 32), (3, 96, 64), (4, 128, 384), (9, 160, 96), (17, 384, 1536), (40, 64, 32)])
+    func matchesExactArithmeticOnTheQuantizedValues(m: Int, n: Int, k: Int) {
         var seed: UInt64 = 0x9E37_79B9_7F4A_7C15 &* UInt64(m * 1000 + n + k)
         func next() -> Float {
             seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
@@ -134,6 +134,9 @@ import Testing
         let w = (0..<(n * k)).map { _ in next() }
         let bias = (0..<n).map { _ in next() }
         let weights = Int8Matmul.Weights(w, outputs: n, inputs: k)
+        let rows = (0..<n).map { weights.row($0) }
+        let activations = QuantizedActivations(format: .q8_0, width: k, capacity: m)
+        x.withUnsafeBufferPointer { activations.quantize($0.baseAddress!, rows: m, stride: k) }
         var out = [Float](repeating: .nan, count: m * n)
         for threads in [1, 2] {
             x.withUnsafeBufferPointer { xp in
@@ -143,29 +146,32 @@ import Testing
                     }
                 }
             }
-            var worst: Float = 0
+            var worst = 0.0
             for r in 0..<m {
-                let row = x[(r * k)..<(r * k + k)]
-                let top = row.reduce(Float(0)) { max($0, abs($1)) }
-                let q = row.map { Int32(($0 * (127 / top)).rounded(.toNearestOrEven)) }
                 for o in 0..<n {
-                    var sum: Int32 = 0
-                    for i in 0..<k { sum += q[i] * Int32(weights.q[o * k + i]) }
-                    let expected = top / 127 * weights.scales[o] * Float(sum) + bias[o]
-                    worst = max(worst, abs(out[r * n + o] - expected) / max(1, abs(expected)))
+                    var sum = Double(bias[o]), magnitude = abs(Double(bias[o]))
+                    for i in 0..<k {
+                        let product = Double(rows[o][i]) * Double(activations.value(row: r, i))
+                        sum += product
+                        magnitude += abs(product)
+                    }
+                    worst = max(worst, abs(Double(out[r * n + o]) - sum) / max(1, magnitude))
                 }
             }
-            #expect(worst < 1e-5, "m \(m) n \(n) k \(k) threads \(threads): worst relative error \(worst)")
+            #expect(worst < 1e-6, "m \(m) n \(n) k \(k) threads \(threads): worst relative error \(worst)")
         }
     }
 
-    @Test func weightsAreQuantizedPerRowWithinHalfAStep() {
-        let w: [Float] = (0..<64).map { Float($0) - 20 } + (0..<32).map { Float($0) / 1000 } + [Float](repeating: 0, count: 32)
-        let q = Int8Matmul.Weights(w, outputs: 4, inputs: 32)
-        #expect(q.scales[3] == 0 && q.q[96..<128].allSatisfy { $0 == 0 })
-        for o in 0..<3 {
-            for i in 0..<32 { #expect(abs(Float(q.q[o * 32 + i]) * q.scales[o] - w[o * 32 + i]) <= q.scales[o] / 2 * 1.0001) }
-            #expect(q.q[(o * 32)..<(o * 32 + 32)].map { abs(Int($0)) }.max() == 127)
+    /// Each block of 32 weights is quantized to its own scale, within half a step plus the
+    /// scale's f16 rounding (127 steps × 2⁻¹¹); an all-zero block stays zero.
+    @Test func weightsAreQuantizedPerBlockWithinHalfAStep() {
+        let w: [Float] = (0..<64).map { Float($0) - 20 } + (0..<32).map { Float($0) / 1000 } + [Float](repeating: 0, count: 32 * 13)
+        let q = Int8Matmul.Weights(w, outputs: 16, inputs: 32)
+        for o in 0..<16 {
+            let row = q.row(o), original = Array(w[(o * 32)..<(o * 32 + 32)])
+            let step = (original.map(abs).max() ?? 0) / 127
+            for i in 0..<32 { #expect(abs(row[i] - original[i]) <= step * 0.563 + 1e-7, "row \(o) value \(i): \(row[i]) vs \(original[i])") }
         }
+        #expect(q.row(15).allSatisfy { $0 == 0 })
     }
 }

@@ -63,18 +63,6 @@ void rag_quantize_q8_K(const float *x, int blocks, int8_t *q, float *d, int16_t 
 /// requantized, a Q8_0 KV cache.
 void rag_encode_q8_0(const float *x, int blocks, uint8_t *dst);
 
-/// Dense-layer int8 GEMM: out[r · ldo + o] = sx[r] · sw[o] · Σ_i x[r · k + i] · w[o · k + i] + bias[o]
-/// (bias may be NULL) for r < m and o0 ≤ o < o1; rows of k int8 values in [−127, 127], k a
-/// multiple of 32, o0 and o1 even. `_vnni` only where the CPU has AVX-512 VL + VNNI.
-void rag_gemm_s8_avx2(const int8_t *x, const float *sx, int m, const int8_t *w, const float *sw, const float *bias,
-                      int o0, int o1, int k, float *out, size_t ldo);
-void rag_gemm_s8_vnni(const int8_t *x, const float *sx, int m, const int8_t *w, const float *sw, const float *bias,
-                      int o0, int o1, int k, float *out, size_t ldo);
-
-/// Each of m rows of k floats (k a multiple of 32) as int8 in [−127, 127] with its scale:
-/// x ≈ scale[r] · q (round to nearest, ties to even).
-void rag_quantize_rows_s8(const float *x, int m, int k, int8_t *q, float *scale);
-
 /// bfloat16 (the top half of an f32): rounded to nearest, ties to even; widened exactly.
 void rag_bf16_from_f32(const float *x, size_t n, uint16_t *out);
 void rag_f32_from_bf16(const uint16_t *x, size_t n, float *out);
