@@ -144,7 +144,7 @@ let package = Package(
             dependencies: ["RAG", "RAGText", "RAGEmbedding", "RAGLLM", "RAGIndex", "RAGTesting", .product(name: "GRDB", package: "GRDB.swift")],
             exclude: ["Fixtures"], swiftSettings: swiftSettings
         ),
-        .testTarget(name: "ragTests", dependencies: ["RAG", "RAGTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "ragTests", dependencies: ["RAG", "RAGEmbedding", "RAGTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "RAGServerTests",
             dependencies: [

@@ -265,7 +265,7 @@ final class Workspace {
         let report = try Ingestor(store: store, embedder: embedder).run(paths: [ws.docs])
         #expect(report.added == 3)
         let stats = try store.stats()
-        #expect(stats.vectors == stats.chunks && stats.embedder == "all-MiniLM-L6-v2-bf16/384")
+        #expect(stats.vectors == stats.chunks && stats.embedder == "all-MiniLM-L6-v2-\(SentenceEmbedder.defaultPrecision.rawValue)/384")
         #expect(try store.integrityProblems() == [])
         // Chunks are counted with the embedder's own tokenizer: none exceeds the window.
         for document in try store.documents() {

@@ -67,7 +67,8 @@ import Testing
     }
 
     /// With no precision asked for, an index keeps the one its vectors were made with (nothing
-    /// is re-embedded behind the user's back); a new index gets the default (bf16).
+    /// is re-embedded behind the user's back); a new index gets the default (int8 with AVX-512
+    /// VNNI, else bf16).
     @Test(.enabled(if: ModelFiles.haveEmbedder, "needs the embedding model (make models)")) func anIndexKeepsItsPrecisionUnlessAnotherIsAsked() throws {
         let ws = try Workspace()
         try ws.write("docs/harbor.md", "# Harbor\n\nHarbor keeps its HNSW graph inside the SQLite file.\n")
@@ -78,7 +79,7 @@ import Testing
             configuration.embedPrecision = precision
             return try RAGService(configuration)
         }
-        #expect(try open("new.sqlite", nil).embedder().name == "all-MiniLM-L6-v2-bf16")
+        #expect(try open("new.sqlite", nil).embedder().name == "all-MiniLM-L6-v2-\(SentenceEmbedder.defaultPrecision.rawValue)")
         #expect(try open("exact.sqlite", .f32).ingest([ws.docs]).added == 1)
         let reopened = try open("exact.sqlite", nil)
         #expect(try reopened.embedder().name == "all-MiniLM-L6-v2")

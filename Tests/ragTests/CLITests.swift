@@ -1,4 +1,5 @@
 import Foundation
+import RAGEmbedding
 import RAGStorage
 import RAGTesting
 import Testing
@@ -116,7 +117,7 @@ final class TempDir {
         r = try RagBinary.run(["stats", "--json"], in: dir.url)
         json = r.json
         #expect(json["documents"] as? Int == 3 && json["chunks"] as? Int == 3 && json["vectors"] as? Int == 3)
-        #expect(json["embedder"] as? String == "all-MiniLM-L6-v2-bf16/384")
+        #expect(json["embedder"] as? String == "all-MiniLM-L6-v2-\(SentenceEmbedder.defaultPrecision.rawValue)/384")
 
         // docs list / rm
         r = try RagBinary.run(["docs", "list", "--json"], in: dir.url)
