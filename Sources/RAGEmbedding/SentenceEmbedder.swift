@@ -19,8 +19,9 @@ public final class SentenceEmbedder: Embedder {
     /// The precision of a new index unless one is asked for: the fastest that passes the accuracy
     /// gate (cosine ≥ 0.999 to the reference, retrieval within 0.005 of f32; docs/evaluation.md).
     /// Both bf16 and int8 pass; int8 is the faster where the CPU has AVX-512 VNNI (one
-    /// `vpdpbusd` per four values of sixteen weight rows), bf16 elsewhere (on AVX2 int8 multiplies
-    /// no faster than f32).
+    /// `vpdpbusd` per four values of sixteen weight rows). Elsewhere bf16: without VNNI int8
+    /// takes `vpmaddubsw` and `vpmaddwd` per 32 products, and was measured no faster than f32 on
+    /// AVX2 (docs/benchmarks.md, 2026-12-06).
     public static let defaultPrecision: BertEncoder.Precision = CPUFeatures.hasAVX512 ? .int8 : .bf16
 
     /// The precision of the vectors an index records (`SQLiteStore.embedder()`: "NAME/DIMENSIONS"),
