@@ -99,11 +99,10 @@ RAG_TILE32_INLINE __m512i rag_tile32_x4(const int8_t *p) {
     return _mm512_set1_epi32(v);
 }
 
-/// One tile (its `blocks` blocks) against activation rows first … first + nx − 1 (nx ≤ 8), the
-/// sixteen rows' results into acc[r]. With few rows each row's sum runs as two chains (even and
+/// One tile (its `blocks` blocks) against activation rows 0 … nx − 1 (nx ≤ 8), the sixteen
+/// rows' results into acc[r]. With few rows each row's sum runs as two chains (even and
 /// odd groups) so the vpdpbusd latency is hidden; the integer sum is the same either way.
-RAG_TILE32_INLINE void rag_tile32(const int type, const int nx, const uint8_t *tile, int blocks, const rag_q8_rows *x, int first,
-                                  int prefetch, __m512 *acc) {
+RAG_TILE32_INLINE void rag_tile32(const int type, const int nx, const uint8_t *tile, int blocks, const rag_q8_rows *x, __m512 *acc) {
     const int bytes = 16 * rag_tile32_block_bytes(type), header = rag_tile32_header(type), offset = rag_tile32_offset(type);
     const int chains = nx <= 4 ? 2 : 1;
     const __m512i nibble = _mm512_set1_epi8(0x0F), fifthBit = _mm512_set1_epi8(0x10);
@@ -114,15 +113,13 @@ RAG_TILE32_INLINE void rag_tile32(const int type, const int nx, const uint8_t *t
     }
     for (int b = 0; b < blocks; b++) {
         const uint8_t *o = tile + (size_t)b * bytes;
-        if (prefetch) {
-            for (int line = 0; line < bytes; line += 64) _mm_prefetch((const char *)o + RAG_TILE32_AHEAD + line, _MM_HINT_T0);
-        }
+        for (int line = 0; line < bytes; line += 64) _mm_prefetch((const char *)o + RAG_TILE32_AHEAD + line, _MM_HINT_T0);
         __m512i sum[8][2];
         for (int r = 0; r < nx; r++) {
             sum[r][0] = _mm512_setzero_si512();
             sum[r][1] = _mm512_setzero_si512();
         }
-        const int8_t *xq = x->qs + (size_t)first * x->width + b * 32;
+        const int8_t *xq = x->qs + b * 32;
         if (type == RAG_Q8_0) {
             for (int g = 0; g < 8; g++) {
                 const __m512i codes = _mm512_loadu_si512(o + header + 64 * g);
@@ -152,7 +149,7 @@ RAG_TILE32_INLINE void rag_tile32(const int type, const int nx, const uint8_t *t
         const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)o));
         const __m512 m = type == RAG_Q4_1 ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(o + 32))) : _mm512_setzero_ps();
         for (int r = 0; r < nx; r++) {
-            const size_t at = (size_t)(first + r) * blocks + b;
+            const size_t at = (size_t)r * blocks + b;
             __m512i total = chains == 2 ? _mm512_add_epi32(sum[r][0], sum[r][1]) : sum[r][0];
             if (offset) total = _mm512_sub_epi32(total, _mm512_set1_epi32(offset * x->sum32[at]));
             acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total), _mm512_mul_ps(d, _mm512_set1_ps(x->d[at])), acc[r]);
@@ -168,7 +165,7 @@ RAG_TILE32_INLINE void rag_tile32(const int type, const int nx, const uint8_t *t
 RAG_TILE32_INLINE void rag_tile32_store(const int type, const int nx, const uint8_t *tile, int blocks, const rag_q8_rows *x,
                                         float *out, size_t ldo) {
     __m512 acc[8];
-    rag_tile32(type, nx, tile, blocks, x, 0, 1, acc);
+    rag_tile32(type, nx, tile, blocks, x, acc);
     for (int r = 0; r < nx; r++) _mm512_storeu_ps(out + (size_t)r * ldo, acc[r]);
 }
 
