@@ -169,8 +169,7 @@ public final class BertEncoder: Sendable {
             layer.attentionOutput.apply(context, rows: total, into: projected, threads: threads)
             Vector.layerNorm(projected, rows: total, count: h, residual: x, gamma: layer.attentionNormWeight, beta: layer.attentionNormBias, epsilon: configuration.layerNormEpsilon)
             // x = LayerNorm(x + GELU(x · W1ᵀ + b1) · W2ᵀ + b2)
-            layer.intermediate.apply(projected, rows: total, into: ffn, threads: threads)
-            Vector.gelu(ffn, count: total * f)
+            layer.intermediate.apply(projected, rows: total, into: ffn, threads: threads, gelu: true)
             layer.output.apply(ffn, rows: total, into: x, threads: threads)
             Vector.layerNorm(x, rows: total, count: h, residual: projected, gamma: layer.outputNormWeight, beta: layer.outputNormBias, epsilon: configuration.layerNormEpsilon)
         }

@@ -48,15 +48,22 @@ public struct Linear: Sendable {
         }
     }
 
-    /// out (m × outputs) = x (m × inputs) · Wᵀ + b.
-    public func apply(_ x: UnsafePointer<Float>, rows m: Int, into out: UnsafeMutablePointer<Float>, threads: Int) {
-        let (n, k) = (outputs, inputs)
+    /// out (m × outputs) = x (m × inputs) · Wᵀ + b, then GELU (erf form) of it if `gelu`: the int8
+    /// kernels apply it while the outputs are in registers, the others after the product.
+    public func apply(_ x: UnsafePointer<Float>, rows m: Int, into out: UnsafeMutablePointer<Float>, threads: Int, gelu: Bool = false) {
         if let int8 {
             (bias ?? []).withUnsafeBufferPointer { b in
-                Int8Matmul.multiply(x, rows: m, int8, inner: k, outputs: n, bias: bias == nil ? nil : b.baseAddress, into: out, threads: threads)
+                Int8Matmul.multiply(x, rows: m, int8, inner: inputs, outputs: outputs, bias: bias == nil ? nil : b.baseAddress, gelu: gelu, into: out, threads: threads)
             }
             return
         }
+        product(x, rows: m, into: out, threads: threads)
+        if gelu { Vector.gelu(out, count: m * outputs) }
+    }
+
+    /// out = x · Wᵀ + b in f32 or bf16.
+    private func product(_ x: UnsafePointer<Float>, rows m: Int, into out: UnsafeMutablePointer<Float>, threads: Int) {
+        let (n, k) = (outputs, inputs)
         if let bf16 {
             (bias ?? []).withUnsafeBufferPointer { b in
                 BF16Matmul.multiply(x, rows: m, bf16, inner: k, outputs: n, bias: bias == nil ? nil : b.baseAddress, into: out, threads: threads)

@@ -52,6 +52,15 @@ int rag_tiles32_dot(int type, const void *tiles, int rows, int blocks, const rag
 void rag_q4_K_tiles_row(const void *tiles, int blocks, int row, void *out);
 int rag_tiles32_row(int type, const void *tiles, int blocks, int row, void *out);
 
+/// The encoder's int8 GEMM (gemm_s8_vnni.c): `rows` × `cols` int8 weights (row-major, one scale
+/// per row kept by the caller) as tiles of sixteen rows, `rows` × `cols` bytes; and
+/// out[(r − first) · ldo + o] = scale[o] · W[o] · x[r] + bias[o] (GELU of it if `gelu`) for o < n
+/// (a multiple of 16) and activation rows first ≤ r < first + m (Q8_0 with `sum32`). bias may be
+/// NULL. AVX-512 VL + VNNI only; returns 0, or −1 for shapes it does not take.
+void rag_s8_tiles_pack(const int8_t *q, int rows, int cols, void *tiles);
+int rag_s8_tiles_gemm(const void *tiles, int n, int k, const float *scale, const float *bias, const rag_q8_rows *x, int first, int m,
+                      int gelu, float *out, size_t ldo);
+
 /// Quantizes `blocks` blocks of activations from `x` as ggml does on x86 (AVX2 + F16C):
 /// Q8_0 (32 values a block; `d` the scale rounded to f16; `s`, if not NULL, d·Σq rounded to f16,
 /// which makes Q8_1; `sum32`, if not NULL, Σq) and Q8_K (256 a block, f32 scale, Σq per 16 and per 32).
