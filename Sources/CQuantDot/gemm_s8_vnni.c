@@ -14,6 +14,7 @@
 #include <immintrin.h>
 #include <string.h>
 #include "CQuantDot.h"
+#include "vector_math.h"
 
 #define RAG_S8_INLINE static inline __attribute__((always_inline))
 
@@ -36,40 +37,6 @@ RAG_S8_INLINE __m512i rag_s8_x4(const int8_t *p) {
     int32_t v;
     memcpy(&v, p, 4);
     return _mm512_set1_epi32(v);
-}
-
-/// e^x for sixteen lanes (x clamped to [−87.3, 88.3]): n = round(x / ln 2), a degree-6
-/// polynomial on the rest (rag's Vector.exp, sixteen lanes wide).
-RAG_S8_INLINE __m512 rag_s8_exp(__m512 x) {
-    x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.3f)), _mm512_set1_ps(-87.3f));
-    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187045e-06f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-    p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1)));
-    return _mm512_scalef_ps(p, n);
-}
-
-/// GELU, erf form: 0.5·x·(1 + erf(x/√2)), erf by Abramowitz & Stegun 7.1.26 (absolute error
-/// < 5e-7), as rag's Vector.gelu.
-RAG_S8_INLINE __m512 rag_s8_gelu(__m512 x) {
-    const __m512 z = _mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f));
-    const __m512 a = _mm512_abs_ps(z);
-    const __m512 t = _mm512_div_ps(_mm512_set1_ps(1), _mm512_fmadd_ps(a, _mm512_set1_ps(0.3275911f), _mm512_set1_ps(1)));
-    __m512 y = _mm512_set1_ps(1.061405429f);
-    y = _mm512_fmadd_ps(y, t, _mm512_set1_ps(-1.453152027f));
-    y = _mm512_fmadd_ps(y, t, _mm512_set1_ps(1.421413741f));
-    y = _mm512_fmadd_ps(y, t, _mm512_set1_ps(-0.284496736f));
-    y = _mm512_fmadd_ps(y, t, _mm512_set1_ps(0.254829592f));
-    const __m512 e = _mm512_fnmadd_ps(_mm512_mul_ps(y, t), rag_s8_exp(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), a), a)), _mm512_set1_ps(1));
-    // erf is odd: e carries |z|'s value, z's sign goes back on.
-    const __m512 erf = _mm512_or_ps(e, _mm512_and_ps(z, _mm512_set1_ps(-0.0f)));
-    return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), _mm512_add_ps(erf, _mm512_set1_ps(1)));
 }
 
 /// T tiles (16·T weight rows from `tile`, `tile_bytes` apart) against R activation rows, the
@@ -106,7 +73,7 @@ RAG_S8_INLINE void rag_s8_block(const int T, const int R, const uint8_t *tile, s
         const __m512 add = bias ? _mm512_loadu_ps(bias + 16 * t) : _mm512_setzero_ps();
         for (int r = 0; r < R; r++) {
             __m512 y = _mm512_fmadd_ps(s, _mm512_sub_ps(acc[r][t], _mm512_set1_ps(offset[r])), add);
-            if (gelu) y = rag_s8_gelu(y);
+            if (gelu) y = rag_gelu16(y);
             _mm512_storeu_ps(out + (size_t)r * ldo + 16 * t, y);
         }
     }

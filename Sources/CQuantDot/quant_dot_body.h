@@ -11,6 +11,8 @@
 //        (per 64 values: low nibbles the first 32, high nibbles the next 32); x = d·sc·q − dmin·m
 //   Q6_K 210 B / 256: ql[128], qh[64], int8 scales[16] (per 16), d; x = d·sc·(q − 32)
 
+#include "vector_math.h"
+
 #define RAG_INLINE static inline __attribute__((always_inline))
 /// How far ahead of the block being read the next weight line is requested (bytes).
 #ifndef RAG_PREFETCH_AHEAD
@@ -21,13 +23,6 @@ RAG_INLINE float rag_half(const uint8_t *p) {
     uint16_t h;
     memcpy(&h, p, 2);
     return _cvtsh_ss(h);
-}
-
-RAG_INLINE float rag_hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
 }
 
 RAG_INLINE float rag_hsum128(__m128 s) {

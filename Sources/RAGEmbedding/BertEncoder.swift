@@ -3,8 +3,9 @@ internal import RAGCore
 internal import RAGKernels
 
 /// all-MiniLM-L6-v2 (a 6-layer BERT) as a sentence encoder: token embeddings → 6 encoder layers
-/// → mean pooling over the real tokens → L2 normalisation. Projections run on OpenBLAS sgemm;
-/// LayerNorm, GELU (erf form) and softmax are rag's SIMD kernels.
+/// → mean pooling over the real tokens → L2 normalisation. Projections are `Linear` layers
+/// (OpenBLAS sgemm in f32, rag's bf16 or int8 kernels); LayerNorm and GELU (erf form) are rag's
+/// SIMD kernels, and each head's attention one fused kernel (`SelfAttention`).
 ///
 /// Sequences in a batch are packed end to end (no padding): every operation but attention works
 /// per token, and attention runs per sequence on its own rows.
@@ -118,16 +119,17 @@ public final class BertEncoder: Sendable {
         let offsets = starts
         let longest = lengths.max() ?? 0
 
-        // Activations, row-major: x (total × h); scratch for q|k|v, context, FFN and scores.
+        // Activations, row-major: x (total × h); scratch for q|k|v, context, FFN and attention.
         let x = UnsafeMutablePointer<Float>.allocate(capacity: total * h)
         let qkv = UnsafeMutablePointer<Float>.allocate(capacity: total * 3 * h)
         let context = UnsafeMutablePointer<Float>.allocate(capacity: total * h)
         let projected = UnsafeMutablePointer<Float>.allocate(capacity: total * h)
         let ffn = UnsafeMutablePointer<Float>.allocate(capacity: total * f)
-        let scoresPerThread = max(1, threads)
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: scoresPerThread * longest * longest)
+        let attentionThreads = max(1, threads)
+        let workPerThread = SelfAttention.workCount(rows: longest, headSize: headSize)
+        let attentionWork = UnsafeMutablePointer<Float>.allocate(capacity: attentionThreads * workPerThread)
         defer {
-            x.deallocate(); qkv.deallocate(); context.deallocate(); projected.deallocate(); ffn.deallocate(); scores.deallocate()
+            x.deallocate(); qkv.deallocate(); context.deallocate(); projected.deallocate(); ffn.deallocate(); attentionWork.deallocate()
         }
 
         // Embeddings: word + position + token type 0, then LayerNorm.
@@ -150,20 +152,17 @@ public final class BertEncoder: Sendable {
             // q|k|v = x · Wqkvᵀ + b   (total × 3h)
             layer.qkv.apply(x, rows: total, into: qkv, threads: threads)
             // Attention, per sequence and head, over that sequence's rows only (no mask needed).
-            let shared = UnsafeTransfer((qkv: qkv, context: context, scores: scores))
+            let shared = UnsafeTransfer((qkv: qkv, context: context, work: attentionWork))
             // A short input's attention is a few microseconds of work: not worth a thread hand-off.
-            Parallel.forEach(sequences.count * heads, threads: total < 64 ? 1 : scoresPerThread) { item, thread in
-                let (qkv, context, scores) = shared.value
-                let s = scores + thread * longest * longest
+            Parallel.forEach(sequences.count * heads, threads: total < 64 ? 1 : attentionThreads) { item, thread in
+                let (qkv, context, work) = shared.value
                 let sequence = item / heads, head = item % heads
                 let n = lengths[sequence], base = offsets[sequence]
                 let q = qkv + base * 3 * h + head * headSize
-                let k = q + h, v = q + 2 * h
-                // scores (n × n) = q · kᵀ, then softmax(scale · scores) row by row
-                BLAS.matmulTransposed(q, rows: n, k, outputs: n, inner: headSize, into: s, lda: 3 * h, ldb: 3 * h, ldc: n)
-                for row in 0..<n { Vector.softmax(s + row * n, count: n, scale: scale) }
-                // context (n × headSize) = scores · v
-                BLAS.matmul(s, rows: n, v, columns: headSize, inner: n, into: context + base * h + head * headSize, lda: n, ldb: 3 * h, ldc: h)
+                // context (n × headSize) = softmax(scale · q · kᵀ) · v
+                SelfAttention.apply(
+                    q: q, k: q + h, v: q + 2 * h, stride: 3 * h, rows: n, headSize: headSize, scale: scale,
+                    into: context + base * h + head * headSize, ldo: h, work: work + thread * workPerThread)
             }
             // x = LayerNorm(x + context · Woᵀ + bo)
             layer.attentionOutput.apply(context, rows: total, into: projected, threads: threads)

@@ -196,3 +196,44 @@ import Testing
         #expect(q.row(15).allSatisfy { $0 == 0 })
     }
 }
+
+@Suite(.onTestThreads) struct SelfAttentionTests {
+    /// One head's softmax(scale · q·kᵀ) · v against the same in doubles, for sequences from one
+    /// row to past the padding of a group, heads of 32 and 64 values, rows a q|k|v row apart.
+    @Test(arguments: [(1, 32), (5, 32), (13, 32), (33, 64), (212, 32)])
+    func matchesTheDefinition(n: Int, headSize: Int) {
+        var seed: UInt64 = 0x2545_F491_4F6C_DD1D &* UInt64(n * 100 + headSize)
+        func next() -> Float {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(Int64(bitPattern: seed >> 11) % 2001 - 1000) / 250
+        }
+        let hidden = 2 * headSize, stride = 3 * hidden, scale = 1 / Float(headSize).squareRoot()
+        let qkv = (0..<(n * stride)).map { _ in next() }
+        var out = [Float](repeating: .nan, count: n * hidden)
+        var work = [Float](repeating: .nan, count: SelfAttention.workCount(rows: n, headSize: headSize))
+        // The second head of two: its columns start headSize into q, k and v.
+        qkv.withUnsafeBufferPointer { p in
+            let q = p.baseAddress! + headSize
+            SelfAttention.apply(
+                q: q, k: q + hidden, v: q + 2 * hidden, stride: stride, rows: n, headSize: headSize, scale: scale,
+                into: &out[headSize], ldo: hidden, work: &work)
+        }
+        var worst = 0.0
+        for r in 0..<n {
+            let scores = (0..<n).map { j in
+                (0..<headSize).reduce(0.0) { $0 + Double(qkv[r * stride + headSize + $1]) * Double(qkv[j * stride + hidden + headSize + $1]) } * Double(scale)
+            }
+            let top = scores.max()!
+            let weights = scores.map { Foundation.exp($0 - top) }
+            let total = weights.reduce(0, +)
+            for c in 0..<headSize {
+                let expected = (0..<n).reduce(0.0) { $0 + weights[$1] * Double(qkv[$1 * stride + 2 * hidden + headSize + c]) } / total
+                worst = max(worst, abs(Double(out[r * hidden + headSize + c]) - expected))
+            }
+            let untouched = out[(r * hidden)..<(r * hidden + headSize)].allSatisfy { $0.isNaN }
+            #expect(untouched, "row \(r): the first head's columns are not written")
+        }
+        // Values within ±4, scores up to ~30: f32 sums of 32 products and of n weighted values.
+        #expect(worst < 4e-5, "n \(n) head \(headSize): worst |Δ| \(worst)")
+    }
+}

@@ -61,6 +61,17 @@ void rag_s8_tiles_pack(const int8_t *q, int rows, int cols, void *tiles);
 int rag_s8_tiles_gemm(const void *tiles, int n, int k, const float *scale, const float *bias, const rag_q8_rows *x, int first, int m,
                       int gelu, float *out, size_t ldo);
 
+/// The encoder's self-attention of one head over one sequence of n rows (no mask;
+/// encoder_attention.c): out[r · ldo + ·] = softmax(scale · q_r·kᵀ) · v for r < n, q, k and v
+/// rows `stride` floats apart, dim a multiple of 32. `work`: rag_encoder_attention_work(n, dim)
+/// floats. `_avx2`: AVX2 + FMA; `_avx512`: AVX-512F. Both return 0, or −1 for shapes they do
+/// not take.
+int rag_encoder_attention_avx2(const float *q, const float *k, const float *v, size_t stride, int n, int dim, float scale, float *out,
+                               size_t ldo, float *work);
+int rag_encoder_attention_avx512(const float *q, const float *k, const float *v, size_t stride, int n, int dim, float scale,
+                                 float *out, size_t ldo, float *work);
+size_t rag_encoder_attention_work(int n, int dim);
+
 /// Quantizes `blocks` blocks of activations from `x` as ggml does on x86 (AVX2 + F16C):
 /// Q8_0 (32 values a block; `d` the scale rounded to f16; `s`, if not NULL, d·Σq rounded to f16,
 /// which makes Q8_1; `sum32`, if not NULL, Σq) and Q8_K (256 a block, f32 scale, Σq per 16 and per 32).
