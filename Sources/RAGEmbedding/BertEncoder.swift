@@ -47,10 +47,10 @@ public final class BertEncoder: Sendable {
 
     /// How the projections multiply: f32 (OpenBLAS, the exact path, the default), bf16 (weights
     /// rounded to bfloat16 at load, f32 arithmetic: half the bytes to read, so a query, which is
-    /// bound by reading the weights, embeds faster) or int8 (weights and activations in int8 with
-    /// a scale per 32 values, ggml's Q8_0 × Q8_0, on the generator's integer dots: a quarter of
-    /// f32's bytes, and with AVX-512 VNNI one `vpdpbusd` per four values of sixteen weight rows;
-    /// within cosine 0.9995 of the reference).
+    /// bound by reading the weights, embeds faster) or int8 (weights in int8 with a scale per
+    /// row, activations with one per 32 values: a quarter of f32's bytes, and with AVX-512 VNNI
+    /// one `vpdpbusd` per four values of sixteen weight rows, the row scales outside the sums;
+    /// within cosine 0.9993 of the reference).
     public enum Precision: String, Sendable, CaseIterable {
         case f32, bf16, int8
 

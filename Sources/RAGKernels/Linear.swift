@@ -3,7 +3,7 @@ internal import RAGKernelsAVX512
 /// A dense layer y = x · Wᵀ + b. In f32 the weight is kept twice: in PyTorch's (out × in)
 /// layout for OpenBLAS (many rows, split by rows over the threads) and packed for `SmallMatmul`
 /// (few rows, split by columns); in bf16 twice at half the bytes (`BF16Matmul`); in int8 once,
-/// quantized per 32 values (`Int8Matmul`).
+/// quantized with a scale per row (`Int8Matmul`).
 public struct Linear: Sendable {
     /// How a layer stores its weight and multiplies.
     public enum Precision: String, Sendable, CaseIterable {

@@ -9,7 +9,7 @@ struct EmbedderOptions: ParsableArguments {
     var embedder: String = SentenceEmbedder.defaultDirectory
 
     @Option(help: ArgumentHelp(
-        "The encoder's arithmetic: f32 (exact), bf16 (weights rounded to bfloat16, f32 arithmetic) or int8 (weights and activations in int8 per 32 values). An index records it: another precision re-embeds everything on the next ingest. (default: the index's; for a new one int8 where the CPU has AVX-512 VNNI, else bf16)",
+        "The encoder's arithmetic: f32 (exact), bf16 (weights rounded to bfloat16, f32 arithmetic) or int8 (weights in int8 with a scale per row, activations with one per 32 values). An index records it: another precision re-embeds everything on the next ingest. (default: the index's; for a new one int8 where the CPU has AVX-512 VNNI, else bf16)",
         valueName: "precision"))
     var embedPrecision: BertEncoder.Precision?
 

@@ -122,8 +122,8 @@ import Testing
 @Suite(.onTestThreads) struct Int8MatmulTests {
     /// The kernels against the same arithmetic in doubles: the int8 weights and Q8_0 activations
     /// decoded, their products summed exactly; with GELU, the exact GELU of that. Shapes cover
-    /// groups of six rows with a remainder, an odd number of tiles, the column split of a few
-    /// rows, rows past one chunk of the GEMM, one tile and many.
+    /// groups of six rows with a remainder, an odd number of tiles, a few rows (one thread) and
+    /// many (split over the threads), rows past one chunk of the GEMM, one tile and many.
     @Test(arguments: [(1, 64, 32), (3, 96, 64), (4, 128, 384), (9, 160, 96), (17, 384, 1536), (40, 64, 32), (23, 48, 64), (200, 32, 32)])
     func matchesExactArithmeticOnTheQuantizedValues(m: Int, n: Int, k: Int) {
         var seed: UInt64 = 0x9E37_79B9_7F4A_7C15 &* UInt64(m * 1000 + n + k)
