@@ -60,7 +60,11 @@ __attribute__((target("avx2,fma,avx512f"))) RAG_MATH_INLINE __m512 rag_exp16(__m
 __attribute__((target("avx2,fma,avx512f,avx512dq"))) RAG_MATH_INLINE __m512 rag_gelu16(__m512 x) {
     const __m512 z = _mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f));
     const __m512 a = _mm512_abs_ps(z);
-    const __m512 t = _mm512_div_ps(_mm512_set1_ps(1), _mm512_fmadd_ps(a, _mm512_set1_ps(0.3275911f), _mm512_set1_ps(1)));
+    // t = 1/(1 + p·a): a 14-bit reciprocal and one Newton step (~2⁻²⁴ from the quotient; vdivps
+    // cost a third of a fused GELU product's time).
+    const __m512 den = _mm512_fmadd_ps(a, _mm512_set1_ps(0.3275911f), _mm512_set1_ps(1));
+    const __m512 guess = _mm512_rcp14_ps(den);
+    const __m512 t = _mm512_mul_ps(guess, _mm512_fnmadd_ps(den, guess, _mm512_set1_ps(2)));
     __m512 y = _mm512_set1_ps(1.061405429f);
     y = _mm512_fmadd_ps(y, t, _mm512_set1_ps(-1.453152027f));
     y = _mm512_fmadd_ps(y, t, _mm512_set1_ps(1.421413741f));
