@@ -68,7 +68,9 @@ public enum Int8Matmul {
             }
             var best = (error: Float.infinity, scale: Float(0))
             for step in 0..<12 {
+                // (A scale below f16's range rounds to 0: no candidate.)
                 let scale = Float(Float16(largest * (1 - 0.02 * Float(step)) / 127))
+                guard scale > 0 else { continue }
                 let inverse = 1 / scale
                 var error: Float = 0
                 for value in w {
@@ -76,6 +78,10 @@ public enum Int8Matmul {
                     error += r * r
                 }
                 if error < best.error { best = (error, scale) }
+            }
+            guard best.scale > 0 else {
+                q.update(repeating: 0, count: w.count)
+                return 0
             }
             let inverse = 1 / best.scale
             for (i, value) in w.enumerated() { q[i] = Int8(max(-127, min(127, (value * inverse).rounded(.toNearestOrEven)))) }
@@ -92,10 +98,10 @@ public enum Int8Matmul {
             }
         }
 
-        /// out[r · ldo + o] = W[o] · x[r] + bias[o] (GELU of it if `gelu`) for weight rows `range`
-        /// (whole tiles) and activation rows `xRows`.
+        /// out[r · ldo + o] = W[o] · x[r] + bias[o] (GELU of it if `gelu`) for every weight row o
+        /// and activation rows `xRows`.
         func product(
-            _ x: QuantizedActivations, rows xRows: Range<Int>, outputs range: Range<Int>, bias: UnsafePointer<Float>?, gelu: Bool,
+            _ x: QuantizedActivations, rows xRows: Range<Int>, bias: UnsafePointer<Float>?, gelu: Bool,
             into out: UnsafeMutablePointer<Float>, ldo: Int
         ) {
             bytes.withUnsafeBytes { b in
@@ -103,14 +109,13 @@ public enum Int8Matmul {
                     if tiled {
                         var view = x.kernelView(from: 0)
                         let status = rag_s8_tiles_gemm(
-                            b.baseAddress! + range.lowerBound * inputs, Int32(range.count), Int32(inputs), s.baseAddress! + range.lowerBound,
-                            bias.map { $0 + range.lowerBound }, &view, Int32(xRows.lowerBound), Int32(xRows.count), gelu ? 1 : 0,
-                            out + xRows.lowerBound * ldo + range.lowerBound, ldo)
-                        precondition(status == 0, "Programmer error: Int8Matmul tiles \(range) × \(inputs)")
+                            b.baseAddress!, Int32(outputs), Int32(inputs), s.baseAddress!, bias, &view, Int32(xRows.lowerBound), Int32(xRows.count),
+                            gelu ? 1 : 0, out + xRows.lowerBound * ldo, ldo)
+                        precondition(status == 0, "Programmer error: Int8Matmul tiles \(outputs) × \(inputs)")
                         return
                     }
                     let rowBytes = inputs / 32 * 34
-                    for tile in stride(from: range.lowerBound, to: range.upperBound, by: QuantDot.tileRows) {
+                    for tile in stride(from: 0, to: outputs, by: QuantDot.tileRows) {
                         var first = xRows.lowerBound
                         while first < xRows.upperBound {
                             let nx = min(QuantDot.maxRows, xRows.upperBound - first)
@@ -148,14 +153,14 @@ public enum Int8Matmul {
                 let v = p.value
                 let start = m * part / parts, end = m * (part + 1) / parts
                 for r in start..<end { activations.quantize(v.x + r * k, row: r, blocks: 0..<blocks) }
-                w.product(activations, rows: start..<end, outputs: 0..<n, bias: v.bias, gelu: gelu, into: v.out, ldo: n)
+                w.product(activations, rows: start..<end, bias: v.bias, gelu: gelu, into: v.out, ldo: n)
             }
         } else {
             // A few rows (a query): on this thread. Its largest product is ~50 µs here, and waking
             // a second thread for half of it costs more than it saves: a 14-token query took
             // 2.6–3.0 ms with the outputs split over two threads, 1.6–2.1 ms on one.
             activations.quantize(x, rows: m, stride: k)
-            w.product(activations, rows: 0..<m, outputs: 0..<n, bias: bias, gelu: gelu, into: out, ldo: n)
+            w.product(activations, rows: 0..<m, bias: bias, gelu: gelu, into: out, ldo: n)
         }
     }
 }

@@ -170,14 +170,17 @@ import Testing
     /// Each row is quantized to one scale: the clipping point of the twelve tried (max|w|/127
     /// down to 0.78 of it) with the least squared error, never worse than max|w|/127; values
     /// inside the clipping range within half a step, those outside clipped to ±127 steps; an
-    /// all-zero row stays zero.
+    /// all-zero row, and one too small for an f16 scale, become zeros.
     @Test func weightsAreQuantizedPerRowToTheBestClippingPoint() {
-        // Row 0 has one outlier (clipping pays), row 1 is uniform (it does not), row 15 is zero.
+        // Row 0 has one outlier (clipping pays), row 1 is uniform (it does not), row 14 is below
+        // f16's smallest step times 127, row 15 is zero.
         let outlier: [Float] = (0..<64).map { Float(($0 * 37) % 19) / 19 - 0.5 } + [40]
         let w: [Float] = Array(outlier.prefix(63)) + [40]
-            + (0..<64).map { Float($0) - 31.5 } + [Float](repeating: 0, count: 64 * 14)
+            + (0..<64).map { Float($0) - 31.5 } + [Float](repeating: 0, count: 64 * 12)
+            + [Float](repeating: 1e-9, count: 64) + [Float](repeating: 0, count: 64)
         let q = Int8Matmul.Weights(w, outputs: 16, inputs: 64)
-        for o in 0..<16 {
+        #expect(q.row(14).allSatisfy { $0 == 0 })
+        for o in 0..<14 {
             let row = q.row(o), original = Array(w[(o * 64)..<(o * 64 + 64)])
             let largest = original.map(abs).max() ?? 0
             let step = row.map(abs).max().map { $0 / 127 } ?? 0
